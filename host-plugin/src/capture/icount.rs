@@ -1,0 +1,55 @@
+//! Instruction counting with QEMU inline operations: at translation, each block gets one inline
+//! "add n_insns" on a per-vCPU scoreboard. No callback ever runs on the execution path.
+
+use qemu_plugin_sys as sys;
+
+use crate::qemu::{U64Scoreboard, num_vcpus};
+
+pub struct InstructionCounter {
+    per_vcpu: U64Scoreboard,
+}
+
+impl InstructionCounter {
+    pub fn new() -> Self {
+        Self {
+            per_vcpu: U64Scoreboard::new(),
+        }
+    }
+
+    /// Called from the translation callback for every new block.
+    ///
+    /// # Safety
+    /// `tb` must be the block handle QEMU passed to the current translation callback.
+    pub unsafe fn instrument_block(&self, tb: *mut sys::qemu_plugin_tb) {
+        // SAFETY: `tb` is valid during the translation callback.
+        unsafe {
+            let n = sys::qemu_plugin_tb_n_insns(tb) as u64;
+            sys::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+                tb,
+                sys::qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
+                self.per_vcpu.entry(),
+                n,
+            );
+        }
+    }
+
+    /// Instructions executed so far, per vCPU index.
+    pub fn per_vcpu(&self) -> Vec<(u32, u64)> {
+        (0..num_vcpus())
+            .map(|vcpu| (vcpu, self.per_vcpu.get(vcpu)))
+            .collect()
+    }
+
+    /// Forgets everything counted so far (the child of a fork starts from zero).
+    pub fn reset(&self) {
+        for vcpu in 0..num_vcpus() {
+            self.per_vcpu.set(vcpu, 0);
+        }
+    }
+}
+
+impl Default for InstructionCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,231 @@
+//! The plugin's command line: `-plugin libcannonball.so,script=X.wasm,key=value,...`.
+//!
+//! QEMU hands us the comma-separated `key=value` pairs. Keys that name a host option below are
+//! parsed by clap (so types and defaults live in one place); every other key is a script
+//! argument and goes to the script's `init` unchanged, where the script validates it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, builder::BoolishValueParser};
+
+/// Options owned by the host.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "libcannonball.so",
+    no_binary_name = true,
+    disable_help_flag = true
+)]
+pub struct HostOptions {
+    /// The analysis script: a Wasm component built with a Cannonball SDK.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub script: Option<PathBuf>,
+
+    /// Directory for report files; created if missing.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+
+    /// Print this list of options and exit.
+    #[arg(long, value_name = "BOOL", default_value = "false", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    pub help: bool,
+}
+
+/// A `key=value` the host does not own: it belongs to the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptArg {
+    pub key: String,
+    pub value: String,
+}
+
+/// The parsed command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: HostOptions,
+    pub script_args: Vec<ScriptArg>,
+}
+
+impl Options {
+    /// The script path; required unless `help=true`.
+    pub fn script(&self) -> Result<&PathBuf> {
+        self.host
+            .script
+            .as_ref()
+            .context("no script given: add script=FILE.wasm to the plugin arguments (help=true lists all options)")
+    }
+}
+
+fn host_keys() -> Vec<String> {
+    HostOptions::command()
+        .get_arguments()
+        .filter_map(Arg::get_long)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses QEMU's plugin arguments.
+pub fn parse(raw: &[String]) -> Result<Options> {
+    let keys = host_keys();
+    let mut clap_args = Vec::new();
+    let mut script_args = Vec::new();
+    for item in raw {
+        // A bare `help` is accepted as `help=true`.
+        let (key, value) = match item.split_once('=') {
+            Some(kv) => kv,
+            None if item == "help" => ("help", "true"),
+            None => bail!("plugin argument '{item}' is not of the form key=value"),
+        };
+        if key.is_empty() {
+            bail!("plugin argument '{item}' has an empty key");
+        }
+        if keys.iter().any(|k| k == key) {
+            if clap_args
+                .iter()
+                .any(|a: &String| a.starts_with(&format!("--{key}=")))
+            {
+                bail!("plugin argument '{key}' given more than once");
+            }
+            clap_args.push(format!("--{key}={value}"));
+        } else {
+            if script_args.iter().any(|a: &ScriptArg| a.key == key) {
+                bail!("script argument '{key}' given more than once");
+            }
+            script_args.push(ScriptArg {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            });
+        }
+    }
+    let matches = HostOptions::command()
+        .try_get_matches_from(&clap_args)
+        .map_err(|e| anyhow::anyhow!(clap_error_line(&e)))?;
+    let host = HostOptions::from_arg_matches(&matches)
+        .map_err(|e| anyhow::anyhow!(clap_error_line(&e)))?;
+    Ok(Options { host, script_args })
+}
+
+/// clap's message, reduced to one line and spoken in `key=value` terms.
+fn clap_error_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid plugin arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "invalid value 'x' for '--out <DIR>'" -> "invalid value 'x' for 'out=DIR'"
+    let mut out = first.to_owned();
+    for arg in HostOptions::command().get_arguments() {
+        if let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) {
+            let name = names.first().map(|n| n.as_str()).unwrap_or("VALUE");
+            out = out.replace(&format!("--{long} <{name}>"), &format!("{long}={name}"));
+        }
+    }
+    out
+}
+
+/// The text `help=true` prints: every host option with its default.
+pub fn help_text() -> String {
+    let mut text = String::from(
+        "usage: qemu-ARCH -plugin libcannonball.so,script=FILE.wasm[,out=DIR][,KEY=VALUE...] PROGRAM [ARGS...]\n\n\
+         Host options:\n",
+    );
+    let cmd = HostOptions::command();
+    let rows: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            let value = arg
+                .get_value_names()
+                .and_then(|v| v.first())
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            if let Some(default) = arg.get_default_values().first() {
+                help.push_str(&format!(" [default: {}]", default.to_string_lossy()));
+            }
+            Some((format!("{long}={value}"), help))
+        })
+        .collect();
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, help) in rows {
+        text.push_str(&format!("  {key:<width$}  {help}\n"));
+    }
+    text.push_str("\nEvery other KEY=VALUE is passed to the script's init, which validates it.\n");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn splits_host_options_from_script_arguments() {
+        let opts = parse(&args(&["script=a.wasm", "out=/tmp/x", "top=5"])).unwrap();
+        assert_eq!(
+            opts.host.script.as_deref(),
+            Some(std::path::Path::new("a.wasm"))
+        );
+        assert_eq!(opts.host.out, PathBuf::from("/tmp/x"));
+        assert_eq!(
+            opts.script_args,
+            vec![ScriptArg {
+                key: "top".into(),
+                value: "5".into()
+            }]
+        );
+        assert!(!opts.host.help);
+    }
+
+    #[test]
+    fn defaults_out_to_current_directory() {
+        let opts = parse(&args(&["script=a.wasm"])).unwrap();
+        assert_eq!(opts.host.out, PathBuf::from("."));
+    }
+
+    #[test]
+    fn help_accepts_qemu_style_booleans() {
+        assert!(parse(&args(&["help=true"])).unwrap().host.help);
+        assert!(parse(&args(&["help=on"])).unwrap().host.help);
+        assert!(parse(&args(&["help"])).unwrap().host.help);
+        assert!(!parse(&args(&["help=off"])).unwrap().host.help);
+    }
+
+    #[test]
+    fn bad_input_is_one_line() {
+        for bad in [
+            &["help=maybe"][..],
+            &["novalue"],
+            &["=x"],
+            &["out=a", "out=b"],
+            &["k=1", "k=2"],
+        ] {
+            let err = parse(&args(bad)).unwrap_err().to_string();
+            assert!(!err.contains('\n'), "{bad:?}: {err}");
+            assert!(!err.is_empty());
+        }
+        let err = parse(&args(&["help=maybe"])).unwrap_err().to_string();
+        assert!(err.contains("help=BOOL"), "{err}");
+    }
+
+    #[test]
+    fn missing_script_is_reported() {
+        let opts = parse(&args(&["out=x"])).unwrap();
+        assert!(
+            opts.script()
+                .unwrap_err()
+                .to_string()
+                .contains("script=FILE.wasm")
+        );
+    }
+
+    #[test]
+    fn help_lists_every_host_option() {
+        let text = help_text();
+        for key in host_keys() {
+            assert!(
+                text.contains(&format!("  {key}=")),
+                "{key} missing from:\n{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Small safe wrappers over the raw QEMU plugin API (`qemu-plugin-sys`).
+//!
+//! We use the raw bindings rather than the high-level `qemu-plugin` crate on purpose: its
+//! install entry point panics on argument errors and its closure callbacks are dispatched
+//! through one global mutex, which serialises vCPU threads on the hot path.
+
+use std::ffi::{CStr, c_char, c_int};
+
+use qemu_plugin_sys as sys;
+
+/// The plugin arguments QEMU passes, as `key=value` strings.
+///
+/// # Safety
+/// `argv` must hold `argc` valid C strings.
+pub unsafe fn plugin_args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
+    (0..argc.max(0) as usize)
+        .map(|i| {
+            unsafe { CStr::from_ptr(*argv.add(i)) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// QEMU's target name ("x86_64", "aarch64", ...).
+///
+/// # Safety
+/// `info` must be the pointer QEMU passed to `qemu_plugin_install`.
+pub unsafe fn target_name(info: *const sys::qemu_info_t) -> String {
+    unsafe { CStr::from_ptr((*info).target_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A per-vCPU array of `u64` counters that QEMU inline operations add to without callbacks.
+/// QEMU grows it as vCPUs (guest threads) appear.
+pub struct U64Scoreboard {
+    entry: sys::qemu_plugin_u64,
+}
+
+// SAFETY: the scoreboard is owned by QEMU, which synchronises its growth; we only read it when
+// no vCPU runs (at exit) and hand the pointer to QEMU's inline ops.
+unsafe impl Send for U64Scoreboard {}
+unsafe impl Sync for U64Scoreboard {}
+
+impl U64Scoreboard {
+    pub fn new() -> Self {
+        // SAFETY: plain allocation call of the plugin API.
+        let score = unsafe { sys::qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) };
+        Self {
+            entry: sys::qemu_plugin_u64 { score, offset: 0 },
+        }
+    }
+
+    /// The handle QEMU's inline operations take.
+    pub fn entry(&self) -> sys::qemu_plugin_u64 {
+        self.entry
+    }
+
+    pub fn get(&self, vcpu: u32) -> u64 {
+        // SAFETY: the scoreboard lives until the process ends.
+        unsafe { sys::qemu_plugin_u64_get(self.entry, vcpu) }
+    }
+
+    pub fn set(&self, vcpu: u32, value: u64) {
+        // SAFETY: as for `get`.
+        unsafe { sys::qemu_plugin_u64_set(self.entry, vcpu, value) }
+    }
+}
+
+impl Default for U64Scoreboard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Number of vCPUs QEMU has created so far (in user mode: the most guest threads alive at once).
+pub fn num_vcpus() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { sys::qemu_plugin_num_vcpus() }.max(0) as u32
+}

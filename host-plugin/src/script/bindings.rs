@@ -1,0 +1,13 @@
+//! Host-side bindings generated from `wit/` (the `cannonball:script` world).
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "script",
+});
+
+/// The generated names, re-exported under short paths.
+pub mod exports {
+    pub use super::Script;
+    pub use super::cannonball::script::host::{Host, LogLevel};
+    pub use super::cannonball::script::types::{Argument, RunInfo, RunSummary, VcpuInstructions};
+}

@@ -1,0 +1,139 @@
+//! Helpers for the end-to-end tests: where the artifacts are, how to run the real QEMU with
+//! libcannonball.so and with QEMU's own plugins (the oracles), and how to read their output.
+//!
+//! Artifacts come from `cargo xtask build` (see README); the tests never build QEMU themselves.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub mod oracle;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn artifact(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask build` (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+pub fn qemu(arch: &str) -> PathBuf {
+    artifact(root().join("target/qemu/bin").join(format!("qemu-{arch}")))
+}
+
+pub fn plugin() -> PathBuf {
+    artifact(root().join("target/release/libcannonball.so"))
+}
+
+/// One of QEMU's C plugins, e.g. `oracle_plugin("insn")` for libinsn.so.
+pub fn oracle_plugin(name: &str) -> PathBuf {
+    artifact(
+        root()
+            .join("target/qemu/plugins")
+            .join(format!("lib{name}.so")),
+    )
+}
+
+pub fn script(name: &str) -> PathBuf {
+    artifact(root().join("target/scripts").join(format!("{name}.wasm")))
+}
+
+pub fn program(name: &str) -> PathBuf {
+    artifact(root().join("target/programs").join(name))
+}
+
+/// A fresh directory under target/test-tmp/, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = root()
+            .join("target/test-tmp")
+            .join(format!("{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `-plugin` argument: the library and its `key=value` options.
+pub fn plugin_arg(lib: &Path, options: &[String]) -> String {
+    let mut arg = lib.display().to_string();
+    for o in options {
+        arg.push(',');
+        arg.push_str(o);
+    }
+    arg
+}
+
+/// The result of one QEMU run.
+pub struct QemuRun {
+    pub output: Output,
+    /// What plugins printed with `qemu_plugin_outs` (QEMU's `-d plugin -D FILE`).
+    pub plugin_log: String,
+}
+
+impl QemuRun {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+/// Runs `qemu-<arch> -d plugin -D <log> -plugin P1 -plugin P2 ... program args`.
+/// Several plugins in one run see the very same execution, which is what makes exact
+/// comparisons against QEMU's own plugins possible even for multi-threaded guests.
+pub fn run_qemu(
+    arch: &str,
+    plugins: &[String],
+    program: &Path,
+    args: &[&str],
+    work: &TempDir,
+) -> QemuRun {
+    let log = work.join("qemu-plugin.log");
+    let mut cmd = Command::new(qemu(arch));
+    cmd.arg("-d").arg("plugin").arg("-D").arg(&log);
+    for p in plugins {
+        cmd.arg("-plugin").arg(p);
+    }
+    cmd.arg(program).args(args).current_dir(work.path());
+    // A stable environment: the guest's work must not depend on the caller's locale.
+    cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
+    let output = cmd.output().expect("cannot start qemu");
+    let plugin_log = std::fs::read_to_string(&log).unwrap_or_default();
+    QemuRun { output, plugin_log }
+}
+
+/// Parses `key value` lines of a report into pairs.
+pub fn report_lines(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! `cargo xtask build`: every artifact, each step skipped when up to date.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::paths;
+
+pub fn all() -> Result<()> {
+    qemu()?;
+    plugin()?;
+    scripts()?;
+    programs()?;
+    Ok(())
+}
+
+/// Runs a command, failing with its name when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// QEMU and its C plugins, built by the project's own script (cached by a stamp).
+pub fn qemu() -> Result<()> {
+    run(&mut Command::new(paths::root().join("qemu/build.sh")))
+}
+
+/// target/release/libcannonball.so
+pub fn plugin() -> Result<()> {
+    eprintln!("xtask: building libcannonball.so");
+    run(cargo().current_dir(paths::root()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "cannonball-plugin",
+    ]))
+}
+
+fn ensure_rust_target(target: &str) -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("cannot run rustup")?;
+    if !String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == target)
+    {
+        eprintln!("xtask: installing the Rust target {target} (rustup target add)");
+        run(&mut Command::new("rustup").args(["target", "add", target]))?;
+    }
+    Ok(())
+}
+
+/// Every example script, as target/scripts/<name>.wasm.
+pub fn scripts() -> Result<()> {
+    ensure_rust_target("wasm32-wasip2")?;
+    eprintln!("xtask: building the example scripts");
+    let root = paths::root();
+    let wasm_target = paths::target().join("wasm");
+    run(cargo()
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+        .args([
+            "--manifest-path".as_ref(),
+            root.join("example-scripts/Cargo.toml").as_os_str(),
+            "--target-dir".as_ref(),
+            wasm_target.as_os_str(),
+        ]))?;
+    fs::create_dir_all(paths::scripts())?;
+    for name in rust_script_names(&root.join("example-scripts"))? {
+        let built = wasm_target
+            .join("wasm32-wasip2/release")
+            .join(format!("{name}.wasm"));
+        let dest = paths::scripts().join(format!("{name}.wasm"));
+        fs::copy(&built, &dest).with_context(|| format!("cannot copy {}", built.display()))?;
+    }
+    Ok(())
+}
+
+/// The Rust example scripts: directories of example-scripts/ with a Cargo.toml.
+fn rust_script_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file() {
+            names.push(
+                path.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('-', "_"),
+            );
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The guest programs in tests/programs/*.c, compiled for x86_64 into target/programs/.
+pub fn programs() -> Result<()> {
+    let src_dir = paths::root().join("tests/programs");
+    fs::create_dir_all(paths::programs())?;
+    for entry in fs::read_dir(&src_dir)? {
+        let src = entry?.path();
+        if src.extension().is_none_or(|e| e != "c") {
+            continue;
+        }
+        let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = paths::programs().join(&name);
+        if is_newer(&out, &src) {
+            continue;
+        }
+        eprintln!("xtask: compiling tests/programs/{name}.c");
+        run(&mut Command::new("gcc")
+            .args(["-O1", "-g", "-pthread", "-o"])
+            .arg(&out)
+            .arg(&src))?;
+    }
+    Ok(())
+}
+
+fn is_newer(out: &Path, src: &Path) -> bool {
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(out), modified(src)), (Some(o), Some(s)) if o >= s)
+}

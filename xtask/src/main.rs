@@ -1,0 +1,46 @@
+//! `cargo xtask`: the project's commands.
+//!
+//! - `build`: QEMU (cached), libcannonball.so, every example script, the test programs
+//! - `demo`:  builds what is missing and runs a script on the bundled demo program
+//! - `test`:  builds, then runs every test
+
+mod build;
+mod paths;
+mod run;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Cannonball project commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build QEMU (cached), libcannonball.so, the example scripts and the test programs.
+    Build,
+    /// Build what is missing, then run the icount script on the bundled demo program.
+    Demo,
+    /// Build, then run every test (unit and end-to-end).
+    Test {
+        /// Extra arguments for `cargo test` (a test name filter, `--nocapture`, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.command {
+        Command::Build => build::all(),
+        Command::Demo => run::demo(),
+        Command::Test { args } => run::test(&args),
+    };
+    if let Err(err) = result {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
