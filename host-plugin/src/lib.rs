@@ -7,6 +7,12 @@
 //!  QEMU translation/execution ──► capture/   (inline counters and callbacks, per vCPU)
 //!                                   │
 //!                                   ▼
+//!                                 buffer/    (one lock-free event buffer per vCPU)
+//!                                   │
+//!                                   ▼
+//!                                 batch/     (bounded channel to the analysis thread)
+//!                                   │
+//!                                   ▼
 //!                                 script/    (wasmtime: loads the component, calls its exports)
 //!                                   │
 //!                                   ▼
@@ -16,6 +22,8 @@
 //! [`plugin`] wires the stages together at install time and tears them down at exit;
 //! [`options`] parses the `-plugin libcannonball.so,key=value,...` arguments.
 
+pub mod batch;
+pub mod buffer;
 pub mod capture;
 pub mod console;
 pub mod options;

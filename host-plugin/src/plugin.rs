@@ -1,25 +1,39 @@
-//! Wiring: install parses the options, loads the script and registers the capture callbacks;
-//! the exit callback hands the counts to the script's `finish`.
+//! Wiring: install parses the options, loads the script, asks it what to capture and registers
+//! exactly those callbacks; the exit callback drains every buffer into the script and hands it
+//! the counts; the fork handlers give a forked child its own fresh script.
 
-use std::ffi::c_void;
-use std::sync::{Mutex, OnceLock};
+use std::ffi::{c_uint, c_void};
+use std::sync::OnceLock;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use qemu_plugin_sys as sys;
 
-use crate::capture::InstructionCounter;
-use crate::script::{RunInfo, RunSummary, ScriptHost, VcpuInstructions};
+use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
+use crate::script::{
+    Argument, EventKinds, RunInfo, RunSummary, ScriptFactory, ThreadEvent, VcpuInstructions,
+    VcpuMemory,
+};
 use crate::sink::OutDir;
-use crate::{console, options};
+use crate::{batch, buffer, console, options};
 
 /// Everything that lives from install to exit.
 struct Run {
-    counter: InstructionCounter,
-    /// Taken by the exit callback, so `finish` runs exactly once.
-    script: Mutex<Option<ScriptHost>>,
+    capture: Capture,
+    factory: ScriptFactory,
+    info: RunInfo,
+    args: Vec<Argument>,
 }
 
 static RUN: OnceLock<Run> = OnceLock::new();
+
+fn run() -> &'static Run {
+    RUN.get().expect("callback before install")
+}
+
+/// The capture configuration, for the callbacks.
+pub fn capture() -> &'static Capture {
+    &run().capture
+}
 
 /// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
 pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> Result<()> {
@@ -30,58 +44,201 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
     }
     let script_path = opts.script()?;
     let out = OutDir::prepare(&opts.host.out)?;
-    let mut script = ScriptHost::load(script_path, out)?;
+    let factory = ScriptFactory::load(script_path, out)?;
+    let mut script = factory.instantiate(None)?;
 
     let info = RunInfo {
         arch: target.to_owned(),
         pid: std::process::id(),
+        forked: false,
     };
     let args: Vec<_> = opts
         .script_args
         .iter()
-        .map(|a| crate::script::Argument {
+        .map(|a| Argument {
             key: a.key.clone(),
             value: a.value.clone(),
         })
         .collect();
-    script.init(&info, &args)?;
+    let subscription = script.init(&info, &args)?;
+    let kinds = subscription.kinds;
 
-    let run = Run {
-        counter: InstructionCounter::new(),
-        script: Mutex::new(Some(script)),
-    };
-    if RUN.set(run).is_err() {
-        anyhow::bail!("libcannonball.so was loaded twice in one QEMU; load it once");
+    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter));
+    if RUN
+        .set(Run {
+            capture,
+            factory,
+            info,
+            args,
+        })
+        .is_err()
+    {
+        bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
-    // SAFETY: plain registrations with 'static callbacks.
+    batch::start(script, run().capture.blocks.as_ref());
+
+    // SAFETY: registrations of 'static callbacks; pthread_atfork with 'static handlers.
     unsafe {
         sys::qemu_plugin_register_vcpu_tb_trans_cb(id, Some(on_translate));
+        sys::qemu_plugin_register_vcpu_init_cb(id, Some(on_vcpu_init));
+        sys::qemu_plugin_register_vcpu_exit_cb(id, Some(on_vcpu_exit));
+        // Always: the exit path needs each thread's last system call (see capture::fault).
+        sys::qemu_plugin_register_vcpu_syscall_cb(id, Some(on_syscall));
+        if kinds.contains(EventKinds::SYSCALLS) {
+            sys::qemu_plugin_register_vcpu_syscall_ret_cb(id, Some(on_syscall_return));
+        }
         sys::qemu_plugin_register_atexit_cb(id, Some(on_exit), std::ptr::null_mut());
+        libc::pthread_atfork(Some(before_fork), None, Some(in_forked_child));
     }
     Ok(())
 }
 
 unsafe extern "C" fn on_translate(_id: sys::qemu_plugin_id_t, tb: *mut sys::qemu_plugin_tb) {
-    if let Some(run) = RUN.get() {
-        // SAFETY: `tb` is the block QEMU is translating right now.
-        unsafe { run.counter.instrument_block(tb) };
+    // SAFETY: `tb` is the block QEMU is translating right now.
+    unsafe { run().capture.instrument(tb) };
+}
+
+fn wants_threads() -> bool {
+    run().capture.kinds.contains(EventKinds::THREADS)
+}
+
+unsafe extern "C" fn on_vcpu_init(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
+    fault::vcpu_init(vcpu);
+    buffer::thread_started(vcpu);
+    if wants_threads() {
+        batch::submit_thread_event(vcpu, ThreadEvent::Start);
     }
 }
 
+unsafe extern "C" fn on_vcpu_exit(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
+    buffer::thread_exited(vcpu);
+    if wants_threads() {
+        batch::submit_thread_event(vcpu, ThreadEvent::Exit);
+    }
+}
+
+/// Runs when the guest exits for any reason (exit, exit_group in any thread, fatal signal),
+/// after QEMU stopped every other vCPU and removed all other callbacks.
 unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _data: *mut c_void) {
-    let Some(run) = RUN.get() else { return };
-    let Some(mut script) = run.script.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+    let run = run();
+    // SAFETY: QEMU runs the exit callback after stopping all vCPUs.
+    unsafe { correct_fatal_fault(&run.capture) };
+    // SAFETY: as above.
+    unsafe {
+        buffer::flush_all(true, |vcpu| {
+            if wants_threads() {
+                batch::submit_thread_event(vcpu, ThreadEvent::Exit);
+            }
+        })
+    };
+    let Some(mut script) = batch::stop() else {
         return;
     };
-    let summary = RunSummary {
-        instructions: run
-            .counter
-            .per_vcpu()
-            .into_iter()
-            .map(|(vcpu, instructions)| VcpuInstructions { vcpu, instructions })
-            .collect(),
-    };
+    let summary = summary(&run.capture);
     if let Err(err) = script.finish(&summary) {
         console::line(&format!("cannonball: error: {}", console::one_line(&err)));
+    }
+}
+
+/// If the exiting thread dies of a fault in the middle of a block, takes back the block's
+/// instructions after the faulting one (see `capture::fault`).
+///
+/// # Safety
+/// Only from the exit callback.
+unsafe fn correct_fatal_fault(capture: &Capture) {
+    let Some(vcpu) = fault::this_vcpu() else {
+        return;
+    };
+    let Some(pc) = fault::read_pc() else { return };
+    let slot = buffer::exiting_slot(vcpu);
+    if slot.syscall_return_pc() == Some(pc) {
+        return; // exit, exit_group, or a signal delivered as a system call returned
+    }
+    let traced = capture.kinds.contains(EventKinds::TRACE);
+    let cut = match (&capture.blocks, traced) {
+        // With the trace, the block is known exactly: the vCPU's last execution.
+        (Some(blocks), true) => unsafe { slot.last_exec() }
+            .and_then(|id| blocks.shape(id))
+            .and_then(|(start, sizes)| fault::cut_in(start, &sizes, pc)),
+        _ => capture.shapes.cut_at(pc),
+    };
+    if let Some(cut) = cut.filter(|c| c.skipped > 0) {
+        capture.icount.subtract(vcpu, u64::from(cut.skipped));
+        if traced {
+            unsafe { slot.set_cut_short(cut.executed) };
+        }
+    }
+}
+
+fn summary(capture: &Capture) -> RunSummary {
+    let instructions = capture
+        .icount
+        .per_vcpu()
+        .into_iter()
+        .map(|(vcpu, instructions)| VcpuInstructions { vcpu, instructions })
+        .collect();
+    let memory = capture.memory_counts.as_ref().map_or_else(Vec::new, |m| {
+        m.per_vcpu()
+            .into_iter()
+            .map(|(vcpu, reads, writes)| VcpuMemory {
+                vcpu,
+                reads,
+                writes,
+            })
+            .collect()
+    });
+    let (block_ids, block_execs) = match (&capture.block_counts, &capture.blocks) {
+        (Some(counts), Some(blocks)) => {
+            let n = blocks.count();
+            ((0..n).collect(), counts.totals(n))
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    RunSummary {
+        instructions,
+        memory,
+        block_ids,
+        block_execs,
+    }
+}
+
+/// Before the guest forks (QEMU has stopped every other vCPU): deliver everything buffered, so
+/// that the parent's events are neither lost nor inherited by the child.
+unsafe extern "C" fn before_fork() {
+    if RUN.get().is_none() {
+        return;
+    }
+    // SAFETY: QEMU's fork_start() holds the exclusive section.
+    unsafe { buffer::flush_all(false, |_| {}) };
+    batch::wait_until_delivered();
+}
+
+/// In the child: no analysis thread exists, and the script holds the parent's state. Start
+/// from zero with a fresh instance whose reports carry the child's pid.
+unsafe extern "C" fn in_forked_child() {
+    let Some(run) = RUN.get() else { return };
+    batch::forget_after_fork();
+    // SAFETY: the child has a single thread.
+    unsafe { buffer::reset_all() };
+    run.capture.reset_counts();
+    if let Some(blocks) = &run.capture.blocks {
+        blocks.redeliver_all();
+    }
+    let pid = std::process::id();
+    let started = run.factory.instantiate(Some(pid)).and_then(|mut script| {
+        let info = RunInfo {
+            pid,
+            forked: true,
+            ..run.info.clone()
+        };
+        script.init(&info, &run.args)?;
+        Ok(script)
+    });
+    match started {
+        Ok(script) => batch::start(script, run.capture.blocks.as_ref()),
+        Err(err) => console::line(&format!(
+            "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
+            console::one_line(&err)
+        )),
     }
 }

@@ -79,3 +79,31 @@ pub fn num_vcpus() -> u32 {
     // SAFETY: no preconditions.
     unsafe { sys::qemu_plugin_num_vcpus() }.max(0) as u32
 }
+
+impl U64Scoreboard {
+    /// (vCPU index, value) for every vCPU QEMU has created.
+    pub fn per_vcpu(&self) -> Vec<(u32, u64)> {
+        (0..num_vcpus())
+            .map(|vcpu| (vcpu, self.get(vcpu)))
+            .collect()
+    }
+
+    pub fn sum(&self) -> u64 {
+        // SAFETY: the scoreboard lives until the process ends.
+        unsafe { sys::qemu_plugin_u64_sum(self.entry) }
+    }
+
+    pub fn reset_all(&self) {
+        for vcpu in 0..num_vcpus() {
+            self.set(vcpu, 0);
+        }
+    }
+}
+
+/// A scoreboard entry at `offset` bytes into each vCPU's element of `score`.
+pub fn scoreboard_entry(
+    score: *mut sys::qemu_plugin_scoreboard,
+    offset: usize,
+) -> sys::qemu_plugin_u64 {
+    sys::qemu_plugin_u64 { score, offset }
+}

@@ -1,4 +1,24 @@
 //! Readers for what QEMU's own C plugins print (tests/tcg/plugins, contrib/plugins).
+//!
+//! Every process of a run (a forked child too) prints its own section when it exits; QEMU runs
+//! plugins' exit callbacks in reverse load order, so with libinsn loaded first a section
+//! ends with libinsn's `total insns` line. [`sections`] splits a log that way.
+
+use std::collections::BTreeMap;
+
+/// Splits a `-D` log into per-process sections, each ending with `total insns: N`.
+pub fn sections(log: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in log.lines() {
+        current.push_str(line);
+        current.push('\n');
+        if line.starts_with("total insns: ") {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    out
+}
 
 /// libinsn.so: `cpu N insns: X` lines and `total insns: X`.
 pub struct Insn {
@@ -22,4 +42,52 @@ pub fn insn(log: &str) -> Insn {
         per_cpu,
         total: total.unwrap_or_else(|| panic!("no 'total insns' line from libinsn in:\n{log}")),
     }
+}
+
+/// libbb.so: `Total: bb's: N, insns: M`.
+pub fn bb_total(log: &str) -> u64 {
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("Total: bb's: "))
+        .unwrap_or_else(|| panic!("no libbb total in:\n{log}"));
+    let rest = line.strip_prefix("Total: bb's: ").unwrap();
+    rest.split(',').next().unwrap().trim().parse().unwrap()
+}
+
+/// Two libmem.so instances loaded as `track=r` then `track=w` (callback counting): their
+/// `mem accesses: N` lines, in exit order (writes first).
+pub fn mem_reads_writes(log: &str) -> (u64, u64) {
+    let counts: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("mem accesses: "))
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 2, "expected two libmem lines in:\n{log}");
+    (counts[1], counts[0])
+}
+
+/// libsyscall.so statistics: number -> (calls, errors).
+pub fn syscalls(log: &str) -> BTreeMap<i64, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    let mut in_table = false;
+    for line in log.lines() {
+        if line.starts_with("syscall no.") {
+            in_table = true;
+            continue;
+        }
+        if in_table {
+            let fields: Vec<_> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [num, calls, errors] => {
+                    if let (Ok(n), Ok(c), Ok(e)) = (num.parse(), calls.parse(), errors.parse()) {
+                        out.insert(n, (c, e));
+                        continue;
+                    }
+                    in_table = false;
+                }
+                _ => in_table = false,
+            }
+        }
+    }
+    out
 }

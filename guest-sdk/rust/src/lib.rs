@@ -27,7 +27,9 @@
 //! never see wit-bindgen.
 
 mod args;
+mod blocks;
 pub mod host;
+pub mod memory;
 #[doc(hidden)]
 pub mod runtime;
 
@@ -42,17 +44,47 @@ pub mod bindings {
 }
 
 pub use args::Args;
-pub use bindings::cannonball::script::types::{Argument, RunInfo, RunSummary, VcpuInstructions};
+pub use bindings::cannonball::script::types::{
+    AddressFilter, AddressRange, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary,
+    Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
+};
+pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
 pub use host::{log, write_report};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.
+///
+/// Only `init` and `finish` are required; the event handlers are called for the kinds
+/// [`Script::subscription`] asks for.
 pub trait Script: Sized + 'static {
     /// Called before the guest executes its first instruction. Take your arguments from
     /// `args`; an error stops QEMU with that message.
     fn init(info: &RunInfo, args: Args) -> Result<Self, String>;
 
+    /// What to capture; asked once, right after `init`. Default: nothing beyond the
+    /// instruction totals every `RunSummary` carries.
+    fn subscription(&self) -> Subscription {
+        subscribe(EventKinds::empty())
+    }
+
+    /// Newly translated blocks, before any execution that refers to them.
+    fn on_blocks(&mut self, _blocks: &[Block]) {}
+
+    /// A batch of one vCPU's events, in order.
+    fn on_events(&mut self, _batch: &EventBatch) {}
+
+    /// A guest thread started or exited.
+    fn on_thread(&mut self, _vcpu: u32, _event: ThreadEvent) {}
+
     /// Called once after the guest exited. Write your reports here.
     fn finish(&mut self, summary: &RunSummary) -> Result<(), String>;
+}
+
+/// A subscription to `kinds` for all code.
+pub fn subscribe(kinds: EventKinds) -> Subscription {
+    Subscription {
+        kinds,
+        filter: None,
+    }
 }
 
 /// Exports a [`Script`] implementation as the component's entry points.
@@ -66,8 +98,20 @@ macro_rules! export_script {
             fn init(
                 info: $crate::RunInfo,
                 args: ::std::vec::Vec<$crate::Argument>,
-            ) -> ::std::result::Result<(), ::std::string::String> {
+            ) -> ::std::result::Result<$crate::Subscription, ::std::string::String> {
                 $crate::runtime::init::<$script>(info, args)
+            }
+
+            fn on_blocks(blocks: ::std::vec::Vec<$crate::Block>) {
+                $crate::runtime::on_blocks::<$script>(blocks)
+            }
+
+            fn on_events(batch: $crate::EventBatch) {
+                $crate::runtime::on_events::<$script>(batch)
+            }
+
+            fn on_thread(vcpu: u32, event: $crate::ThreadEvent) {
+                $crate::runtime::on_thread::<$script>(vcpu, event)
             }
 
             fn finish(summary: $crate::RunSummary) -> ::std::result::Result<(), ::std::string::String> {

@@ -3,7 +3,7 @@
 
 use qemu_plugin_sys as sys;
 
-use crate::qemu::{U64Scoreboard, num_vcpus};
+use crate::qemu::U64Scoreboard;
 
 pub struct InstructionCounter {
     per_vcpu: U64Scoreboard,
@@ -16,8 +16,6 @@ impl InstructionCounter {
         }
     }
 
-    /// Called from the translation callback for every new block.
-    ///
     /// # Safety
     /// `tb` must be the block handle QEMU passed to the current translation callback.
     pub unsafe fn instrument_block(&self, tb: *mut sys::qemu_plugin_tb) {
@@ -35,16 +33,17 @@ impl InstructionCounter {
 
     /// Instructions executed so far, per vCPU index.
     pub fn per_vcpu(&self) -> Vec<(u32, u64)> {
-        (0..num_vcpus())
-            .map(|vcpu| (vcpu, self.per_vcpu.get(vcpu)))
-            .collect()
+        self.per_vcpu.per_vcpu()
     }
 
-    /// Forgets everything counted so far (the child of a fork starts from zero).
+    /// Takes back instructions that were counted at block entry but never ran.
+    pub fn subtract(&self, vcpu: u32, n: u64) {
+        self.per_vcpu
+            .set(vcpu, self.per_vcpu.get(vcpu).saturating_sub(n));
+    }
+
     pub fn reset(&self) {
-        for vcpu in 0..num_vcpus() {
-            self.per_vcpu.set(vcpu, 0);
-        }
+        self.per_vcpu.reset_all();
     }
 }
 

@@ -1,6 +1,25 @@
-//! Capture: what the plugin instruments at translation time and what QEMU then counts or
-//! reports at execution time, per vCPU.
+//! Capture: what the plugin instruments at translation time, and what QEMU then counts inline
+//! or reports through callbacks at execution time, per vCPU.
+//!
+//! Counts (instructions, block executions, memory accesses) use inline operations on per-vCPU
+//! scoreboards: QEMU does the arithmetic in generated code, no callback runs. Traces (block
+//! executions, memory accesses, system calls) go through callbacks that append to the
+//! vCPU's own buffer (`crate::buffer`), without locks.
 
+mod block_counts;
+mod blocks;
+pub mod fault;
+mod filter;
 mod icount;
+mod memory;
+mod syscalls;
+mod trace;
+mod translate;
 
+pub use block_counts::BlockCounters;
+pub use blocks::BlockRegistry;
+pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
+pub use memory::MemoryCounters;
+pub use syscalls::{on_syscall, on_syscall_return};
+pub use translate::Capture;

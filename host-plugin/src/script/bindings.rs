@@ -7,7 +7,10 @@ wasmtime::component::bindgen!({
 
 /// The generated names, re-exported under short paths.
 pub mod exports {
-    pub use super::Script;
     pub use super::cannonball::script::host::{Host, LogLevel};
-    pub use super::cannonball::script::types::{Argument, RunInfo, RunSummary, VcpuInstructions};
+    pub use super::cannonball::script::types::{
+        AddressFilter, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
+        ThreadEvent, VcpuInstructions, VcpuMemory,
+    };
+    pub use super::{Script, ScriptPre};
 }

@@ -6,19 +6,25 @@ use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
-use super::bindings::exports::{Argument, RunInfo, RunSummary, Script};
+use super::bindings::exports::{
+    Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptPre, Subscription, ThreadEvent,
+};
 use super::host_api::HostState;
+use crate::console;
 use crate::sink::OutDir;
 
-/// A loaded, instantiated script.
-pub struct ScriptHost {
-    store: Store<HostState>,
-    script: Script,
+/// A compiled and linked script, ready to be instantiated: once at start, and again in the
+/// child of every fork (where the script starts afresh).
+pub struct ScriptFactory {
+    engine: Engine,
+    pre: ScriptPre<HostState>,
+    name: String,
+    out: OutDir,
 }
 
-impl ScriptHost {
-    /// Compiles and instantiates the component at `path`. Every way a file can be unusable
-    /// (missing, not Wasm, a core module, another world) becomes one error line here.
+impl ScriptFactory {
+    /// Compiles the component at `path` and links it against the host. Every way a file can
+    /// be unusable (missing, not Wasm, a core module, another world) becomes one error here.
     pub fn load(path: &Path, out: OutDir) -> Result<Self> {
         let name = path
             .file_stem()
@@ -50,9 +56,9 @@ impl ScriptHost {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
         Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(|e| anyhow!("{e:#}"))?;
-
-        let mut store = Store::new(&engine, HostState::new(name, out));
-        let script = Script::instantiate(&mut store, &component, &linker)
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(ScriptPre::new)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| {
                 format!(
@@ -60,15 +66,48 @@ impl ScriptHost {
                     path.display()
                 )
             })?;
-        Ok(Self { store, script })
+        Ok(Self {
+            engine,
+            pre,
+            name,
+            out,
+        })
     }
 
+    /// A fresh instance. In a forked child, `forked_pid` names its reports.
+    pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(self.name.clone(), self.out.clone(), forked_pid),
+        );
+        let script = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("cannot instantiate script {}", self.name))?;
+        Ok(ScriptHost {
+            store,
+            script,
+            broken: false,
+        })
+    }
+}
+
+/// One live script instance.
+pub struct ScriptHost {
+    store: Store<HostState>,
+    script: Script,
+    /// Set after a trap: wasmtime refuses every further call into the instance.
+    broken: bool,
+}
+
+impl ScriptHost {
     pub fn name(&self) -> &str {
         &self.store.data().script_name
     }
 
     /// Calls the script's `init`; its error string becomes ours.
-    pub fn init(&mut self, info: &RunInfo, args: &[Argument]) -> Result<()> {
+    pub fn init(&mut self, info: &RunInfo, args: &[Argument]) -> Result<Subscription> {
         let name = self.name().to_owned();
         self.script
             .call_init(&mut self.store, info, args)
@@ -76,9 +115,46 @@ impl ScriptHost {
             .map_err(|msg| anyhow!("script {name}: {msg}"))
     }
 
+    /// Reports a trap once and stops calling the instance.
+    fn trapped(&mut self, export: &str, err: wasmtime::Error) {
+        self.broken = true;
+        console::line(&format!(
+            "cannonball: error: script {}: {export} trapped, no further events are delivered: {}",
+            self.name(),
+            format!("{err:#}").replace('\n', " ")
+        ));
+    }
+
+    pub fn on_blocks(&mut self, blocks: &[Block]) {
+        if !self.broken {
+            if let Err(e) = self.script.call_on_blocks(&mut self.store, blocks) {
+                self.trapped("on-blocks", e);
+            }
+        }
+    }
+
+    pub fn on_events(&mut self, batch: &EventBatch) {
+        if !self.broken {
+            if let Err(e) = self.script.call_on_events(&mut self.store, batch) {
+                self.trapped("on-events", e);
+            }
+        }
+    }
+
+    pub fn on_thread(&mut self, vcpu: u32, event: ThreadEvent) {
+        if !self.broken {
+            if let Err(e) = self.script.call_on_thread(&mut self.store, vcpu, event) {
+                self.trapped("on-thread", e);
+            }
+        }
+    }
+
     /// Calls the script's `finish`.
     pub fn finish(&mut self, summary: &RunSummary) -> Result<()> {
         let name = self.name().to_owned();
+        if self.broken {
+            bail!("script {name}: not finished, it trapped earlier");
+        }
         self.script
             .call_finish(&mut self.store, summary)
             .map_err(|e| anyhow!("script {name}: finish trapped: {e:#}"))?

@@ -1,11 +1,16 @@
 //! The script stage: a Wasm component run by wasmtime.
 //!
-//! [`ScriptHost`] owns the wasmtime store and the instance. It is created at plugin install,
-//! calls the script's `init` before the guest runs and `finish` after it exits.
+//! [`ScriptFactory`] compiles and links the component once; [`ScriptHost`] is one instance
+//! with its store. The instance is created at plugin install, where its `init` runs, then
+//! moves to the analysis thread (`crate::batch`) for the event calls, and `finish` runs at exit.
 
 mod bindings;
 mod host_api;
 mod loader;
 
-pub use bindings::exports::{Argument, RunInfo, RunSummary, VcpuInstructions};
-pub use loader::ScriptHost;
+pub use bindings::exports::{
+    AddressFilter, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
+    ThreadEvent, VcpuInstructions, VcpuMemory,
+};
+pub use host_api::report_name_for_child;
+pub use loader::{ScriptFactory, ScriptHost};

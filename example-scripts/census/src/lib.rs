@@ -1,0 +1,193 @@
+//! census: counts every event it subscribes to and writes `census.txt`.
+//!
+//! Arguments:
+//! - `kinds=K1+K2+...`: event kinds to subscribe to, from blocks, trace, memory, syscalls,
+//!   threads, disassembly, block-counts, memory-counts (default: all but disassembly)
+//! - `filter=main` | `filter=module:NAME` | `filter=START-END` (hex addresses): which code
+//!
+//! With `trace`, it expands every block execution into its instructions and folds each PC,
+//! in order, into a checksum; with `memory`, it counts accesses by direction and size.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use cannonball_sdk::{
+    AddressFilter, AddressRange, Args, Block, BlockTable, EventBatch, EventKinds, RunInfo,
+    RunSummary, Script, Subscription, ThreadEvent, export_script, memory, write_report,
+};
+
+struct Census {
+    kinds: EventKinds,
+    filter: Option<AddressFilter>,
+    counts: Counts,
+}
+
+#[derive(Default)]
+struct Counts {
+    table: BlockTable,
+    blocks_translated: u64,
+    block_execs: u64,
+    trace_insns: u64,
+    trace_checksum: u64,
+    mem_reads: u64,
+    mem_writes: u64,
+    mem_by_size: BTreeMap<u32, u64>,
+    /// number -> (calls, errors, never returned)
+    syscalls: BTreeMap<i64, (u64, u64, u64)>,
+    threads_started: u64,
+    threads_exited: u64,
+}
+
+fn parse_kinds(text: &str) -> Result<EventKinds, String> {
+    let mut kinds = EventKinds::empty();
+    for name in text.split('+').filter(|s| !s.is_empty()) {
+        kinds |= match name {
+            "blocks" => EventKinds::BLOCKS,
+            "trace" => EventKinds::TRACE,
+            "memory" => EventKinds::MEMORY,
+            "syscalls" => EventKinds::SYSCALLS,
+            "threads" => EventKinds::THREADS,
+            "disassembly" => EventKinds::DISASSEMBLY,
+            "block-counts" => EventKinds::BLOCK_COUNTS,
+            "memory-counts" => EventKinds::MEMORY_COUNTS,
+            "none" => EventKinds::empty(),
+            other => return Err(format!("unknown event kind '{other}' in kinds=")),
+        };
+    }
+    Ok(kinds)
+}
+
+fn parse_filter(text: &str) -> Result<AddressFilter, String> {
+    if text == "main" {
+        return Ok(AddressFilter::MainBinary);
+    }
+    if let Some(name) = text.strip_prefix("module:") {
+        return Ok(AddressFilter::Module(name.to_owned()));
+    }
+    let hex = |s: &str| {
+        u64::from_str_radix(s.trim_start_matches("0x"), 16)
+            .map_err(|e| format!("filter={text}: {e}"))
+    };
+    let (start, end) = text
+        .split_once('-')
+        .ok_or_else(|| format!("filter={text}: expected main, module:NAME or START-END"))?;
+    Ok(AddressFilter::Ranges(vec![AddressRange {
+        start: hex(start)?,
+        end: hex(end)?,
+    }]))
+}
+
+impl Script for Census {
+    fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {
+        let all = EventKinds::all() - EventKinds::DISASSEMBLY;
+        let kinds = match args.take("kinds") {
+            Some(k) => parse_kinds(&k)?,
+            None => all,
+        };
+        let filter = args.take("filter").map(|f| parse_filter(&f)).transpose()?;
+        args.finish()?;
+        Ok(Census {
+            kinds,
+            filter,
+            counts: Counts::default(),
+        })
+    }
+
+    fn subscription(&self) -> Subscription {
+        Subscription {
+            kinds: self.kinds,
+            filter: self.filter.clone(),
+        }
+    }
+
+    fn on_blocks(&mut self, blocks: &[Block]) {
+        self.counts.blocks_translated += blocks.len() as u64;
+        self.counts.table.add(blocks);
+    }
+
+    fn on_events(&mut self, batch: &EventBatch) {
+        self.counts.block_execs += batch.execs.len() as u64;
+        let (mut n, mut h) = (self.counts.trace_insns, self.counts.trace_checksum);
+        self.counts.table.for_each_pc(batch, |pc| {
+            n += 1;
+            h = (h ^ pc).wrapping_mul(0x100_0000_01b3);
+        });
+        (self.counts.trace_insns, self.counts.trace_checksum) = (n, h);
+
+        for &info in &batch.mem_info {
+            if memory::is_store(info) {
+                self.counts.mem_writes += 1;
+            } else {
+                self.counts.mem_reads += 1;
+            }
+            *self
+                .counts
+                .mem_by_size
+                .entry(memory::size(info))
+                .or_default() += 1;
+        }
+        for i in 0..batch.sys_number.len() {
+            let entry = self.counts.syscalls.entry(batch.sys_number[i]).or_default();
+            entry.0 += 1;
+            if !batch.sys_returned[i] {
+                entry.2 += 1;
+            } else if batch.sys_ret[i] < 0 {
+                entry.1 += 1;
+            }
+        }
+    }
+
+    fn on_thread(&mut self, _vcpu: u32, event: ThreadEvent) {
+        match event {
+            ThreadEvent::Start => self.counts.threads_started += 1,
+            ThreadEvent::Exit => self.counts.threads_exited += 1,
+        }
+    }
+
+    fn finish(&mut self, summary: &RunSummary) -> Result<(), String> {
+        let mut r = String::new();
+        let total: u64 = summary.instructions.iter().map(|v| v.instructions).sum();
+        writeln!(r, "instructions {total}").unwrap();
+        writeln!(r, "blocks-translated {}", self.counts.blocks_translated).unwrap();
+        writeln!(r, "block-execs {}", self.counts.block_execs).unwrap();
+        writeln!(r, "trace-instructions {}", self.counts.trace_insns).unwrap();
+        writeln!(r, "trace-checksum {:016x}", self.counts.trace_checksum).unwrap();
+        writeln!(
+            r,
+            "block-counts-total {}",
+            summary.block_execs.iter().sum::<u64>()
+        )
+        .unwrap();
+        writeln!(r, "mem-reads {}", self.counts.mem_reads).unwrap();
+        writeln!(r, "mem-writes {}", self.counts.mem_writes).unwrap();
+        for (size, n) in &self.counts.mem_by_size {
+            writeln!(r, "mem-size-{size} {n}").unwrap();
+        }
+        writeln!(
+            r,
+            "inline-reads {}",
+            summary.memory.iter().map(|m| m.reads).sum::<u64>()
+        )
+        .unwrap();
+        writeln!(
+            r,
+            "inline-writes {}",
+            summary.memory.iter().map(|m| m.writes).sum::<u64>()
+        )
+        .unwrap();
+        writeln!(
+            r,
+            "syscalls {}",
+            self.counts.syscalls.values().map(|s| s.0).sum::<u64>()
+        )
+        .unwrap();
+        for (num, (calls, errors, unreturned)) in &self.counts.syscalls {
+            writeln!(r, "syscall {num} {calls} {errors} {unreturned}").unwrap();
+        }
+        writeln!(r, "threads-started {}", self.counts.threads_started).unwrap();
+        writeln!(r, "threads-exited {}", self.counts.threads_exited).unwrap();
+        write_report("census.txt", r)
+    }
+}
+
+export_script!(Census);

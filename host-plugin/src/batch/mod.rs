@@ -1,0 +1,131 @@
+//! Batches on their way to the script: a bounded channel from the vCPU threads to one analysis
+//! thread that owns the script instance, so emulation and analysis overlap on two cores.
+//!
+//! The channel is bounded: when the script falls behind, vCPU threads wait in `submit_events`
+//! (backpressure) instead of dropping events. Before delivering any message, the analysis
+//! thread sends the script the blocks it has not seen yet, so a block's facts always arrive
+//! before the executions that refer to it.
+
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+
+use crate::buffer::clear_batch;
+use crate::capture::BlockRegistry;
+use crate::script::{EventBatch, ScriptHost, ThreadEvent};
+
+/// Messages in flight at most; each batch holds up to ~1 MB of columns.
+const CHANNEL_BOUND: usize = 8;
+
+enum Message {
+    Events(Box<EventBatch>),
+    Thread(u32, ThreadEvent),
+    /// Answered once everything sent before it was delivered.
+    Barrier(SyncSender<()>),
+    Stop,
+}
+
+struct Pipeline {
+    tx: SyncSender<Message>,
+    free: Receiver<Box<EventBatch>>,
+    thread: JoinHandle<ScriptHost>,
+}
+
+static PIPELINE: Mutex<Option<Pipeline>> = Mutex::new(None);
+
+fn pipeline() -> std::sync::MutexGuard<'static, Option<Pipeline>> {
+    PIPELINE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts the analysis thread with `script`.
+pub fn start(script: ScriptHost, blocks: Option<&'static BlockRegistry>) {
+    let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
+    let (free_tx, free) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("cannonball-analysis".into())
+        .spawn(move || analysis_loop(script, blocks, rx, free_tx))
+        .expect("cannot start the analysis thread");
+    *pipeline() = Some(Pipeline { tx, free, thread });
+}
+
+fn analysis_loop(
+    mut script: ScriptHost,
+    blocks: Option<&'static BlockRegistry>,
+    rx: Receiver<Message>,
+    free: Sender<Box<EventBatch>>,
+) -> ScriptHost {
+    let deliver_blocks = |script: &mut ScriptHost| {
+        if let Some(registry) = blocks {
+            let new = registry.take_undelivered();
+            if !new.is_empty() {
+                script.on_blocks(&new);
+            }
+        }
+    };
+    while let Ok(message) = rx.recv() {
+        match message {
+            Message::Events(mut batch) => {
+                deliver_blocks(&mut script);
+                script.on_events(&batch);
+                clear_batch(&mut batch);
+                let _ = free.send(batch);
+            }
+            Message::Thread(vcpu, event) => {
+                deliver_blocks(&mut script);
+                script.on_thread(vcpu, event);
+            }
+            Message::Barrier(done) => {
+                deliver_blocks(&mut script);
+                let _ = done.send(());
+            }
+            Message::Stop => {
+                deliver_blocks(&mut script);
+                break;
+            }
+        }
+    }
+    script
+}
+
+fn send(message: Message) {
+    let tx = pipeline().as_ref().map(|p| p.tx.clone());
+    if let Some(tx) = tx {
+        // Blocks while the channel is full: backpressure on the guest.
+        let _ = tx.send(message);
+    }
+}
+
+/// An emptied batch to refill, if the analysis thread has returned one.
+pub fn recycled_batch() -> Option<Box<EventBatch>> {
+    pipeline().as_ref().and_then(|p| p.free.try_recv().ok())
+}
+
+pub fn submit_events(batch: Box<EventBatch>) {
+    send(Message::Events(batch));
+}
+
+pub fn submit_thread_event(vcpu: u32, event: ThreadEvent) {
+    send(Message::Thread(vcpu, event));
+}
+
+/// Waits until the script has received everything submitted so far.
+pub fn wait_until_delivered() {
+    let (done_tx, done_rx) = mpsc::sync_channel(1);
+    send(Message::Barrier(done_tx));
+    let _ = done_rx.recv();
+}
+
+/// Stops the analysis thread after it delivered everything, and returns the script.
+pub fn stop() -> Option<ScriptHost> {
+    let pipeline = pipeline().take()?;
+    let _ = pipeline.tx.send(Message::Stop);
+    pipeline.thread.join().ok()
+}
+
+/// In a forked child: the analysis thread does not exist there. Forget the parent's pipeline
+/// without touching it (its channel's receiver lived on that thread's stack).
+pub fn forget_after_fork() {
+    if let Some(p) = pipeline().take() {
+        std::mem::forget(p);
+    }
+}

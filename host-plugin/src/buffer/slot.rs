@@ -1,0 +1,230 @@
+//! One vCPU's buffer: an event batch being filled, and a system call waiting for its return.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crate::batch;
+use crate::script::EventBatch;
+
+/// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
+/// small enough that many vCPUs' buffers stay within a few MB each.
+const EXEC_CAP: usize = 1 << 16;
+const MEM_CAP: usize = 1 << 14;
+const SYS_CAP: usize = 1 << 10;
+
+struct PendingSyscall {
+    exec: u64,
+    number: i64,
+    args: [u64; 6],
+}
+
+pub struct Slot {
+    vcpu: u32,
+    alive: AtomicBool,
+    /// Where the vCPU's last system call returns to (0: none yet).
+    syscall_return_pc: AtomicU64,
+    /// The last block id of the vCPU's last flushed batch (u32::MAX: none).
+    last_flushed_exec: AtomicU32,
+    batch: UnsafeCell<Box<EventBatch>>,
+    pending: UnsafeCell<Option<PendingSyscall>>,
+}
+
+// SAFETY: the cells are touched only by the owning vCPU thread, or by one thread while all
+// vCPUs are stopped (see the module docs of `buffer`).
+unsafe impl Sync for Slot {}
+
+pub fn empty_batch(vcpu: u32) -> Box<EventBatch> {
+    Box::new(EventBatch {
+        vcpu,
+        first_exec: 0,
+        execs: Vec::new(),
+        mem_exec: Vec::new(),
+        mem_pc: Vec::new(),
+        mem_addr: Vec::new(),
+        mem_info: Vec::new(),
+        mem_value: Vec::new(),
+        sys_exec: Vec::new(),
+        sys_number: Vec::new(),
+        sys_args: Vec::new(),
+        sys_ret: Vec::new(),
+        sys_returned: Vec::new(),
+        cut_short: None,
+    })
+}
+
+pub fn clear_batch(b: &mut EventBatch) {
+    b.first_exec = 0;
+    b.execs.clear();
+    b.mem_exec.clear();
+    b.mem_pc.clear();
+    b.mem_addr.clear();
+    b.mem_info.clear();
+    b.mem_value.clear();
+    b.sys_exec.clear();
+    b.sys_number.clear();
+    b.sys_args.clear();
+    b.sys_ret.clear();
+    b.sys_returned.clear();
+    b.cut_short = None;
+}
+
+fn is_empty(b: &EventBatch) -> bool {
+    b.execs.is_empty() && b.mem_exec.is_empty() && b.sys_exec.is_empty()
+}
+
+impl Slot {
+    pub fn new(vcpu: u32) -> Self {
+        Self {
+            vcpu,
+            alive: AtomicBool::new(false),
+            syscall_return_pc: AtomicU64::new(0),
+            last_flushed_exec: AtomicU32::new(u32::MAX),
+            batch: UnsafeCell::new(empty_batch(vcpu)),
+            pending: UnsafeCell::new(None),
+        }
+    }
+
+    pub fn vcpu(&self) -> u32 {
+        self.vcpu
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Relaxed)
+    }
+
+    pub fn set_alive(&self, alive: bool) {
+        self.alive.store(alive, Ordering::Relaxed)
+    }
+
+    pub fn set_syscall_return_pc(&self, pc: u64) {
+        self.syscall_return_pc.store(pc, Ordering::Relaxed)
+    }
+
+    pub fn syscall_return_pc(&self) -> Option<u64> {
+        Some(self.syscall_return_pc.load(Ordering::Relaxed)).filter(|&pc| pc != 0)
+    }
+
+    /// The id of the vCPU's last executed block, if the trace is on.
+    ///
+    /// # Safety
+    /// Only on the owning thread, or while all vCPUs are stopped.
+    pub unsafe fn last_exec(&self) -> Option<u32> {
+        let b = unsafe { self.batch() };
+        b.execs.last().copied().or_else(|| {
+            Some(self.last_flushed_exec.load(Ordering::Relaxed)).filter(|&id| id != u32::MAX)
+        })
+    }
+
+    /// Marks the last block execution as cut short after `executed` instructions.
+    ///
+    /// # Safety
+    /// As for `last_exec`.
+    pub unsafe fn set_cut_short(&self, executed: u32) {
+        unsafe { self.batch() }.cut_short = Some(executed);
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn batch(&self) -> &mut EventBatch {
+        unsafe { &mut *self.batch.get() }
+    }
+
+    /// # Safety
+    /// Only on the owning thread (see `Sync` above).
+    #[inline]
+    pub unsafe fn record_exec(&self, block: u32) {
+        let b = unsafe { self.batch() };
+        b.execs.push(block);
+        if b.execs.len() >= EXEC_CAP {
+            unsafe { self.flush(false) };
+        }
+    }
+
+    /// # Safety
+    /// Only on the owning thread.
+    #[inline]
+    pub unsafe fn record_memory(&self, exec: u64, pc: u64, addr: u64, info: u8, value: u64) {
+        let b = unsafe { self.batch() };
+        b.mem_exec.push(exec);
+        b.mem_pc.push(pc);
+        b.mem_addr.push(addr);
+        b.mem_info.push(info);
+        b.mem_value.push(value);
+        if b.mem_exec.len() >= MEM_CAP {
+            unsafe { self.flush(false) };
+        }
+    }
+
+    /// # Safety
+    /// Only on the owning thread.
+    pub unsafe fn record_syscall_entry(&self, exec: u64, number: i64, args: [u64; 6]) {
+        let pending = unsafe { &mut *self.pending.get() };
+        if let Some(unreturned) = pending.take() {
+            unsafe { self.push_syscall(unreturned, None) };
+        }
+        *pending = Some(PendingSyscall { exec, number, args });
+    }
+
+    /// # Safety
+    /// Only on the owning thread.
+    pub unsafe fn record_syscall_return(&self, number: i64, ret: i64) {
+        let pending = unsafe { &mut *self.pending.get() };
+        match pending.take() {
+            Some(call) if call.number == number => unsafe { self.push_syscall(call, Some(ret)) },
+            Some(other) => {
+                unsafe { self.push_syscall(other, None) };
+            }
+            None => {}
+        }
+    }
+
+    unsafe fn push_syscall(&self, call: PendingSyscall, ret: Option<i64>) {
+        let b = unsafe { self.batch() };
+        b.sys_exec.push(call.exec);
+        b.sys_number.push(call.number);
+        b.sys_args.extend_from_slice(&call.args);
+        b.sys_ret.push(ret.unwrap_or(0));
+        b.sys_returned.push(ret.is_some());
+        if b.sys_exec.len() >= SYS_CAP {
+            unsafe { self.flush(false) };
+        }
+    }
+
+    /// Hands the batch to the analysis thread (blocking while it is behind: backpressure, not
+    /// loss). With `final_`, a system call still waiting for its return goes out as
+    /// unreturned: the thread or the process is ending.
+    ///
+    /// # Safety
+    /// Only on the owning thread, or while all vCPUs are stopped.
+    pub unsafe fn flush(&self, final_: bool) {
+        if final_ {
+            if let Some(call) = unsafe { (*self.pending.get()).take() } {
+                unsafe { self.push_syscall(call, None) };
+            }
+        }
+        let b = unsafe { &mut *self.batch.get() };
+        if is_empty(b) && b.cut_short.is_none() {
+            return;
+        }
+        if let Some(&last) = b.execs.last() {
+            self.last_flushed_exec.store(last, Ordering::Relaxed);
+        }
+        let next_first_exec = b.first_exec + b.execs.len() as u64;
+        let mut fresh = batch::recycled_batch().unwrap_or_else(|| empty_batch(self.vcpu));
+        fresh.vcpu = self.vcpu;
+        fresh.first_exec = next_first_exec;
+        let full = std::mem::replace(b, fresh);
+        batch::submit_events(full);
+    }
+
+    /// # Safety
+    /// Only while all vCPUs are stopped.
+    pub unsafe fn reset(&self) {
+        unsafe {
+            clear_batch(self.batch());
+            *self.pending.get() = None;
+        }
+        self.set_alive(false);
+        self.syscall_return_pc.store(0, Ordering::Relaxed);
+        self.last_flushed_exec.store(u32::MAX, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,11 @@
+//! The block-execution trace: one callback per executed block, appending the block's id to the
+//! vCPU's buffer. Per-instruction facts were recorded once at translation, so scripts expand
+//! the trace into instruction addresses without a callback per instruction.
+
+use std::ffi::{c_uint, c_void};
+
+use crate::buffer;
+
+pub unsafe extern "C" fn on_block_exec(vcpu: c_uint, id: *mut c_void) {
+    buffer::record_exec(vcpu, id as usize as u32);
+}

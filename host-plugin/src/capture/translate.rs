@@ -1,0 +1,119 @@
+//! The translation callback: for each new block, decide whether it is instrumented and attach
+//! exactly the inline operations and callbacks the script subscribed to.
+
+use std::ffi::c_void;
+
+use qemu_plugin_sys as sys;
+
+use super::fault::BlockShapes;
+use super::{
+    BlockCounters, BlockRegistry, CodeFilter, InstructionCounter, MemoryCounters, memory, trace,
+};
+use crate::qemu::U64Scoreboard;
+use crate::script::EventKinds;
+
+/// Everything instrumentation needs, built once at install from the script's subscription.
+pub struct Capture {
+    pub kinds: EventKinds,
+    pub filter: CodeFilter,
+    pub icount: InstructionCounter,
+    /// Instruction sizes of every translated block, to correct counts after a fatal fault.
+    pub shapes: BlockShapes,
+    pub blocks: Option<BlockRegistry>,
+    pub block_counts: Option<BlockCounters>,
+    pub memory_counts: Option<MemoryCounters>,
+    /// Per-vCPU number of instrumented block executions; memory and system-call events read
+    /// it to say which execution they belong to.
+    pub exec_counter: Option<U64Scoreboard>,
+}
+
+impl Capture {
+    pub fn new(kinds: EventKinds, filter: CodeFilter) -> Self {
+        let wants_blocks =
+            kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
+        let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS);
+        Self {
+            kinds,
+            filter,
+            icount: InstructionCounter::new(),
+            shapes: BlockShapes::new(),
+            blocks: wants_blocks
+                .then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
+            block_counts: kinds
+                .contains(EventKinds::BLOCK_COUNTS)
+                .then(BlockCounters::new),
+            memory_counts: kinds
+                .contains(EventKinds::MEMORY_COUNTS)
+                .then(MemoryCounters::new),
+            exec_counter: wants_exec_index.then(U64Scoreboard::new),
+        }
+    }
+
+    /// The index of the block execution a vCPU is in (for memory and system-call events).
+    pub fn current_exec(&self, vcpu: u32) -> u64 {
+        self.exec_counter
+            .as_ref()
+            .map_or(0, |c| c.get(vcpu).saturating_sub(1))
+    }
+
+    /// Instruments one translated block.
+    ///
+    /// # Safety
+    /// `tb` must be the block handle of the current translation callback.
+    pub unsafe fn instrument(&self, tb: *mut sys::qemu_plugin_tb) {
+        unsafe {
+            // Totals always count all code, filtered or not.
+            self.icount.instrument_block(tb);
+            self.shapes.record(tb);
+            if !self.filter.allows(tb) {
+                return;
+            }
+            let id = self.blocks.as_ref().map(|b| b.register(tb));
+            if let Some(counter) = &self.exec_counter {
+                sys::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+                    tb,
+                    sys::qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
+                    counter.entry(),
+                    1,
+                );
+            }
+            if let (Some(counts), Some(id)) = (&self.block_counts, id) {
+                counts.instrument_block(tb, id);
+            }
+            if let (true, Some(id)) = (self.kinds.contains(EventKinds::TRACE), id) {
+                sys::qemu_plugin_register_vcpu_tb_exec_cb(
+                    tb,
+                    Some(trace::on_block_exec),
+                    sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                    id as usize as *mut c_void,
+                );
+            }
+            let want_memory = self.kinds.contains(EventKinds::MEMORY);
+            if want_memory || self.memory_counts.is_some() {
+                for i in 0..sys::qemu_plugin_tb_n_insns(tb) {
+                    let insn = sys::qemu_plugin_tb_get_insn(tb, i);
+                    if want_memory {
+                        memory::instrument_insn(insn);
+                    }
+                    if let Some(counts) = &self.memory_counts {
+                        counts.instrument_insn(insn);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets everything counted so far: the child of a fork starts from zero.
+    pub fn reset_counts(&self) {
+        self.icount.reset();
+        if let Some(c) = &self.exec_counter {
+            c.reset_all();
+        }
+        if let Some(c) = &self.memory_counts {
+            c.reset();
+        }
+        if let Some(c) = &self.block_counts {
+            c.reset();
+        }
+    }
+}
