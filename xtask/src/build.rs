@@ -108,6 +108,7 @@ fn rust_script_names(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// The guest programs in tests/programs/*.c, compiled for x86_64 into target/programs/.
+/// Not position-independent, so that their addresses match `objdump` and `readelf` output.
 pub fn programs() -> Result<()> {
     let src_dir = paths::root().join("tests/programs");
     fs::create_dir_all(paths::programs())?;
@@ -123,7 +124,7 @@ pub fn programs() -> Result<()> {
         }
         eprintln!("xtask: compiling tests/programs/{name}.c");
         run(&mut Command::new("gcc")
-            .args(["-O1", "-g", "-pthread", "-o"])
+            .args(["-O1", "-g", "-pthread", "-no-pie", "-o"])
             .arg(&out)
             .arg(&src))?;
     }

@@ -4,6 +4,8 @@
 //! - `kinds=K1+K2+...`: event kinds to subscribe to, from blocks, trace, memory, syscalls,
 //!   threads, disassembly, block-counts, memory-counts (default: all but disassembly)
 //! - `filter=main` | `filter=module:NAME` | `filter=START-END` (hex addresses): which code
+//! - `range=START-END`: also count the traced instructions and memory accesses whose
+//!   instruction lies in this range (the tests compare filtered and unfiltered runs with it)
 //!
 //! With `trace`, it expands every block execution into its instructions and folds each PC,
 //! in order, into a checksum; with `memory`, it counts accesses by direction and size.
@@ -19,6 +21,7 @@ use cannonball_sdk::{
 struct Census {
     kinds: EventKinds,
     filter: Option<AddressFilter>,
+    range: Option<(u64, u64)>,
     counts: Counts,
 }
 
@@ -36,6 +39,8 @@ struct Counts {
     syscalls: BTreeMap<i64, (u64, u64, u64)>,
     threads_started: u64,
     threads_exited: u64,
+    range_insns: u64,
+    range_mem: u64,
 }
 
 fn parse_kinds(text: &str) -> Result<EventKinds, String> {
@@ -55,6 +60,12 @@ fn parse_kinds(text: &str) -> Result<EventKinds, String> {
         };
     }
     Ok(kinds)
+}
+
+fn parse_range(text: &str) -> Result<(u64, u64), String> {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("range {text}: {e}"));
+    let (start, end) = text.split_once('-').ok_or_else(|| format!("range {text}: expected START-END"))?;
+    Ok((hex(start)?, hex(end)?))
 }
 
 fn parse_filter(text: &str) -> Result<AddressFilter, String> {
@@ -85,10 +96,12 @@ impl Script for Census {
             None => all,
         };
         let filter = args.take("filter").map(|f| parse_filter(&f)).transpose()?;
+        let range = args.take("range").map(|r| parse_range(&r)).transpose()?;
         args.finish()?;
         Ok(Census {
             kinds,
             filter,
+            range,
             counts: Counts::default(),
         })
     }
@@ -108,11 +121,16 @@ impl Script for Census {
     fn on_events(&mut self, batch: &EventBatch) {
         self.counts.block_execs += batch.execs.len() as u64;
         let (mut n, mut h) = (self.counts.trace_insns, self.counts.trace_checksum);
+        let (start, end) = self.range.unwrap_or((0, 0));
+        let mut in_range = 0;
         self.counts.table.for_each_pc(batch, |pc| {
             n += 1;
             h = (h ^ pc).wrapping_mul(0x100_0000_01b3);
+            in_range += u64::from(pc >= start && pc < end);
         });
         (self.counts.trace_insns, self.counts.trace_checksum) = (n, h);
+        self.counts.range_insns += in_range;
+        self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
 
         for &info in &batch.mem_info {
             if memory::is_store(info) {
@@ -183,6 +201,10 @@ impl Script for Census {
         .unwrap();
         for (num, (calls, errors, unreturned)) in &self.counts.syscalls {
             writeln!(r, "syscall {num} {calls} {errors} {unreturned}").unwrap();
+        }
+        if self.range.is_some() {
+            writeln!(r, "range-instructions {}", self.counts.range_insns).unwrap();
+            writeln!(r, "range-mem {}", self.counts.range_mem).unwrap();
         }
         writeln!(r, "threads-started {}", self.counts.threads_started).unwrap();
         writeln!(r, "threads-exited {}", self.counts.threads_exited).unwrap();
