@@ -3,7 +3,9 @@
 //! - `build`: QEMU (cached), libcannonball.so, every example script, the test programs
 //! - `demo`:  builds what is missing and runs a script on the bundled demo program
 //! - `test`:  builds, then runs every test
+//! - `bench`: capture overhead against plain QEMU and QEMU's C plugins
 
+mod bench;
 mod build;
 mod paths;
 mod run;
@@ -24,6 +26,15 @@ enum Command {
     Build,
     /// Build what is missing, then run the icount script on the bundled demo program.
     Demo,
+    /// Measure capture overhead on gzip -9: ratios to plain QEMU and QEMU's C plugins.
+    Bench {
+        /// Runs per configuration (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Size of the gzip input in MB (20 MB is about 8.8 G guest instructions).
+        #[arg(long, default_value_t = 20)]
+        input_mb: usize,
+    },
     /// Build, then run every test (unit and end-to-end).
     Test {
         /// Extra arguments for `cargo test` (a test name filter, `--nocapture`, ...).
@@ -38,6 +49,7 @@ fn main() {
         Command::Build => build::all(),
         Command::Demo => run::demo(),
         Command::Test { args } => run::test(&args),
+        Command::Bench { runs, input_mb } => bench::run(runs, input_mb),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");

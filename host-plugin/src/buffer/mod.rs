@@ -66,10 +66,14 @@ pub fn record_exec(vcpu: u32, block: u32) {
 }
 
 #[inline]
-pub fn record_memory(vcpu: u32, pc: u64, addr: u64, info: u8, value: u64) {
+pub fn record_memory(vcpu: u32, pc: u64, addr: u64, info: u32, value: u64) {
     let exec = crate::plugin::capture().current_exec(vcpu);
+    let s = slot(vcpu);
     // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_memory(exec, pc, addr, info, value) }
+    unsafe {
+        let packed = s.packed_mem_info(info);
+        s.record_memory(exec, pc, addr, packed, value)
+    }
 }
 
 pub fn record_syscall_entry(vcpu: u32, number: i64, args: [u64; 6]) {

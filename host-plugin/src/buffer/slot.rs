@@ -27,7 +27,12 @@ pub struct Slot {
     last_flushed_exec: AtomicU32,
     batch: UnsafeCell<Box<EventBatch>>,
     pending: UnsafeCell<Option<PendingSyscall>>,
+    /// QEMU's raw access descriptions -> packed `mem-info`, direct-mapped: a program uses a
+    /// handful of distinct values, and decoding one costs four calls into QEMU.
+    info_cache: UnsafeCell<[(u32, u8); INFO_CACHE]>,
 }
+
+const INFO_CACHE: usize = 64;
 
 // SAFETY: the cells are touched only by the owning vCPU thread, or by one thread while all
 // vCPUs are stopped (see the module docs of `buffer`).
@@ -81,6 +86,7 @@ impl Slot {
             last_flushed_exec: AtomicU32::new(u32::MAX),
             batch: UnsafeCell::new(empty_batch(vcpu)),
             pending: UnsafeCell::new(None),
+            info_cache: UnsafeCell::new([(u32::MAX, 0); INFO_CACHE]),
         }
     }
 
@@ -137,6 +143,18 @@ impl Slot {
         if b.execs.len() >= EXEC_CAP {
             unsafe { self.flush(false) };
         }
+    }
+
+    /// # Safety
+    /// Only on the owning thread.
+    #[inline]
+    pub unsafe fn packed_mem_info(&self, info: u32) -> u8 {
+        let cache = unsafe { &mut *self.info_cache.get() };
+        let entry = &mut cache[((info ^ (info >> 16) ^ (info >> 6)) as usize) % INFO_CACHE];
+        if entry.0 != info {
+            *entry = (info, crate::capture::pack_mem_info(info));
+        }
+        entry.1
     }
 
     /// # Safety

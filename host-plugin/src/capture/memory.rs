@@ -25,8 +25,9 @@ pub unsafe fn instrument_insn(insn: *mut sys::qemu_plugin_insn) {
     }
 }
 
-/// Packs QEMU's access description into `event-batch.mem-info` (see wit/types.wit).
-fn mem_info(info: sys::qemu_plugin_meminfo_t) -> u8 {
+/// Packs QEMU's access description into `event-batch.mem-info` (see wit/types.wit). Four
+/// API calls: the buffer caches the result per distinct `info` value.
+pub fn pack_mem_info(info: sys::qemu_plugin_meminfo_t) -> u8 {
     // SAFETY: pure decoding functions of the plugin API.
     unsafe {
         let shift = sys::qemu_plugin_mem_size_shift(info) as u8 & 0x7;
@@ -58,7 +59,7 @@ unsafe extern "C" fn on_access(
     vaddr: u64,
     pc: *mut c_void,
 ) {
-    buffer::record_memory(vcpu, pc as u64, vaddr, mem_info(info), mem_value(info));
+    buffer::record_memory(vcpu, pc as u64, vaddr, info, mem_value(info));
 }
 
 /// Inline read and write counters: one scoreboard whose per-vCPU element is {reads, writes}.

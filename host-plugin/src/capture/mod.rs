@@ -20,6 +20,6 @@ pub use block_counts::BlockCounters;
 pub use blocks::BlockRegistry;
 pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
-pub use memory::MemoryCounters;
+pub use memory::{MemoryCounters, pack_mem_info};
 pub use syscalls::{on_syscall, on_syscall_return};
 pub use translate::Capture;
