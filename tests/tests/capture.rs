@@ -300,3 +300,14 @@ fn fork_gives_each_process_its_own_report() {
     assert_eq!(parent.syscalls[&56].0, 1);
     assert_eq!(child.syscalls[&231], (1, 0, 1), "the child's exit_group");
 }
+
+#[test]
+fn slow_script_loses_nothing() {
+    // The script burns time on every block execution, far slower than the eight guest
+    // threads produce them: the vCPUs must wait for it (backpressure), and every event
+    // still arrives.
+    let obs = observe(&program("threads"), &[], &["spin=300"]);
+    assert!(obs.run.output.status.success(), "{}", obs.run.stderr());
+    let c = obs.census("census.txt");
+    assert_matches(&c, &obs.oracles[0]);
+}

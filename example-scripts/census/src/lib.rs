@@ -4,6 +4,8 @@
 //! - `kinds=K1+K2+...`: event kinds to subscribe to, from blocks, trace, memory, syscalls,
 //!   threads, disassembly, block-counts, memory-counts (default: all but disassembly)
 //! - `filter=main` | `filter=module:NAME` | `filter=START-END` (hex addresses): which code
+//! - `spin=N`: burn N loop iterations per block execution, to make the script slower than the
+//!   guest (the tests use it to check that backpressure loses nothing)
 //! - `range=START-END`: also count the traced instructions and memory accesses whose
 //!   instruction lies in this range (the tests compare filtered and unfiltered runs with it)
 //!
@@ -22,6 +24,7 @@ struct Census {
     kinds: EventKinds,
     filter: Option<AddressFilter>,
     range: Option<(u64, u64)>,
+    spin: u64,
     counts: Counts,
 }
 
@@ -63,8 +66,13 @@ fn parse_kinds(text: &str) -> Result<EventKinds, String> {
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64), String> {
-    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("range {text}: {e}"));
-    let (start, end) = text.split_once('-').ok_or_else(|| format!("range {text}: expected START-END"))?;
+    let hex = |s: &str| {
+        u64::from_str_radix(s.trim_start_matches("0x"), 16)
+            .map_err(|e| format!("range {text}: {e}"))
+    };
+    let (start, end) = text
+        .split_once('-')
+        .ok_or_else(|| format!("range {text}: expected START-END"))?;
     Ok((hex(start)?, hex(end)?))
 }
 
@@ -97,11 +105,13 @@ impl Script for Census {
         };
         let filter = args.take("filter").map(|f| parse_filter(&f)).transpose()?;
         let range = args.take("range").map(|r| parse_range(&r)).transpose()?;
+        let spin = args.parse_or("spin", 0u64)?;
         args.finish()?;
         Ok(Census {
             kinds,
             filter,
             range,
+            spin,
             counts: Counts::default(),
         })
     }
@@ -119,6 +129,15 @@ impl Script for Census {
     }
 
     fn on_events(&mut self, batch: &EventBatch) {
+        if self.spin > 0 {
+            let mut x = self.counts.trace_checksum | 1;
+            for _ in 0..self.spin * batch.execs.len() as u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+            }
+            std::hint::black_box(x);
+        }
         self.counts.block_execs += batch.execs.len() as u64;
         let (mut n, mut h) = (self.counts.trace_insns, self.counts.trace_checksum);
         let (start, end) = self.range.unwrap_or((0, 0));
@@ -130,7 +149,11 @@ impl Script for Census {
         });
         (self.counts.trace_insns, self.counts.trace_checksum) = (n, h);
         self.counts.range_insns += in_range;
-        self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
+        self.counts.range_mem += batch
+            .mem_pc
+            .iter()
+            .filter(|&&pc| pc >= start && pc < end)
+            .count() as u64;
 
         for &info in &batch.mem_info {
             if memory::is_store(info) {
