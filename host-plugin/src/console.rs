@@ -56,13 +56,8 @@ pub fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        line(&format!(
-            "cannonball: internal error: {msg}{at} (please report this)"
-        ));
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        line(&format!("cannonball: internal error: {msg}{at} (please report this)"));
         std::process::abort();
     }));
 }

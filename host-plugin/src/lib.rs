@@ -30,6 +30,7 @@ pub mod options;
 pub mod plugin;
 pub mod qemu;
 pub mod script;
+pub mod services;
 pub mod sink;
 
 use std::ffi::{c_char, c_int};

@@ -11,11 +11,7 @@ use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, builder::Bool
 
 /// Options owned by the host.
 #[derive(Parser, Debug, Clone)]
-#[command(
-    name = "libcannonball.so",
-    no_binary_name = true,
-    disable_help_flag = true
-)]
+#[command(name = "libcannonball.so", no_binary_name = true, disable_help_flag = true)]
 pub struct HostOptions {
     /// The analysis script: a Wasm component built with a Cannonball SDK.
     #[arg(long, value_name = "FILE.wasm")]
@@ -55,11 +51,7 @@ impl Options {
 }
 
 fn host_keys() -> Vec<String> {
-    HostOptions::command()
-        .get_arguments()
-        .filter_map(Arg::get_long)
-        .map(str::to_owned)
-        .collect()
+    HostOptions::command().get_arguments().filter_map(Arg::get_long).map(str::to_owned).collect()
 }
 
 /// Parses QEMU's plugin arguments.
@@ -78,10 +70,7 @@ pub fn parse(raw: &[String]) -> Result<Options> {
             bail!("plugin argument '{item}' has an empty key");
         }
         if keys.iter().any(|k| k == key) {
-            if clap_args
-                .iter()
-                .any(|a: &String| a.starts_with(&format!("--{key}=")))
-            {
+            if clap_args.iter().any(|a: &String| a.starts_with(&format!("--{key}="))) {
                 bail!("plugin argument '{key}' given more than once");
             }
             clap_args.push(format!("--{key}={value}"));
@@ -89,17 +78,12 @@ pub fn parse(raw: &[String]) -> Result<Options> {
             if script_args.iter().any(|a: &ScriptArg| a.key == key) {
                 bail!("script argument '{key}' given more than once");
             }
-            script_args.push(ScriptArg {
-                key: key.to_owned(),
-                value: value.to_owned(),
-            });
+            script_args.push(ScriptArg { key: key.to_owned(), value: value.to_owned() });
         }
     }
-    let matches = HostOptions::command()
-        .try_get_matches_from(&clap_args)
-        .map_err(|e| anyhow::anyhow!(clap_error_line(&e)))?;
-    let host = HostOptions::from_arg_matches(&matches)
-        .map_err(|e| anyhow::anyhow!(clap_error_line(&e)))?;
+    let matches =
+        HostOptions::command().try_get_matches_from(&clap_args).map_err(|e| anyhow::anyhow!(clap_error_line(&e)))?;
+    let host = HostOptions::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!(clap_error_line(&e)))?;
     Ok(Options { host, script_args })
 }
 
@@ -130,11 +114,7 @@ pub fn help_text() -> String {
         .get_arguments()
         .filter_map(|arg| {
             let long = arg.get_long()?;
-            let value = arg
-                .get_value_names()
-                .and_then(|v| v.first())
-                .map(|v| v.to_string())
-                .unwrap_or_default();
+            let value = arg.get_value_names().and_then(|v| v.first()).map(|v| v.to_string()).unwrap_or_default();
             let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
             if let Some(default) = arg.get_default_values().first() {
                 help.push_str(&format!(" [default: {}]", default.to_string_lossy()));
@@ -146,7 +126,7 @@ pub fn help_text() -> String {
     for (key, help) in rows {
         text.push_str(&format!("  {key:<width$}  {help}\n"));
     }
-    text.push_str("\nEvery other KEY=VALUE is passed to the script's init, which validates it.\n");
+    text.push_str("\nEvery other KEY=VALUE is a script argument, checked against what the script declares;\nhelp=true together with script=FILE.wasm lists them.\n");
     text
 }
 
@@ -161,18 +141,9 @@ mod tests {
     #[test]
     fn splits_host_options_from_script_arguments() {
         let opts = parse(&args(&["script=a.wasm", "out=/tmp/x", "top=5"])).unwrap();
-        assert_eq!(
-            opts.host.script.as_deref(),
-            Some(std::path::Path::new("a.wasm"))
-        );
+        assert_eq!(opts.host.script.as_deref(), Some(std::path::Path::new("a.wasm")));
         assert_eq!(opts.host.out, PathBuf::from("/tmp/x"));
-        assert_eq!(
-            opts.script_args,
-            vec![ScriptArg {
-                key: "top".into(),
-                value: "5".into()
-            }]
-        );
+        assert_eq!(opts.script_args, vec![ScriptArg { key: "top".into(), value: "5".into() }]);
         assert!(!opts.host.help);
     }
 
@@ -192,13 +163,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_one_line() {
-        for bad in [
-            &["help=maybe"][..],
-            &["novalue"],
-            &["=x"],
-            &["out=a", "out=b"],
-            &["k=1", "k=2"],
-        ] {
+        for bad in [&["help=maybe"][..], &["novalue"], &["=x"], &["out=a", "out=b"], &["k=1", "k=2"]] {
             let err = parse(&args(bad)).unwrap_err().to_string();
             assert!(!err.contains('\n'), "{bad:?}: {err}");
             assert!(!err.is_empty());
@@ -210,22 +175,14 @@ mod tests {
     #[test]
     fn missing_script_is_reported() {
         let opts = parse(&args(&["out=x"])).unwrap();
-        assert!(
-            opts.script()
-                .unwrap_err()
-                .to_string()
-                .contains("script=FILE.wasm")
-        );
+        assert!(opts.script().unwrap_err().to_string().contains("script=FILE.wasm"));
     }
 
     #[test]
     fn help_lists_every_host_option() {
         let text = help_text();
         for key in host_keys() {
-            assert!(
-                text.contains(&format!("  {key}=")),
-                "{key} missing from:\n{text}"
-            );
+            assert!(text.contains(&format!("  {key}=")), "{key} missing from:\n{text}");
         }
     }
 }

@@ -10,8 +10,7 @@ use qemu_plugin_sys as sys;
 
 use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
 use crate::script::{
-    Argument, EventKinds, RunInfo, RunSummary, ScriptFactory, ThreadEvent, VcpuInstructions,
-    VcpuMemory,
+    Argument, EventKinds, RunInfo, RunSummary, ScriptFactory, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 use crate::sink::OutDir;
 use crate::{batch, buffer, console, options};
@@ -38,41 +37,27 @@ pub fn capture() -> &'static Capture {
 /// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
 pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> Result<()> {
     let opts = options::parse(raw_args)?;
-    if opts.host.help {
+    if opts.host.help && opts.host.script.is_none() {
         console::line(&options::help_text());
         std::process::exit(0);
     }
     let script_path = opts.script()?;
     let out = OutDir::prepare(&opts.host.out)?;
-    let factory = ScriptFactory::load(script_path, out)?;
+    let factory = ScriptFactory::load(script_path, target, out)?;
     let mut script = factory.instantiate(None)?;
+    let described = script.describe()?;
+    if opts.host.help {
+        console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
+        std::process::exit(0);
+    }
+    let args = crate::script::validate(&described, &opts.script_args)?;
 
-    let info = RunInfo {
-        arch: target.to_owned(),
-        pid: std::process::id(),
-        forked: false,
-    };
-    let args: Vec<_> = opts
-        .script_args
-        .iter()
-        .map(|a| Argument {
-            key: a.key.clone(),
-            value: a.value.clone(),
-        })
-        .collect();
+    let info = RunInfo { arch: target.to_owned(), pid: std::process::id(), forked: false };
     let subscription = script.init(&info, &args)?;
     let kinds = subscription.kinds;
 
     let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter));
-    if RUN
-        .set(Run {
-            capture,
-            factory,
-            info,
-            args,
-        })
-        .is_err()
-    {
+    if RUN.set(Run { capture, factory, info, args }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
     batch::start(script, run().capture.blocks.as_ref());
@@ -178,14 +163,7 @@ fn summary(capture: &Capture) -> RunSummary {
         .map(|(vcpu, instructions)| VcpuInstructions { vcpu, instructions })
         .collect();
     let memory = capture.memory_counts.as_ref().map_or_else(Vec::new, |m| {
-        m.per_vcpu()
-            .into_iter()
-            .map(|(vcpu, reads, writes)| VcpuMemory {
-                vcpu,
-                reads,
-                writes,
-            })
-            .collect()
+        m.per_vcpu().into_iter().map(|(vcpu, reads, writes)| VcpuMemory { vcpu, reads, writes }).collect()
     });
     let (block_ids, block_execs) = match (&capture.block_counts, &capture.blocks) {
         (Some(counts), Some(blocks)) => {
@@ -194,12 +172,7 @@ fn summary(capture: &Capture) -> RunSummary {
         }
         _ => (Vec::new(), Vec::new()),
     };
-    RunSummary {
-        instructions,
-        memory,
-        block_ids,
-        block_execs,
-    }
+    RunSummary { instructions, memory, block_ids, block_execs }
 }
 
 /// Before the guest forks (QEMU has stopped every other vCPU): deliver everything buffered, so
@@ -226,11 +199,7 @@ unsafe extern "C" fn in_forked_child() {
     }
     let pid = std::process::id();
     let started = run.factory.instantiate(Some(pid)).and_then(|mut script| {
-        let info = RunInfo {
-            pid,
-            forked: true,
-            ..run.info.clone()
-        };
+        let info = RunInfo { pid, forked: true, ..run.info.clone() };
         script.init(&info, &run.args)?;
         Ok(script)
     });

@@ -13,13 +13,7 @@ use qemu_plugin_sys as sys;
 /// # Safety
 /// `argv` must hold `argc` valid C strings.
 pub unsafe fn plugin_args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
-    (0..argc.max(0) as usize)
-        .map(|i| {
-            unsafe { CStr::from_ptr(*argv.add(i)) }
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect()
+    (0..argc.max(0) as usize).map(|i| unsafe { CStr::from_ptr(*argv.add(i)) }.to_string_lossy().into_owned()).collect()
 }
 
 /// QEMU's target name ("x86_64", "aarch64", ...).
@@ -27,9 +21,7 @@ pub unsafe fn plugin_args(argc: c_int, argv: *const *const c_char) -> Vec<String
 /// # Safety
 /// `info` must be the pointer QEMU passed to `qemu_plugin_install`.
 pub unsafe fn target_name(info: *const sys::qemu_info_t) -> String {
-    unsafe { CStr::from_ptr((*info).target_name) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr((*info).target_name) }.to_string_lossy().into_owned()
 }
 
 /// A per-vCPU array of `u64` counters that QEMU inline operations add to without callbacks.
@@ -47,9 +39,7 @@ impl U64Scoreboard {
     pub fn new() -> Self {
         // SAFETY: plain allocation call of the plugin API.
         let score = unsafe { sys::qemu_plugin_scoreboard_new(std::mem::size_of::<u64>()) };
-        Self {
-            entry: sys::qemu_plugin_u64 { score, offset: 0 },
-        }
+        Self { entry: sys::qemu_plugin_u64 { score, offset: 0 } }
     }
 
     /// The handle QEMU's inline operations take.
@@ -83,9 +73,7 @@ pub fn num_vcpus() -> u32 {
 impl U64Scoreboard {
     /// (vCPU index, value) for every vCPU QEMU has created.
     pub fn per_vcpu(&self) -> Vec<(u32, u64)> {
-        (0..num_vcpus())
-            .map(|vcpu| (vcpu, self.get(vcpu)))
-            .collect()
+        (0..num_vcpus()).map(|vcpu| (vcpu, self.get(vcpu))).collect()
     }
 
     pub fn sum(&self) -> u64 {
@@ -101,9 +89,6 @@ impl U64Scoreboard {
 }
 
 /// A scoreboard entry at `offset` bytes into each vCPU's element of `score`.
-pub fn scoreboard_entry(
-    score: *mut sys::qemu_plugin_scoreboard,
-    offset: usize,
-) -> sys::qemu_plugin_u64 {
+pub fn scoreboard_entry(score: *mut sys::qemu_plugin_scoreboard, offset: usize) -> sys::qemu_plugin_u64 {
     sys::qemu_plugin_u64 { score, offset }
 }

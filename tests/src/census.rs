@@ -12,10 +12,7 @@ pub struct Census {
 
 impl Census {
     pub fn get(&self, key: &str) -> u64 {
-        *self
-            .values
-            .get(key)
-            .unwrap_or_else(|| panic!("census.txt has no '{key}'"))
+        *self.values.get(key).unwrap_or_else(|| panic!("census.txt has no '{key}'"))
     }
 }
 
@@ -27,18 +24,12 @@ pub fn parse(text: &str) -> Census {
             ["syscall", num, calls, errors, unreturned] => {
                 census.syscalls.insert(
                     num.parse().unwrap(),
-                    (
-                        calls.parse().unwrap(),
-                        errors.parse().unwrap(),
-                        unreturned.parse().unwrap(),
-                    ),
+                    (calls.parse().unwrap(), errors.parse().unwrap(), unreturned.parse().unwrap()),
                 );
             }
             ["trace-checksum", sum] => census.trace_checksum = sum.to_string(),
             [key, value] => {
-                census
-                    .values
-                    .insert(key.to_string(), value.parse().unwrap());
+                census.values.insert(key.to_string(), value.parse().unwrap());
             }
             _ => panic!("unexpected census line: {line}"),
         }

@@ -11,18 +11,11 @@ pub mod census;
 pub mod oracle;
 
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn artifact(path: PathBuf) -> PathBuf {
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask build` (or `cargo xtask test`)",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run `cargo xtask build` (or `cargo xtask test`)", path.display());
     path
 }
 
@@ -36,11 +29,7 @@ pub fn plugin() -> PathBuf {
 
 /// One of QEMU's C plugins, e.g. `oracle_plugin("insn")` for libinsn.so.
 pub fn oracle_plugin(name: &str) -> PathBuf {
-    artifact(
-        root()
-            .join("target/qemu/plugins")
-            .join(format!("lib{name}.so")),
-    )
+    artifact(root().join("target/qemu/plugins").join(format!("lib{name}.so")))
 }
 
 pub fn script(name: &str) -> PathBuf {
@@ -58,9 +47,7 @@ impl TempDir {
     pub fn new(label: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = root()
-            .join("target/test-tmp")
-            .join(format!("{label}-{}-{n}", std::process::id()));
+        let path = root().join("target/test-tmp").join(format!("{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
@@ -110,13 +97,7 @@ impl QemuRun {
 /// Runs `qemu-<arch> -d plugin -D <log> -plugin P1 -plugin P2 ... program args`.
 /// Several plugins in one run see the very same execution, which is what makes exact
 /// comparisons against QEMU's own plugins possible even for multi-threaded guests.
-pub fn run_qemu(
-    arch: &str,
-    plugins: &[String],
-    program: &Path,
-    args: &[&str],
-    work: &TempDir,
-) -> QemuRun {
+pub fn run_qemu(arch: &str, plugins: &[String], program: &Path, args: &[&str], work: &TempDir) -> QemuRun {
     let log = work.join("qemu-plugin.log");
     let mut cmd = Command::new(qemu(arch));
     cmd.arg("-d").arg("plugin").arg("-D").arg(&log);
@@ -133,8 +114,5 @@ pub fn run_qemu(
 
 /// Parses `key value` lines of a report into pairs.
 pub fn report_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    text.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }

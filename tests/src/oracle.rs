@@ -38,18 +38,13 @@ pub fn insn(log: &str) -> Insn {
             total = Some(n.trim().parse().unwrap());
         }
     }
-    Insn {
-        per_cpu,
-        total: total.unwrap_or_else(|| panic!("no 'total insns' line from libinsn in:\n{log}")),
-    }
+    Insn { per_cpu, total: total.unwrap_or_else(|| panic!("no 'total insns' line from libinsn in:\n{log}")) }
 }
 
 /// libbb.so: `Total: bb's: N, insns: M`.
 pub fn bb_total(log: &str) -> u64 {
-    let line = log
-        .lines()
-        .find(|l| l.starts_with("Total: bb's: "))
-        .unwrap_or_else(|| panic!("no libbb total in:\n{log}"));
+    let line =
+        log.lines().find(|l| l.starts_with("Total: bb's: ")).unwrap_or_else(|| panic!("no libbb total in:\n{log}"));
     let rest = line.strip_prefix("Total: bb's: ").unwrap();
     rest.split(',').next().unwrap().trim().parse().unwrap()
 }
@@ -57,11 +52,8 @@ pub fn bb_total(log: &str) -> u64 {
 /// Two libmem.so instances loaded as `track=r` then `track=w` (callback counting): their
 /// `mem accesses: N` lines, in exit order (writes first).
 pub fn mem_reads_writes(log: &str) -> (u64, u64) {
-    let counts: Vec<u64> = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("mem accesses: "))
-        .map(|n| n.trim().parse().unwrap())
-        .collect();
+    let counts: Vec<u64> =
+        log.lines().filter_map(|l| l.strip_prefix("mem accesses: ")).map(|n| n.trim().parse().unwrap()).collect();
     assert_eq!(counts.len(), 2, "expected two libmem lines in:\n{log}");
     (counts[1], counts[0])
 }

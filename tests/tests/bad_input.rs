@@ -7,32 +7,13 @@ use cannonball_tests::{TempDir, plugin, plugin_arg, program, run_qemu, script};
 /// returns the error line.
 fn expect_error(options: &[String]) -> String {
     let work = TempDir::new("bad-input");
-    let run = run_qemu(
-        "x86_64",
-        &[plugin_arg(&plugin(), options)],
-        &program("demo"),
-        &[],
-        &work,
-    );
+    let run = run_qemu("x86_64", &[plugin_arg(&plugin(), options)], &program("demo"), &[], &work);
     let stderr = run.stderr();
-    assert!(
-        !run.output.status.success(),
-        "{options:?}: expected failure, stderr: {stderr}"
-    );
-    assert!(
-        !run.stdout().contains("primes"),
-        "{options:?}: the guest ran"
-    );
+    assert!(!run.output.status.success(), "{options:?}: expected failure, stderr: {stderr}");
+    assert!(!run.stdout().contains("primes"), "{options:?}: the guest ran");
     let lines: Vec<_> = stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{options:?}: expected one line, got:\n{stderr}"
-    );
-    assert!(
-        lines[0].starts_with("cannonball: error: "),
-        "{options:?}: {stderr}"
-    );
+    assert_eq!(lines.len(), 1, "{options:?}: expected one line, got:\n{stderr}");
+    assert!(lines[0].starts_with("cannonball: error: "), "{options:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     lines[0].to_owned()
 }
@@ -50,10 +31,7 @@ fn missing_script_option() {
 #[test]
 fn missing_script_file() {
     let line = expect_error(&["script=/nonexistent/x.wasm".into()]);
-    assert!(
-        line.contains("cannot read script /nonexistent/x.wasm"),
-        "{line}"
-    );
+    assert!(line.contains("cannot read script /nonexistent/x.wasm"), "{line}");
 }
 
 #[test]
@@ -105,16 +83,30 @@ fn unwritable_out_directory() {
 #[test]
 fn help_lists_options_and_does_not_run_the_guest() {
     let work = TempDir::new("help");
-    let run = run_qemu(
-        "x86_64",
-        &[plugin_arg(&plugin(), &["help=true".into()])],
-        &program("demo"),
-        &[],
-        &work,
-    );
+    let run = run_qemu("x86_64", &[plugin_arg(&plugin(), &["help=true".into()])], &program("demo"), &[], &work);
     assert!(run.output.status.success(), "{}", run.stderr());
     let stderr = run.stderr();
     for key in ["script=", "out=", "help="] {
+        assert!(stderr.contains(key), "help lacks {key}:\n{stderr}");
+    }
+    assert!(!run.stdout().contains("primes"), "the guest ran");
+}
+
+#[test]
+fn script_argument_of_the_wrong_type() {
+    let line = expect_error(&[format!("script={}", script("census").display()), "spin=lots".into()]);
+    assert!(line.contains("invalid value 'lots' for argument 'spin' of script census: expected an integer"), "{line}");
+}
+
+#[test]
+fn help_with_a_script_lists_its_arguments() {
+    let work = TempDir::new("help-script");
+    let options = ["help=true".to_string(), format!("script={}", script("census").display())];
+    let run = run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], &program("demo"), &[], &work);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(stderr.contains("Script census 0.1.0"), "{stderr}");
+    for key in ["kinds=<text>", "filter=<text>", "spin=<int>", "[default: 0]"] {
         assert!(stderr.contains(key), "help lacks {key}:\n{stderr}");
     }
     assert!(!run.stdout().contains("primes"), "the guest ran");

@@ -6,9 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use cannonball_tests::census::{self, Census};
-use cannonball_tests::{
-    QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script,
-};
+use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// What QEMU's plugins counted for one process.
 #[derive(Debug)]
@@ -42,10 +40,7 @@ struct Observed {
 impl Observed {
     fn census(&self, name: &str) -> Census {
         let path = self.out.join(name);
-        census::parse(
-            &std::fs::read_to_string(&path)
-                .unwrap_or_else(|_| panic!("{} missing", path.display())),
-        )
+        census::parse(&std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} missing", path.display())))
     }
 
     fn reports(&self) -> Vec<String> {
@@ -66,10 +61,7 @@ fn observe(program: &Path, args: &[&str], census_args: &[&str]) -> Observed {
     let mem_w = work.join("libmem_w.so");
     std::fs::copy(oracle_plugin("mem"), &mem_r).unwrap();
     std::fs::copy(oracle_plugin("mem"), &mem_w).unwrap();
-    let mut options = vec![
-        format!("script={}", script("census").display()),
-        format!("out={}", out.display()),
-    ];
+    let mut options = vec![format!("script={}", script("census").display()), format!("out={}", out.display())];
     options.extend(census_args.iter().map(|s| s.to_string()));
     let plugins = [
         plugin_arg(&oracle_plugin("insn"), &[]),
@@ -80,84 +72,31 @@ fn observe(program: &Path, args: &[&str], census_args: &[&str]) -> Observed {
         plugin_arg(&plugin(), &options),
     ];
     let run = run_qemu("x86_64", &plugins, program, args, &work);
-    let oracles = oracle::sections(&run.plugin_log)
-        .iter()
-        .map(|s| oracle_of(s))
-        .collect();
-    Observed {
-        run,
-        oracles,
-        out,
-        _work: work,
-    }
+    let oracles = oracle::sections(&run.plugin_log).iter().map(|s| oracle_of(s)).collect();
+    Observed { run, oracles, out, _work: work }
 }
 
 /// Every count of one process equals QEMU's plugins' count.
 fn assert_matches(c: &Census, o: &Oracle) {
-    assert_eq!(
-        c.get("instructions"),
-        o.insns,
-        "instruction total (libinsn)"
-    );
-    assert_eq!(
-        c.get("trace-instructions"),
-        o.insns,
-        "instructions expanded from the trace (libinsn)"
-    );
-    assert_eq!(
-        c.get("block-execs"),
-        o.bbs,
-        "block executions in the trace (libbb)"
-    );
-    assert_eq!(
-        c.get("block-counts-total"),
-        o.bbs,
-        "inline block counts (libbb)"
-    );
-    assert_eq!(
-        c.get("mem-reads"),
-        o.reads,
-        "memory read events (libmem track=r)"
-    );
-    assert_eq!(
-        c.get("mem-writes"),
-        o.writes,
-        "memory write events (libmem track=w)"
-    );
-    assert_eq!(
-        c.get("inline-reads"),
-        o.reads,
-        "inline read counts (libmem track=r)"
-    );
-    assert_eq!(
-        c.get("inline-writes"),
-        o.writes,
-        "inline write counts (libmem track=w)"
-    );
-    let ours: std::collections::BTreeMap<i64, (u64, u64)> = c
-        .syscalls
-        .iter()
-        .map(|(&n, &(calls, errors, _))| (n, (calls, errors)))
-        .collect();
-    assert_eq!(
-        ours, o.syscalls,
-        "system calls by number: (calls, errors) (libsyscall)"
-    );
-    assert_eq!(
-        c.get("threads-started"),
-        c.get("threads-exited"),
-        "every thread start has an exit"
-    );
+    assert_eq!(c.get("instructions"), o.insns, "instruction total (libinsn)");
+    assert_eq!(c.get("trace-instructions"), o.insns, "instructions expanded from the trace (libinsn)");
+    assert_eq!(c.get("block-execs"), o.bbs, "block executions in the trace (libbb)");
+    assert_eq!(c.get("block-counts-total"), o.bbs, "inline block counts (libbb)");
+    assert_eq!(c.get("mem-reads"), o.reads, "memory read events (libmem track=r)");
+    assert_eq!(c.get("mem-writes"), o.writes, "memory write events (libmem track=w)");
+    assert_eq!(c.get("inline-reads"), o.reads, "inline read counts (libmem track=r)");
+    assert_eq!(c.get("inline-writes"), o.writes, "inline write counts (libmem track=w)");
+    let ours: std::collections::BTreeMap<i64, (u64, u64)> =
+        c.syscalls.iter().map(|(&n, &(calls, errors, _))| (n, (calls, errors))).collect();
+    assert_eq!(ours, o.syscalls, "system calls by number: (calls, errors) (libsyscall)");
+    assert_eq!(c.get("threads-started"), c.get("threads-exited"), "every thread start has an exit");
 }
 
 /// Only exit (60) and exit_group (231) may stay unreturned on x86_64.
 fn assert_pairing(c: &Census) {
     for (&num, &(_, _, unreturned)) in &c.syscalls {
         if unreturned > 0 {
-            assert!(
-                num == 60 || num == 231,
-                "syscall {num} never returned {unreturned} times"
-            );
+            assert!(num == 60 || num == 231, "syscall {num} never returned {unreturned} times");
         }
     }
 }
@@ -170,11 +109,7 @@ fn single_threaded_program() {
     let c = obs.census("census.txt");
     assert_matches(&c, &obs.oracles[0]);
     assert_pairing(&c);
-    assert_eq!(
-        c.syscalls[&231],
-        (1, 0, 1),
-        "exit_group: one call, never returned"
-    );
+    assert_eq!(c.syscalls[&231], (1, 0, 1), "exit_group: one call, never returned");
     assert_eq!(c.get("threads-started"), 1);
 }
 
@@ -224,10 +159,7 @@ fn death_by_abort() {
     let c = obs.census("census.txt");
     assert_matches(&c, &obs.oracles[0]);
     let obs = observe(&program("segv"), &["abort"], &["kinds=none"]);
-    assert_eq!(
-        obs.census("census.txt").get("instructions"),
-        obs.oracles[0].insns
-    );
+    assert_eq!(obs.census("census.txt").get("instructions"), obs.oracles[0].insns);
 }
 
 #[test]
@@ -235,19 +167,12 @@ fn fork_gives_each_process_its_own_report() {
     let obs = observe(&program("fork"), &[], &[]);
     assert!(obs.run.output.status.success(), "{}", obs.run.stderr());
     let stdout = obs.run.stdout();
-    assert!(
-        stdout.contains("child: ") && stdout.contains("parent: "),
-        "{stdout}"
-    );
+    assert!(stdout.contains("child: ") && stdout.contains("parent: "), "{stdout}");
     let reports = obs.reports();
     assert_eq!(reports.len(), 2, "{reports:?}");
     assert!(reports.contains(&"census.txt".to_string()));
     let child_report = reports.iter().find(|n| *n != "census.txt").unwrap();
-    let child_pid: u32 = child_report
-        .trim_start_matches("census.")
-        .trim_end_matches(".txt")
-        .parse()
-        .unwrap();
+    let child_pid: u32 = child_report.trim_start_matches("census.").trim_end_matches(".txt").parse().unwrap();
     assert!(child_pid > 0);
 
     // The child exits first (the parent waits for it), so its oracle section comes first.
@@ -266,18 +191,12 @@ fn fork_gives_each_process_its_own_report() {
     // ours_child is the parent's pre-fork part, which must be positive and smaller than the
     // parent's total, and the same pre-fork part for the trace and the inline totals.
     let pre = |oracle: u64, ours: u64| {
-        assert!(
-            ours > 0 && ours < oracle,
-            "child count {ours} vs oracle {oracle}"
-        );
+        assert!(ours > 0 && ours < oracle, "child count {ours} vs oracle {oracle}");
         oracle - ours
     };
     let pre_insns = pre(oracle_child.insns, child.get("instructions"));
     assert!(pre_insns < oracle_parent.insns);
-    assert_eq!(
-        pre_insns,
-        oracle_child.insns - child.get("trace-instructions")
-    );
+    assert_eq!(pre_insns, oracle_child.insns - child.get("trace-instructions"));
     let pre_bbs = pre(oracle_child.bbs, child.get("block-execs"));
     assert!(pre_bbs < oracle_parent.bbs);
     assert_eq!(pre_bbs, oracle_child.bbs - child.get("block-counts-total"));
@@ -288,15 +207,9 @@ fn fork_gives_each_process_its_own_report() {
         let ours = child.syscalls.get(num).map_or(0, |s| s.0);
         let pre = calls - ours;
         let parent_calls = oracle_parent.syscalls.get(num).map_or(0, |s| s.0);
-        assert!(
-            pre <= parent_calls,
-            "syscall {num}: pre-fork {pre} > parent's {parent_calls}"
-        );
+        assert!(pre <= parent_calls, "syscall {num}: pre-fork {pre} > parent's {parent_calls}");
     }
-    assert!(
-        !child.syscalls.contains_key(&56),
-        "the clone belongs to the parent"
-    );
+    assert!(!child.syscalls.contains_key(&56), "the clone belongs to the parent");
     assert_eq!(parent.syscalls[&56].0, 1);
     assert_eq!(child.syscalls[&231], (1, 0, 1), "the child's exit_group");
 }

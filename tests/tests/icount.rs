@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-use cannonball_tests::{
-    TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, report_lines, run_qemu, script,
-};
+use cannonball_tests::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, report_lines, run_qemu, script};
 
 struct Counts {
     total: u64,
@@ -26,10 +24,7 @@ fn icount_report(out: &Path) -> Counts {
             _ => panic!("unexpected line in icount.txt: {key} {value}"),
         }
     }
-    Counts {
-        total: total.expect("no total in icount.txt"),
-        per_vcpu,
-    }
+    Counts { total: total.expect("no total in icount.txt"), per_vcpu }
 }
 
 /// Runs `program args` under libinsn and icount at once; returns (libinsn, icount, stdout).
@@ -38,21 +33,10 @@ fn compare(program_path: &Path, args: &[&str]) -> (oracle::Insn, Counts, String)
     let out = work.join("out");
     let plugins = [
         plugin_arg(&oracle_plugin("insn"), &[]),
-        plugin_arg(
-            &plugin(),
-            &[
-                format!("script={}", script("icount").display()),
-                format!("out={}", out.display()),
-            ],
-        ),
+        plugin_arg(&plugin(), &[format!("script={}", script("icount").display()), format!("out={}", out.display())]),
     ];
     let run = run_qemu("x86_64", &plugins, program_path, args, &work);
-    assert!(
-        run.output.status.success(),
-        "qemu failed: {}\n{}",
-        run.output.status,
-        run.stderr()
-    );
+    assert!(run.output.status.success(), "qemu failed: {}\n{}", run.output.status, run.stderr());
     let insn = oracle::insn(&run.plugin_log);
     let counts = icount_report(&out);
     (insn, counts, run.stdout())
@@ -60,29 +44,15 @@ fn compare(program_path: &Path, args: &[&str]) -> (oracle::Insn, Counts, String)
 
 fn assert_same(insn: &oracle::Insn, counts: &Counts) {
     assert!(insn.total > 0);
-    assert_eq!(
-        counts.total, insn.total,
-        "icount total differs from libinsn"
-    );
-    let nonzero: Vec<_> = insn
-        .per_cpu
-        .iter()
-        .copied()
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    assert_eq!(
-        counts.per_vcpu, nonzero,
-        "icount per-vCPU split differs from libinsn"
-    );
+    assert_eq!(counts.total, insn.total, "icount total differs from libinsn");
+    let nonzero: Vec<_> = insn.per_cpu.iter().copied().filter(|&(_, n)| n > 0).collect();
+    assert_eq!(counts.per_vcpu, nonzero, "icount per-vCPU split differs from libinsn");
 }
 
 #[test]
 fn small_c_program_matches_libinsn() {
     let (insn, counts, stdout) = compare(&program("demo"), &[]);
-    assert!(
-        stdout.contains("primes below 10000: 1229"),
-        "guest output: {stdout}"
-    );
+    assert!(stdout.contains("primes below 10000: 1229"), "guest output: {stdout}");
     assert_same(&insn, &counts);
     assert_eq!(counts.per_vcpu.len(), 1);
 }
@@ -100,9 +70,5 @@ fn eight_threads_match_libinsn_per_vcpu() {
     assert!(stdout.contains("threads: 8"), "guest output: {stdout}");
     assert_same(&insn, &counts);
     // Main plus workers: more than one vCPU did work.
-    assert!(
-        counts.per_vcpu.len() > 1,
-        "expected several vCPUs, got {:?}",
-        counts.per_vcpu
-    );
+    assert!(counts.per_vcpu.len() > 1, "expected several vCPUs, got {:?}", counts.per_vcpu);
 }

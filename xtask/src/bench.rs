@@ -32,10 +32,7 @@ pub fn run(runs: usize, input_mb: usize) -> Result<()> {
 
     let plugin_dir = paths::target().join("qemu/plugins");
     let c = |name: &str, args: &str| {
-        let mut p = plugin_dir
-            .join(format!("lib{name}.so"))
-            .display()
-            .to_string();
+        let mut p = plugin_dir.join(format!("lib{name}.so")).display().to_string();
         if !args.is_empty() {
             p.push(',');
             p.push_str(args);
@@ -59,12 +56,7 @@ pub fn run(runs: usize, input_mb: usize) -> Result<()> {
     };
     let drcov_file = dir.join("drcov.log");
     let configs = vec![
-        Config {
-            name: "plain QEMU",
-            plugins: vec![],
-            target: None,
-            small_input: false,
-        },
+        Config { name: "plain QEMU", plugins: vec![], target: None, small_input: false },
         Config {
             name: "cannonball icount (inline per block)",
             plugins: vec![cb("icount", "")],
@@ -89,18 +81,8 @@ pub fn run(runs: usize, input_mb: usize) -> Result<()> {
             target: Some(1.15),
             small_input: false,
         },
-        Config {
-            name: "C libbb (inline per block)",
-            plugins: vec![c("bb", "")],
-            target: None,
-            small_input: false,
-        },
-        Config {
-            name: "C hotblocks",
-            plugins: vec![c("hotblocks", "")],
-            target: None,
-            small_input: false,
-        },
+        Config { name: "C libbb (inline per block)", plugins: vec![c("bb", "")], target: None, small_input: false },
+        Config { name: "C hotblocks", plugins: vec![c("hotblocks", "")], target: None, small_input: false },
         Config {
             name: "cannonball PC trace, every PC into Wasm checksum",
             plugins: vec![cb("census", "kinds=trace")],
@@ -125,12 +107,7 @@ pub fn run(runs: usize, input_mb: usize) -> Result<()> {
             target: None,
             small_input: false,
         },
-        Config {
-            name: "C execlog (1 MB input)",
-            plugins: vec![c("execlog", "")],
-            target: None,
-            small_input: true,
-        },
+        Config { name: "C execlog (1 MB input)", plugins: vec![c("execlog", "")], target: None, small_input: true },
     ];
 
     println!("gzip -9 of {input_mb} MB under qemu-x86_64, median of {runs} runs (wall time)\n");
@@ -139,20 +116,15 @@ pub fn run(runs: usize, input_mb: usize) -> Result<()> {
     println!("| configuration | median s | × plain QEMU | target |");
     println!("|---|---|---|---|");
     for config in &configs {
-        let (file, base) = if config.small_input {
-            (&small, Some(plain_small))
-        } else {
-            (&input, plain)
-        };
+        let (file, base) = if config.small_input { (&small, Some(plain_small)) } else { (&input, plain) };
         let t = median(&time_runs(&gzip, file, &config.plugins, runs, &dir)?);
         let base = base.unwrap_or(t);
         if plain.is_none() {
             plain = Some(t);
         }
         let ratio = t / base;
-        let target = config.target.map_or(String::new(), |x| {
-            format!("≤ {x:.2} {}", if ratio <= x { "met" } else { "MISSED" })
-        });
+        let target =
+            config.target.map_or(String::new(), |x| format!("≤ {x:.2} {}", if ratio <= x { "met" } else { "MISSED" }));
         println!("| {} | {t:.2} | {ratio:.2} | {target} |", config.name);
     }
     Ok(())
@@ -172,23 +144,17 @@ fn which(program: &str) -> Result<PathBuf> {
 /// order, like text, so that gzip does realistic work.
 fn make_input(dir: &Path, mb: usize) -> Result<PathBuf> {
     let path = dir.join(format!("input-{mb}mb.txt"));
-    if fs::metadata(&path)
-        .map(|m| m.len() as usize == mb << 20)
-        .unwrap_or(false)
-    {
+    if fs::metadata(&path).map(|m| m.len() as usize == mb << 20).unwrap_or(false) {
         return Ok(path);
     }
     const WORDS: &[&str] = &[
-        "cannon", "ball", "qemu", "plugin", "wasm", "trace", "block", "memory", "branch",
-        "syscall", "the", "of", "and", "a", "to", "in", "is", "for", "on", "with", "0x7f3a",
-        "insn", "vcpu", "batch",
+        "cannon", "ball", "qemu", "plugin", "wasm", "trace", "block", "memory", "branch", "syscall", "the", "of",
+        "and", "a", "to", "in", "is", "for", "on", "with", "0x7f3a", "insn", "vcpu", "batch",
     ];
     let mut data = Vec::with_capacity(mb << 20);
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     while data.len() < mb << 20 {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         data.extend_from_slice(WORDS[(x >> 33) as usize % WORDS.len()].as_bytes());
         data.push(if (x >> 20) % 11 == 0 { b'\n' } else { b' ' });
         if (x >> 40) % 7 == 0 {
@@ -200,13 +166,7 @@ fn make_input(dir: &Path, mb: usize) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn time_runs(
-    gzip: &Path,
-    input: &Path,
-    plugins: &[String],
-    runs: usize,
-    dir: &Path,
-) -> Result<Vec<f64>> {
+fn time_runs(gzip: &Path, input: &Path, plugins: &[String], runs: usize, dir: &Path) -> Result<Vec<f64>> {
     let mut times = Vec::new();
     for _ in 0..runs {
         let mut cmd = Command::new(paths::qemu_bin("x86_64"));
@@ -214,16 +174,8 @@ fn time_runs(
             cmd.arg("-plugin").arg(p);
         }
         // execlog and friends print through qemu_plugin_outs: -d plugin sends it to a file.
-        cmd.arg("-d")
-            .arg("plugin")
-            .arg("-D")
-            .arg(dir.join("plugin.log"));
-        cmd.arg(gzip)
-            .arg("-9")
-            .arg("-c")
-            .arg(input)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.arg("-d").arg("plugin").arg("-D").arg(dir.join("plugin.log"));
+        cmd.arg(gzip).arg("-9").arg("-c").arg(input).stdout(Stdio::null()).stderr(Stdio::piped());
         let start = Instant::now();
         let out = cmd.output().context("cannot run qemu")?;
         let elapsed = start.elapsed().as_secs_f64();

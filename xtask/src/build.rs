@@ -18,9 +18,7 @@ pub fn all() -> Result<()> {
 
 /// Runs a command, failing with its name when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    let status = cmd.status().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -39,24 +37,12 @@ pub fn qemu() -> Result<()> {
 /// target/release/libcannonball.so
 pub fn plugin() -> Result<()> {
     eprintln!("xtask: building libcannonball.so");
-    run(cargo().current_dir(paths::root()).args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "cannonball-plugin",
-    ]))
+    run(cargo().current_dir(paths::root()).args(["build", "--release", "--quiet", "-p", "cannonball-plugin"]))
 }
 
 fn ensure_rust_target(target: &str) -> Result<()> {
-    let out = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .context("cannot run rustup")?;
-    if !String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .any(|l| l.trim() == target)
-    {
+    let out = Command::new("rustup").args(["target", "list", "--installed"]).output().context("cannot run rustup")?;
+    if !String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == target) {
         eprintln!("xtask: installing the Rust target {target} (rustup target add)");
         run(&mut Command::new("rustup").args(["target", "add", target]))?;
     }
@@ -69,20 +55,15 @@ pub fn scripts() -> Result<()> {
     eprintln!("xtask: building the example scripts");
     let root = paths::root();
     let wasm_target = paths::target().join("wasm");
-    run(cargo()
-        .current_dir(&root)
-        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
-        .args([
-            "--manifest-path".as_ref(),
-            root.join("example-scripts/Cargo.toml").as_os_str(),
-            "--target-dir".as_ref(),
-            wasm_target.as_os_str(),
-        ]))?;
+    run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"]).args([
+        "--manifest-path".as_ref(),
+        root.join("example-scripts/Cargo.toml").as_os_str(),
+        "--target-dir".as_ref(),
+        wasm_target.as_os_str(),
+    ]))?;
     fs::create_dir_all(paths::scripts())?;
     for name in rust_script_names(&root.join("example-scripts"))? {
-        let built = wasm_target
-            .join("wasm32-wasip2/release")
-            .join(format!("{name}.wasm"));
+        let built = wasm_target.join("wasm32-wasip2/release").join(format!("{name}.wasm"));
         let dest = paths::scripts().join(format!("{name}.wasm"));
         fs::copy(&built, &dest).with_context(|| format!("cannot copy {}", built.display()))?;
     }
@@ -95,12 +76,7 @@ fn rust_script_names(dir: &Path) -> Result<Vec<String>> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         if path.join("Cargo.toml").is_file() {
-            names.push(
-                path.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('-', "_"),
-            );
+            names.push(path.file_name().unwrap().to_string_lossy().replace('-', "_"));
         }
     }
     names.sort();
@@ -123,10 +99,7 @@ pub fn programs() -> Result<()> {
             continue;
         }
         eprintln!("xtask: compiling tests/programs/{name}.c");
-        run(&mut Command::new("gcc")
-            .args(["-O1", "-g", "-pthread", "-no-pie", "-o"])
-            .arg(&out)
-            .arg(&src))?;
+        run(&mut Command::new("gcc").args(["-O1", "-g", "-pthread", "-no-pie", "-o"]).arg(&out).arg(&src))?;
     }
     Ok(())
 }

@@ -19,18 +19,10 @@ pub fn demo() -> Result<()> {
         out.display()
     );
     let program = paths::programs().join("demo");
-    eprintln!(
-        "\n$ qemu-x86_64 -plugin libcannonball.so,script=icount.wasm,out=target/demo target/programs/demo\n"
-    );
-    build::run(
-        &mut Command::new(paths::qemu_bin("x86_64"))
-            .arg("-plugin")
-            .arg(&plugin_arg)
-            .arg(&program),
-    )?;
+    eprintln!("\n$ qemu-x86_64 -plugin libcannonball.so,script=icount.wasm,out=target/demo target/programs/demo\n");
+    build::run(&mut Command::new(paths::qemu_bin("x86_64")).arg("-plugin").arg(&plugin_arg).arg(&program))?;
     let report = out.join("icount.txt");
-    let text = fs::read_to_string(&report)
-        .with_context(|| format!("the script wrote no {}", report.display()))?;
+    let text = fs::read_to_string(&report).with_context(|| format!("the script wrote no {}", report.display()))?;
     println!("\n{} :\n{text}", report.display());
     Ok(())
 }
@@ -40,9 +32,6 @@ pub fn test(args: &[String]) -> Result<()> {
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     build::run(
-        &mut Command::new(cargo)
-            .current_dir(paths::root())
-            .args(["test", "--release", "--workspace"])
-            .args(args),
+        &mut Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args),
     )
 }

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use cannonball_sdk::{
-    AddressFilter, AddressRange, Args, Block, BlockTable, EventBatch, EventKinds, RunInfo,
-    RunSummary, Script, Subscription, ThreadEvent, export_script, memory, write_report,
+    AddressFilter, AddressRange, Args, ArgumentSpec, Block, BlockTable, EventBatch, EventKinds, RunInfo, RunSummary,
+    Script, Subscription, ThreadEvent, export_script, memory, write_report,
 };
 
 struct Census {
@@ -66,13 +66,8 @@ fn parse_kinds(text: &str) -> Result<EventKinds, String> {
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64), String> {
-    let hex = |s: &str| {
-        u64::from_str_radix(s.trim_start_matches("0x"), 16)
-            .map_err(|e| format!("range {text}: {e}"))
-    };
-    let (start, end) = text
-        .split_once('-')
-        .ok_or_else(|| format!("range {text}: expected START-END"))?;
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("range {text}: {e}"));
+    let (start, end) = text.split_once('-').ok_or_else(|| format!("range {text}: expected START-END"))?;
     Ok((hex(start)?, hex(end)?))
 }
 
@@ -83,20 +78,29 @@ fn parse_filter(text: &str) -> Result<AddressFilter, String> {
     if let Some(name) = text.strip_prefix("module:") {
         return Ok(AddressFilter::Module(name.to_owned()));
     }
-    let hex = |s: &str| {
-        u64::from_str_radix(s.trim_start_matches("0x"), 16)
-            .map_err(|e| format!("filter={text}: {e}"))
-    };
-    let (start, end) = text
-        .split_once('-')
-        .ok_or_else(|| format!("filter={text}: expected main, module:NAME or START-END"))?;
-    Ok(AddressFilter::Ranges(vec![AddressRange {
-        start: hex(start)?,
-        end: hex(end)?,
-    }]))
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("filter={text}: {e}"));
+    let (start, end) =
+        text.split_once('-').ok_or_else(|| format!("filter={text}: expected main, module:NAME or START-END"))?;
+    Ok(AddressFilter::Ranges(vec![AddressRange { start: hex(start)?, end: hex(end)? }]))
 }
 
 impl Script for Census {
+    fn arguments() -> Vec<ArgumentSpec> {
+        vec![
+            ArgumentSpec::text(
+                "kinds",
+                "event kinds joined by '+': blocks, trace, memory, syscalls, threads, disassembly, block-counts, memory-counts, none (default: all but disassembly)",
+            ),
+            ArgumentSpec::text("filter", "main | module:NAME | START-END (hex): which code to instrument"),
+            ArgumentSpec::text(
+                "range",
+                "START-END (hex): also count traced instructions and memory accesses in this range",
+            ),
+            ArgumentSpec::integer("spin", "loop iterations to burn per block execution (makes the script slow)")
+                .default("0"),
+        ]
+    }
+
     fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {
         let all = EventKinds::all() - EventKinds::DISASSEMBLY;
         let kinds = match args.take("kinds") {
@@ -107,20 +111,11 @@ impl Script for Census {
         let range = args.take("range").map(|r| parse_range(&r)).transpose()?;
         let spin = args.parse_or("spin", 0u64)?;
         args.finish()?;
-        Ok(Census {
-            kinds,
-            filter,
-            range,
-            spin,
-            counts: Counts::default(),
-        })
+        Ok(Census { kinds, filter, range, spin, counts: Counts::default() })
     }
 
     fn subscription(&self) -> Subscription {
-        Subscription {
-            kinds: self.kinds,
-            filter: self.filter.clone(),
-        }
+        Subscription { kinds: self.kinds, filter: self.filter.clone() }
     }
 
     fn on_blocks(&mut self, blocks: &[Block]) {
@@ -149,11 +144,7 @@ impl Script for Census {
         });
         (self.counts.trace_insns, self.counts.trace_checksum) = (n, h);
         self.counts.range_insns += in_range;
-        self.counts.range_mem += batch
-            .mem_pc
-            .iter()
-            .filter(|&&pc| pc >= start && pc < end)
-            .count() as u64;
+        self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
 
         for &info in &batch.mem_info {
             if memory::is_store(info) {
@@ -161,11 +152,7 @@ impl Script for Census {
             } else {
                 self.counts.mem_reads += 1;
             }
-            *self
-                .counts
-                .mem_by_size
-                .entry(memory::size(info))
-                .or_default() += 1;
+            *self.counts.mem_by_size.entry(memory::size(info)).or_default() += 1;
         }
         for i in 0..batch.sys_number.len() {
             let entry = self.counts.syscalls.entry(batch.sys_number[i]).or_default();
@@ -193,35 +180,15 @@ impl Script for Census {
         writeln!(r, "block-execs {}", self.counts.block_execs).unwrap();
         writeln!(r, "trace-instructions {}", self.counts.trace_insns).unwrap();
         writeln!(r, "trace-checksum {:016x}", self.counts.trace_checksum).unwrap();
-        writeln!(
-            r,
-            "block-counts-total {}",
-            summary.block_execs.iter().sum::<u64>()
-        )
-        .unwrap();
+        writeln!(r, "block-counts-total {}", summary.block_execs.iter().sum::<u64>()).unwrap();
         writeln!(r, "mem-reads {}", self.counts.mem_reads).unwrap();
         writeln!(r, "mem-writes {}", self.counts.mem_writes).unwrap();
         for (size, n) in &self.counts.mem_by_size {
             writeln!(r, "mem-size-{size} {n}").unwrap();
         }
-        writeln!(
-            r,
-            "inline-reads {}",
-            summary.memory.iter().map(|m| m.reads).sum::<u64>()
-        )
-        .unwrap();
-        writeln!(
-            r,
-            "inline-writes {}",
-            summary.memory.iter().map(|m| m.writes).sum::<u64>()
-        )
-        .unwrap();
-        writeln!(
-            r,
-            "syscalls {}",
-            self.counts.syscalls.values().map(|s| s.0).sum::<u64>()
-        )
-        .unwrap();
+        writeln!(r, "inline-reads {}", summary.memory.iter().map(|m| m.reads).sum::<u64>()).unwrap();
+        writeln!(r, "inline-writes {}", summary.memory.iter().map(|m| m.writes).sum::<u64>()).unwrap();
+        writeln!(r, "syscalls {}", self.counts.syscalls.values().map(|s| s.0).sum::<u64>()).unwrap();
         for (num, (calls, errors, unreturned)) in &self.counts.syscalls {
             writeln!(r, "syscall {num} {calls} {errors} {unreturned}").unwrap();
         }

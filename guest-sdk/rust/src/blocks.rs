@@ -31,12 +31,7 @@ impl BlockInfo {
                 this
             })
             .collect();
-        Self {
-            vaddr: block.vaddr,
-            insn_addrs,
-            end: addr,
-            symbol: block.symbol.clone(),
-        }
+        Self { vaddr: block.vaddr, insn_addrs, end: addr, symbol: block.symbol.clone() }
     }
 
     /// Address of the block's last instruction: where its branch, if any, is.
@@ -72,10 +67,7 @@ impl BlockTable {
 
     /// Every block seen so far, with its id.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &BlockInfo)> {
-        self.blocks
-            .iter()
-            .enumerate()
-            .filter_map(|(id, b)| Some((id as u32, b.as_ref()?)))
+        self.blocks.iter().enumerate().filter_map(|(id, b)| Some((id as u32, b.as_ref()?)))
     }
 
     /// Calls `f` with the address of every executed instruction of `batch`, in order. A last
@@ -122,21 +114,11 @@ impl BranchTracker {
         Self::default()
     }
 
-    pub fn for_each_branch(
-        &mut self,
-        table: &BlockTable,
-        batch: &EventBatch,
-        mut f: impl FnMut(Branch),
-    ) {
+    pub fn for_each_branch(&mut self, table: &BlockTable, batch: &EventBatch, mut f: impl FnMut(Branch)) {
         let mut prev = self.last.get(&batch.vcpu).copied();
         for &id in &batch.execs {
             if let (Some(a), Some(b)) = (prev.and_then(|p| table.get(p)), table.get(id)) {
-                f(Branch {
-                    source: a.last_insn(),
-                    target: b.vaddr,
-                    fallthrough: a.end,
-                    taken: b.vaddr != a.end,
-                });
+                f(Branch { source: a.last_insn(), target: b.vaddr, fallthrough: a.end, taken: b.vaddr != a.end });
             }
             prev = Some(id);
         }

@@ -24,3 +24,18 @@ pub mod log {
         log(LogLevel::Debug, message.as_ref())
     }
 }
+
+/// The module (mapped file) and symbol containing a guest address.
+pub fn symbolize(address: u64) -> Option<crate::Location> {
+    wit::symbolize(address)
+}
+
+/// Reads guest memory; an error if any byte is unmapped.
+pub fn read_memory(address: u64, length: u32) -> Result<Vec<u8>, String> {
+    wit::read_memory(address, length)
+}
+
+/// Disassembles `code` as located at `address`, for the guest's architecture.
+pub fn disassemble(address: u64, code: &[u8]) -> Vec<crate::Instruction> {
+    wit::disassemble(address, code)
+}

@@ -44,18 +44,25 @@ pub mod bindings {
 }
 
 pub use args::Args;
+pub use bindings::cannonball::script::host::{Instruction, Location, Symbol};
 pub use bindings::cannonball::script::types::{
-    AddressFilter, AddressRange, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary,
-    Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
+    AddressFilter, AddressRange, Argument, ArgumentSpec, ArgumentType, Block, EventBatch, EventKinds, RunInfo,
+    RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
-pub use host::{log, write_report};
+pub use host::{disassemble, log, read_memory, symbolize, write_report};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.
 ///
 /// Only `init` and `finish` are required; the event handlers are called for the kinds
 /// [`Script::subscription`] asks for.
 pub trait Script: Sized + 'static {
+    /// The arguments the script accepts. The host checks the plugin arguments against them
+    /// before the guest runs and fills in defaults; `help=true` lists them.
+    fn arguments() -> Vec<ArgumentSpec> {
+        Vec::new()
+    }
+
     /// Called before the guest executes its first instruction. Take your arguments from
     /// `args`; an error stops QEMU with that message.
     fn init(info: &RunInfo, args: Args) -> Result<Self, String>;
@@ -81,13 +88,11 @@ pub trait Script: Sized + 'static {
 
 /// A subscription to `kinds` for all code.
 pub fn subscribe(kinds: EventKinds) -> Subscription {
-    Subscription {
-        kinds,
-        filter: None,
-    }
+    Subscription { kinds, filter: None }
 }
 
-/// Exports a [`Script`] implementation as the component's entry points.
+/// Exports a [`Script`] implementation as the component's entry points. The script's name,
+/// version and description come from its Cargo.toml.
 #[macro_export]
 macro_rules! export_script {
     ($script:ty) => {
@@ -95,6 +100,15 @@ macro_rules! export_script {
         struct __CannonballExports;
 
         impl $crate::bindings::Guest for __CannonballExports {
+            fn describe() -> $crate::ScriptInfo {
+                $crate::ScriptInfo {
+                    name: ::std::string::String::from(env!("CARGO_PKG_NAME")),
+                    version: ::std::string::String::from(env!("CARGO_PKG_VERSION")),
+                    description: ::std::string::String::from(env!("CARGO_PKG_DESCRIPTION")),
+                    arguments: <$script as $crate::Script>::arguments(),
+                }
+            }
+
             fn init(
                 info: $crate::RunInfo,
                 args: ::std::vec::Vec<$crate::Argument>,

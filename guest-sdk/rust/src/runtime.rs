@@ -4,9 +4,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use crate::{
-    Args, Argument, Block, EventBatch, RunInfo, RunSummary, Script, Subscription, ThreadEvent,
-};
+use crate::{Args, Argument, Block, EventBatch, RunInfo, RunSummary, Script, Subscription, ThreadEvent};
 
 thread_local! {
     static STATE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
@@ -21,10 +19,8 @@ pub fn init<S: Script>(info: RunInfo, args: Vec<Argument>) -> Result<Subscriptio
 
 fn with_script<S: Script, R>(f: impl FnOnce(&mut S) -> R) -> R {
     STATE.with_borrow_mut(|state| {
-        let script = state
-            .as_mut()
-            .and_then(|s| s.downcast_mut::<S>())
-            .expect("the host called the script before init");
+        let script =
+            state.as_mut().and_then(|s| s.downcast_mut::<S>()).expect("the host called the script before init");
         f(script)
     })
 }

@@ -13,27 +13,19 @@ pub use slot::{Slot, clear_batch};
 /// Upper bound on simultaneously existing vCPU indices (guest threads alive at once).
 pub const MAX_VCPUS: usize = 4096;
 
-static SLOTS: [AtomicPtr<Slot>; MAX_VCPUS] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_VCPUS];
+static SLOTS: [AtomicPtr<Slot>; MAX_VCPUS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_VCPUS];
 
 /// The buffer of `vcpu`, created on first use (by the vCPU's own thread).
 #[inline]
 fn slot(vcpu: u32) -> &'static Slot {
-    let cell = SLOTS
-        .get(vcpu as usize)
-        .unwrap_or_else(|| too_many_threads(vcpu));
+    let cell = SLOTS.get(vcpu as usize).unwrap_or_else(|| too_many_threads(vcpu));
     let ptr = cell.load(Ordering::Acquire);
     if !ptr.is_null() {
         // SAFETY: slots are leaked boxes, never freed.
         return unsafe { &*ptr };
     }
     let fresh = Box::into_raw(Box::new(Slot::new(vcpu)));
-    match cell.compare_exchange(
-        std::ptr::null_mut(),
-        fresh,
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
+    match cell.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => unsafe { &*fresh },
         Err(existing) => {
             // SAFETY: `fresh` was never shared.

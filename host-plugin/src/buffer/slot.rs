@@ -116,9 +116,10 @@ impl Slot {
     /// Only on the owning thread, or while all vCPUs are stopped.
     pub unsafe fn last_exec(&self) -> Option<u32> {
         let b = unsafe { self.batch() };
-        b.execs.last().copied().or_else(|| {
-            Some(self.last_flushed_exec.load(Ordering::Relaxed)).filter(|&id| id != u32::MAX)
-        })
+        b.execs
+            .last()
+            .copied()
+            .or_else(|| Some(self.last_flushed_exec.load(Ordering::Relaxed)).filter(|&id| id != u32::MAX))
     }
 
     /// Marks the last block execution as cut short after `executed` instructions.

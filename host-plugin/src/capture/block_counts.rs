@@ -22,9 +22,7 @@ pub struct BlockCounters {
 
 impl BlockCounters {
     pub fn new() -> Self {
-        Self {
-            chunks: Mutex::new(Vec::new()),
-        }
+        Self { chunks: Mutex::new(Vec::new()) }
     }
 
     fn entry(&self, id: u32) -> sys::qemu_plugin_u64 {
@@ -53,9 +51,7 @@ impl BlockCounters {
 
     /// Executions of blocks `0..count`, summed over vCPUs.
     pub fn totals(&self, count: u32) -> Vec<u64> {
-        (0..count)
-            .map(|id| unsafe { sys::qemu_plugin_u64_sum(self.entry(id)) })
-            .collect()
+        (0..count).map(|id| unsafe { sys::qemu_plugin_u64_sum(self.entry(id)) }).collect()
     }
 
     pub fn reset(&self) {
@@ -63,9 +59,7 @@ impl BlockCounters {
         for chunk in chunks.iter() {
             for slot in 0..CHUNK {
                 for vcpu in 0..num_vcpus() {
-                    unsafe {
-                        sys::qemu_plugin_u64_set(scoreboard_entry(chunk.0, slot * 8), vcpu, 0)
-                    };
+                    unsafe { sys::qemu_plugin_u64_set(scoreboard_entry(chunk.0, slot * 8), vcpu, 0) };
                 }
             }
         }

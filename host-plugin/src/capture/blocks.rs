@@ -25,13 +25,7 @@ struct State {
 
 impl BlockRegistry {
     pub fn new(with_disassembly: bool) -> Self {
-        Self {
-            with_disassembly,
-            state: Mutex::new(State {
-                blocks: Vec::new(),
-                delivered: 0,
-            }),
-        }
+        Self { with_disassembly, state: Mutex::new(State { blocks: Vec::new(), delivered: 0 }) }
     }
 
     /// Records the facts of a block being translated and returns its id.
@@ -70,14 +64,7 @@ impl BlockRegistry {
                     }
                 }
             }
-            Block {
-                id: 0,
-                vaddr: sys::qemu_plugin_tb_vaddr(tb),
-                insn_sizes,
-                insn_bytes,
-                disassembly,
-                symbol,
-            }
+            Block { id: 0, vaddr: sys::qemu_plugin_tb_vaddr(tb), insn_sizes, insn_bytes, disassembly, symbol }
         }
     }
 
@@ -91,27 +78,17 @@ impl BlockRegistry {
 
     /// Makes every block undelivered again (a fresh script instance in a forked child).
     pub fn redeliver_all(&self) {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .delivered = 0;
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).delivered = 0;
     }
 
     /// Start address and instruction sizes of block `id`.
     pub fn shape(&self, id: u32) -> Option<(u64, Vec<u8>)> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state
-            .blocks
-            .get(id as usize)
-            .map(|b| (b.vaddr, b.insn_sizes.clone()))
+        state.blocks.get(id as usize).map(|b| (b.vaddr, b.insn_sizes.clone()))
     }
 
     pub fn count(&self) -> u32 {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .blocks
-            .len() as u32
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).blocks.len() as u32
     }
 }
 
@@ -120,9 +97,7 @@ unsafe fn owned_c_string(ptr: *mut std::ffi::c_char) -> String {
     if ptr.is_null() {
         return String::new();
     }
-    let text = unsafe { CStr::from_ptr(ptr) }
-        .to_string_lossy()
-        .into_owned();
+    let text = unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned();
     unsafe { libc::free(ptr.cast()) };
     text
 }

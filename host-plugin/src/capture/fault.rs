@@ -52,9 +52,7 @@ pub struct Cut {
 
 impl BlockShapes {
     pub fn new() -> Self {
-        Self {
-            by_start: Mutex::new(BTreeMap::new()),
-        }
+        Self { by_start: Mutex::new(BTreeMap::new()) }
     }
 
     /// # Safety
@@ -62,23 +60,15 @@ impl BlockShapes {
     pub unsafe fn record(&self, tb: *mut sys::qemu_plugin_tb) {
         unsafe {
             let n = sys::qemu_plugin_tb_n_insns(tb);
-            let sizes = (0..n)
-                .map(|i| sys::qemu_plugin_insn_size(sys::qemu_plugin_tb_get_insn(tb, i)) as u8)
-                .collect();
-            self.by_start
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(sys::qemu_plugin_tb_vaddr(tb), sizes);
+            let sizes = (0..n).map(|i| sys::qemu_plugin_insn_size(sys::qemu_plugin_tb_get_insn(tb, i)) as u8).collect();
+            self.by_start.lock().unwrap_or_else(|p| p.into_inner()).insert(sys::qemu_plugin_tb_vaddr(tb), sizes);
         }
     }
 
     /// The cut at `pc` in the latest translation containing it.
     pub fn cut_at(&self, pc: u64) -> Option<Cut> {
         let map = self.by_start.lock().unwrap_or_else(|p| p.into_inner());
-        map.range(..=pc)
-            .rev()
-            .take(64)
-            .find_map(|(&start, sizes)| cut_in(start, sizes, pc))
+        map.range(..=pc).rev().take(64).find_map(|(&start, sizes)| cut_in(start, sizes, pc))
     }
 }
 
@@ -94,10 +84,7 @@ pub fn cut_in(start: u64, sizes: &[u8], pc: u64) -> Option<Cut> {
     let mut addr = start;
     for (i, &size) in sizes.iter().enumerate() {
         if addr == pc {
-            return Some(Cut {
-                executed: i as u32 + 1,
-                skipped: (sizes.len() - i - 1) as u32,
-            });
+            return Some(Cut { executed: i as u32 + 1, skipped: (sizes.len() - i - 1) as u32 });
         }
         addr += u64::from(size);
     }
@@ -126,10 +113,8 @@ fn find_pc_register() -> Option<*mut sys::qemu_plugin_register> {
         if regs.is_null() {
             return None;
         }
-        let descs = std::slice::from_raw_parts(
-            (*regs).data as *const sys::qemu_plugin_reg_descriptor,
-            (*regs).len as usize,
-        );
+        let descs =
+            std::slice::from_raw_parts((*regs).data as *const sys::qemu_plugin_reg_descriptor, (*regs).len as usize);
         let found = descs
             .iter()
             .find(|d| matches!(CStr::from_ptr(d.name).to_bytes(), b"rip" | b"pc" | b"eip"))
@@ -169,32 +154,10 @@ mod tests {
     fn cut_counts_the_faulting_instruction() {
         // Four instructions at 0x100 (3 bytes), 0x103 (2), 0x105 (5), 0x10a (1).
         let sizes = [3, 2, 5, 1];
-        assert_eq!(
-            cut_in(0x100, &sizes, 0x100),
-            Some(Cut {
-                executed: 1,
-                skipped: 3
-            })
-        );
-        assert_eq!(
-            cut_in(0x100, &sizes, 0x105),
-            Some(Cut {
-                executed: 3,
-                skipped: 1
-            })
-        );
-        assert_eq!(
-            cut_in(0x100, &sizes, 0x10a),
-            Some(Cut {
-                executed: 4,
-                skipped: 0
-            })
-        );
-        assert_eq!(
-            cut_in(0x100, &sizes, 0x104),
-            None,
-            "not an instruction boundary"
-        );
+        assert_eq!(cut_in(0x100, &sizes, 0x100), Some(Cut { executed: 1, skipped: 3 }));
+        assert_eq!(cut_in(0x100, &sizes, 0x105), Some(Cut { executed: 3, skipped: 1 }));
+        assert_eq!(cut_in(0x100, &sizes, 0x10a), Some(Cut { executed: 4, skipped: 0 }));
+        assert_eq!(cut_in(0x100, &sizes, 0x104), None, "not an instruction boundary");
         assert_eq!(cut_in(0x100, &sizes, 0x10b), None, "past the block");
     }
 
@@ -203,13 +166,7 @@ mod tests {
         let shapes = BlockShapes::new();
         shapes.by_start.lock().unwrap().insert(0x100, vec![4, 4, 4]);
         shapes.by_start.lock().unwrap().insert(0x200, vec![1]);
-        assert_eq!(
-            shapes.cut_at(0x104),
-            Some(Cut {
-                executed: 2,
-                skipped: 1
-            })
-        );
+        assert_eq!(shapes.cut_at(0x104), Some(Cut { executed: 2, skipped: 1 }));
         assert_eq!(shapes.cut_at(0x150), None);
     }
 }

@@ -11,9 +11,7 @@ pub struct InstructionCounter {
 
 impl InstructionCounter {
     pub fn new() -> Self {
-        Self {
-            per_vcpu: U64Scoreboard::new(),
-        }
+        Self { per_vcpu: U64Scoreboard::new() }
     }
 
     /// # Safety
@@ -38,8 +36,7 @@ impl InstructionCounter {
 
     /// Takes back instructions that were counted at block entry but never ran.
     pub fn subtract(&self, vcpu: u32, n: u64) {
-        self.per_vcpu
-            .set(vcpu, self.per_vcpu.get(vcpu).saturating_sub(n));
+        self.per_vcpu.set(vcpu, self.per_vcpu.get(vcpu).saturating_sub(n));
     }
 
     pub fn reset(&self) {

@@ -53,12 +53,7 @@ fn mem_value(info: sys::qemu_plugin_meminfo_t) -> u64 {
     }
 }
 
-unsafe extern "C" fn on_access(
-    vcpu: c_uint,
-    info: sys::qemu_plugin_meminfo_t,
-    vaddr: u64,
-    pc: *mut c_void,
-) {
+unsafe extern "C" fn on_access(vcpu: c_uint, info: sys::qemu_plugin_meminfo_t, vaddr: u64, pc: *mut c_void) {
     buffer::record_memory(vcpu, pc as u64, vaddr, info, mem_value(info));
 }
 
@@ -74,9 +69,7 @@ unsafe impl Sync for MemoryCounters {}
 impl MemoryCounters {
     pub fn new() -> Self {
         // SAFETY: plain allocation call.
-        Self {
-            score: unsafe { sys::qemu_plugin_scoreboard_new(16) },
-        }
+        Self { score: unsafe { sys::qemu_plugin_scoreboard_new(16) } }
     }
 
     fn reads(&self) -> sys::qemu_plugin_u64 {
@@ -92,10 +85,7 @@ impl MemoryCounters {
     pub unsafe fn instrument_insn(&self, insn: *mut sys::qemu_plugin_insn) {
         use sys::qemu_plugin_mem_rw::*;
         unsafe {
-            for (rw, entry) in [
-                (QEMU_PLUGIN_MEM_R, self.reads()),
-                (QEMU_PLUGIN_MEM_W, self.writes()),
-            ] {
+            for (rw, entry) in [(QEMU_PLUGIN_MEM_R, self.reads()), (QEMU_PLUGIN_MEM_W, self.writes())] {
                 sys::qemu_plugin_register_vcpu_mem_inline_per_vcpu(
                     insn,
                     rw,
@@ -111,11 +101,7 @@ impl MemoryCounters {
     pub fn per_vcpu(&self) -> Vec<(u32, u64, u64)> {
         (0..num_vcpus())
             .map(|v| unsafe {
-                (
-                    v,
-                    sys::qemu_plugin_u64_get(self.reads(), v),
-                    sys::qemu_plugin_u64_get(self.writes(), v),
-                )
+                (v, sys::qemu_plugin_u64_get(self.reads(), v), sys::qemu_plugin_u64_get(self.writes(), v))
             })
             .collect()
     }

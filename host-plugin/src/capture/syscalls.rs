@@ -23,24 +23,13 @@ pub unsafe extern "C" fn on_syscall(
     // Remember where this call returns to: a guest that dies right there died of a signal
     // delivered at the call's return (abort, kill), not of a fault inside a block.
     buffer::note_syscall_return_pc(vcpu, super::fault::read_pc().unwrap_or(0));
-    if crate::plugin::capture()
-        .kinds
-        .contains(crate::script::EventKinds::SYSCALLS)
-    {
+    if crate::plugin::capture().kinds.contains(crate::script::EventKinds::SYSCALLS) {
         buffer::record_syscall_entry(vcpu, num, [a1, a2, a3, a4, a5, a6]);
     }
 }
 
-pub unsafe extern "C" fn on_syscall_return(
-    _id: sys::qemu_plugin_id_t,
-    vcpu: c_uint,
-    num: i64,
-    ret: i64,
-) {
-    if crate::plugin::capture()
-        .kinds
-        .contains(crate::script::EventKinds::SYSCALLS)
-    {
+pub unsafe extern "C" fn on_syscall_return(_id: sys::qemu_plugin_id_t, vcpu: c_uint, num: i64, ret: i64) {
+    if crate::plugin::capture().kinds.contains(crate::script::EventKinds::SYSCALLS) {
         buffer::record_syscall_return(vcpu, num, ret);
     }
 }

@@ -6,9 +6,7 @@ use std::ffi::c_void;
 use qemu_plugin_sys as sys;
 
 use super::fault::BlockShapes;
-use super::{
-    BlockCounters, BlockRegistry, CodeFilter, InstructionCounter, MemoryCounters, memory, trace,
-};
+use super::{BlockCounters, BlockRegistry, CodeFilter, InstructionCounter, MemoryCounters, memory, trace};
 use crate::qemu::U64Scoreboard;
 use crate::script::EventKinds;
 
@@ -25,35 +23,29 @@ pub struct Capture {
     /// Per-vCPU number of instrumented block executions; memory and system-call events read
     /// it to say which execution they belong to.
     pub exec_counter: Option<U64Scoreboard>,
+    guest_base_known: std::sync::atomic::AtomicBool,
 }
 
 impl Capture {
     pub fn new(kinds: EventKinds, filter: CodeFilter) -> Self {
-        let wants_blocks =
-            kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
+        let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
         let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS);
         Self {
             kinds,
             filter,
             icount: InstructionCounter::new(),
             shapes: BlockShapes::new(),
-            blocks: wants_blocks
-                .then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
-            block_counts: kinds
-                .contains(EventKinds::BLOCK_COUNTS)
-                .then(BlockCounters::new),
-            memory_counts: kinds
-                .contains(EventKinds::MEMORY_COUNTS)
-                .then(MemoryCounters::new),
+            blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
+            block_counts: kinds.contains(EventKinds::BLOCK_COUNTS).then(BlockCounters::new),
+            memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
             exec_counter: wants_exec_index.then(U64Scoreboard::new),
+            guest_base_known: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// The index of the block execution a vCPU is in (for memory and system-call events).
     pub fn current_exec(&self, vcpu: u32) -> u64 {
-        self.exec_counter
-            .as_ref()
-            .map_or(0, |c| c.get(vcpu).saturating_sub(1))
+        self.exec_counter.as_ref().map_or(0, |c| c.get(vcpu).saturating_sub(1))
     }
 
     /// Instruments one translated block.
@@ -62,6 +54,11 @@ impl Capture {
     /// `tb` must be the block handle of the current translation callback.
     pub unsafe fn instrument(&self, tb: *mut sys::qemu_plugin_tb) {
         unsafe {
+            if !self.guest_base_known.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                let insn = sys::qemu_plugin_tb_get_insn(tb, 0);
+                let host = sys::qemu_plugin_insn_haddr(insn) as u64;
+                crate::services::set_guest_base(host.wrapping_sub(sys::qemu_plugin_insn_vaddr(insn)));
+            }
             // Totals always count all code, filtered or not.
             self.icount.instrument_block(tb);
             self.shapes.record(tb);

@@ -9,8 +9,8 @@ wasmtime::component::bindgen!({
 pub mod exports {
     pub use super::cannonball::script::host::{Host, LogLevel};
     pub use super::cannonball::script::types::{
-        AddressFilter, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
-        ThreadEvent, VcpuInstructions, VcpuMemory,
+        AddressFilter, Argument, ArgumentType, Block, EventBatch, EventKinds, RunInfo, RunSummary, ScriptInfo,
+        Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
     };
     pub use super::{Script, ScriptPre};
 }

@@ -5,15 +5,17 @@
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::cannonball::script::types;
+use super::bindings::cannonball::script::{host, types};
 use super::bindings::exports::{Host, LogLevel};
 use crate::console;
+use crate::services::{disasm, memory, modules::MODULES};
 use crate::sink::OutDir;
 
 /// Everything a script's calls can reach, stored in its `wasmtime::Store`.
 pub struct HostState {
     pub(crate) script_name: String,
-    pub(crate) out: OutDir,
+    arch: String,
+    out: OutDir,
     /// In a forked child: its pid, which goes into the names of its reports.
     forked_pid: Option<u32>,
     wasi: WasiCtx,
@@ -21,26 +23,17 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(script_name: String, out: OutDir, forked_pid: Option<u32>) -> Self {
+    pub fn new(script_name: String, arch: String, out: OutDir, forked_pid: Option<u32>) -> Self {
         // Deny-by-default WASI: no preopened directories, no environment, no arguments, no
         // network. stdout/stderr of the script are discarded; `log` is the way to speak.
         let wasi = WasiCtx::builder().build();
-        Self {
-            script_name,
-            out,
-            forked_pid,
-            wasi,
-            table: ResourceTable::new(),
-        }
+        Self { script_name, arch, out, forked_pid, wasi, table: ResourceTable::new() }
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -59,15 +52,34 @@ impl Host for HostState {
         }
     }
 
+    fn symbolize(&mut self, address: u64) -> Option<host::Location> {
+        let loc = MODULES.symbolize(address)?;
+        Some(host::Location {
+            module: loc.module,
+            module_base: loc.module_base,
+            offset: loc.offset,
+            symbol: loc.symbol.map(|s| host::Symbol { name: s.name, start: s.start, size: s.size }),
+        })
+    }
+
+    fn read_memory(&mut self, address: u64, length: u32) -> Result<Vec<u8>, String> {
+        memory::read(address, length as usize).map_err(|e| format!("{e:#}"))
+    }
+
+    fn disassemble(&mut self, address: u64, code: Vec<u8>) -> Vec<host::Instruction> {
+        disasm::disassemble(&self.arch, address, &code)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| host::Instruction { address: i.address, size: i.size, text: i.text })
+            .collect()
+    }
+
     fn write_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
         let name = match self.forked_pid {
             Some(pid) => report_name_for_child(&name, pid),
             None => name,
         };
-        self.out
-            .write_report(&name, &contents)
-            .map(|_| ())
-            .map_err(|e| format!("{e:#}"))
+        self.out.write_report(&name, &contents).map(|_| ()).map_err(|e| format!("{e:#}"))
     }
 }
 

@@ -7,7 +7,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
 use super::bindings::exports::{
-    Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptPre, Subscription, ThreadEvent,
+    Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptInfo, ScriptPre, Subscription, ThreadEvent,
 };
 use super::host_api::HostState;
 use crate::console;
@@ -19,19 +19,16 @@ pub struct ScriptFactory {
     engine: Engine,
     pre: ScriptPre<HostState>,
     name: String,
+    arch: String,
     out: OutDir,
 }
 
 impl ScriptFactory {
     /// Compiles the component at `path` and links it against the host. Every way a file can
     /// be unusable (missing, not Wasm, a core module, another world) becomes one error here.
-    pub fn load(path: &Path, out: OutDir) -> Result<Self> {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "script".into());
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read script {}", path.display()))?;
+    pub fn load(path: &Path, arch: &str, out: OutDir) -> Result<Self> {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read script {}", path.display()))?;
         if !bytes.starts_with(b"\0asm") {
             bail!("script {} is not a WebAssembly file", path.display());
         }
@@ -45,51 +42,34 @@ impl ScriptFactory {
 
         let mut config = Config::new();
         config.wasm_component_model(true);
-        let engine = Engine::new(&config)
-            .map_err(|e| anyhow!("{e:#}"))
-            .context("cannot create the Wasm engine")?;
+        let engine = Engine::new(&config).map_err(|e| anyhow!("{e:#}")).context("cannot create the Wasm engine")?;
         let component = Component::new(&engine, &bytes)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} is not a valid component", path.display()))?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
-        Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .map_err(|e| anyhow!("{e:#}"))?;
+        Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(ScriptPre::new)
             .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| {
-                format!(
-                    "script {} does not fit the cannonball:script@0.1.0 world",
-                    path.display()
-                )
-            })?;
-        Ok(Self {
-            engine,
-            pre,
-            name,
-            out,
-        })
+            .with_context(|| format!("script {} does not fit the cannonball:script@0.1.0 world", path.display()))?;
+        Ok(Self { engine, pre, name, arch: arch.to_owned(), out })
     }
 
     /// A fresh instance. In a forked child, `forked_pid` names its reports.
     pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
         let mut store = Store::new(
             &self.engine,
-            HostState::new(self.name.clone(), self.out.clone(), forked_pid),
+            HostState::new(self.name.clone(), self.arch.clone(), self.out.clone(), forked_pid),
         );
         let script = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("cannot instantiate script {}", self.name))?;
-        Ok(ScriptHost {
-            store,
-            script,
-            broken: false,
-        })
+        Ok(ScriptHost { store, script, broken: false })
     }
 }
 
@@ -104,6 +84,12 @@ pub struct ScriptHost {
 impl ScriptHost {
     pub fn name(&self) -> &str {
         &self.store.data().script_name
+    }
+
+    /// Calls the script's `describe`.
+    pub fn describe(&mut self) -> Result<ScriptInfo> {
+        let name = self.name().to_owned();
+        self.script.call_describe(&mut self.store).map_err(|e| anyhow!("script {name}: describe trapped: {e:#}"))
     }
 
     /// Calls the script's `init`; its error string becomes ours.

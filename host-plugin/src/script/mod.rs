@@ -4,13 +4,15 @@
 //! with its store. The instance is created at plugin install, where its `init` runs, then
 //! moves to the analysis thread (`crate::batch`) for the event calls, and `finish` runs at exit.
 
-mod bindings;
+mod arguments;
+pub(crate) mod bindings;
 mod host_api;
 mod loader;
 
+pub use arguments::{help_section, validate};
 pub use bindings::exports::{
-    AddressFilter, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
-    ThreadEvent, VcpuInstructions, VcpuMemory,
+    AddressFilter, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription, ThreadEvent,
+    VcpuInstructions, VcpuMemory,
 };
 pub use host_api::report_name_for_child;
 pub use loader::{ScriptFactory, ScriptHost};

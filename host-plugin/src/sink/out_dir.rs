@@ -15,11 +15,8 @@ impl OutDir {
     /// Creates the directory if needed and checks that we can write into it, so that a bad
     /// `out=` fails before the guest runs rather than when reports are written at exit.
     pub fn prepare(path: &Path) -> Result<Self> {
-        fs::create_dir_all(path)
-            .with_context(|| format!("cannot create out directory {}", path.display()))?;
-        let path = path
-            .canonicalize()
-            .with_context(|| format!("cannot resolve out directory {}", path.display()))?;
+        fs::create_dir_all(path).with_context(|| format!("cannot create out directory {}", path.display()))?;
+        let path = path.canonicalize().with_context(|| format!("cannot resolve out directory {}", path.display()))?;
         let probe = path.join(format!(".cannonball-probe-{}", std::process::id()));
         fs::File::create(&probe)
             .and_then(|_| fs::remove_file(&probe))
@@ -36,13 +33,9 @@ impl OutDir {
     pub fn write_report(&self, name: &str, contents: &[u8]) -> Result<PathBuf> {
         check_report_name(name)?;
         let target = self.path.join(name);
-        let tmp = self
-            .path
-            .join(format!(".{name}.{}.tmp", std::process::id()));
-        let mut file =
-            fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(contents)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let tmp = self.path.join(format!(".{name}.{}.tmp", std::process::id()));
+        let mut file = fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        file.write_all(contents).with_context(|| format!("cannot write {}", tmp.display()))?;
         drop(file);
         fs::rename(&tmp, &target).with_context(|| format!("cannot write {}", target.display()))?;
         Ok(target)
@@ -66,16 +59,7 @@ mod tests {
 
     #[test]
     fn rejects_names_that_escape() {
-        for bad in [
-            "",
-            ".",
-            "..",
-            "../x",
-            "a/b",
-            "/etc/passwd",
-            ".hidden",
-            "a\0b",
-        ] {
+        for bad in ["", ".", "..", "../x", "a/b", "/etc/passwd", ".hidden", "a\0b"] {
             assert!(check_report_name(bad).is_err(), "{bad:?}");
         }
         for good in ["icount.txt", "cov.drcov", "report-123.json"] {

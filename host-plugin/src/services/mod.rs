@@ -1,0 +1,27 @@
+//! Host services a script can call besides logging and reports: where an address lies
+//! (module, symbol), reading guest memory, disassembling.
+//!
+//! In user mode QEMU maps guest memory into its own address space at a fixed offset
+//! (`guest_base`, usually 0 for a 64-bit guest on a 64-bit host). The capture stage learns it
+//! from the first translated instruction; these services translate guest addresses with it.
+
+pub mod disasm;
+pub mod memory;
+pub mod modules;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static GUEST_BASE: AtomicU64 = AtomicU64::new(0);
+
+/// Records host address - guest address, learned at translation.
+pub fn set_guest_base(base: u64) {
+    GUEST_BASE.store(base, Ordering::Relaxed);
+}
+
+pub fn to_host(guest: u64) -> u64 {
+    guest.wrapping_add(GUEST_BASE.load(Ordering::Relaxed))
+}
+
+pub fn to_guest(host: u64) -> u64 {
+    host.wrapping_sub(GUEST_BASE.load(Ordering::Relaxed))
+}
