@@ -7,6 +7,11 @@ pub fn write_report(name: &str, contents: impl AsRef<[u8]>) -> Result<(), String
     wit::write_report(name, contents.as_ref())
 }
 
+/// Appends to the report file `name` in the out directory, creating it if needed.
+pub fn append_report(name: &str, contents: impl AsRef<[u8]>) -> Result<(), String> {
+    wit::append_report(name, contents.as_ref())
+}
+
 /// One line to QEMU's stderr, prefixed with the script's name.
 pub mod log {
     use super::wit::{LogLevel, log};

@@ -31,6 +31,16 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// In a forked child, reports carry its pid.
+    fn report_name(&self, name: String) -> String {
+        match self.forked_pid {
+            Some(pid) => report_name_for_child(&name, pid),
+            None => name,
+        }
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
@@ -75,11 +85,13 @@ impl Host for HostState {
     }
 
     fn write_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
-        let name = match self.forked_pid {
-            Some(pid) => report_name_for_child(&name, pid),
-            None => name,
-        };
+        let name = self.report_name(name);
         self.out.write_report(&name, &contents).map(|_| ()).map_err(|e| format!("{e:#}"))
+    }
+
+    fn append_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
+        let name = self.report_name(name);
+        self.out.append_report(&name, &contents).map(|_| ()).map_err(|e| format!("{e:#}"))
     }
 }
 

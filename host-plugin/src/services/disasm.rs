@@ -29,7 +29,11 @@ unsafe extern "C" {
     ) -> usize;
     fn cs_free(insn: *mut CsInsn, count: usize);
     fn cs_close(handle: *mut usize) -> c_int;
+    fn cs_option(handle: usize, kind: c_int, value: usize) -> c_int;
 }
+
+const CS_OPT_SYNTAX: c_int = 1;
+const CS_OPT_SYNTAX_ATT: usize = 2;
 
 const CS_ARCH_ARM64: c_int = 1;
 const CS_ARCH_X86: c_int = 3;
@@ -56,6 +60,10 @@ pub fn disassemble(arch: &str, address: u64, code: &[u8]) -> Result<Vec<Instruct
     unsafe {
         if cs_open(cs_arch, mode, &mut handle) != 0 {
             bail!("capstone cannot open {arch}");
+        }
+        if cs_arch == CS_ARCH_X86 {
+            // AT&T, as QEMU's own disassembly (block facts) and objdump print it.
+            cs_option(handle, CS_OPT_SYNTAX, CS_OPT_SYNTAX_ATT);
         }
         let mut insns: *mut CsInsn = std::ptr::null_mut();
         let n = cs_disasm(handle, code.as_ptr(), code.len(), address, 0, &mut insns);
@@ -86,7 +94,7 @@ mod tests {
         let code = [0x55, 0x48, 0x89, 0xe5, 0xc3, 0x06];
         let insns = disassemble("x86_64", 0x1000, &code).unwrap();
         let texts: Vec<_> = insns.iter().map(|i| (i.address, i.size, i.text.as_str())).collect();
-        assert_eq!(texts, [(0x1000, 1, "push rbp"), (0x1001, 3, "mov rbp, rsp"), (0x1004, 1, "ret")]);
+        assert_eq!(texts, [(0x1000, 1, "pushq %rbp"), (0x1001, 3, "movq %rsp, %rbp"), (0x1004, 1, "retq")]);
     }
 
     #[test]

@@ -42,6 +42,21 @@ impl OutDir {
     }
 }
 
+impl OutDir {
+    /// Appends to report `name`, creating it if needed.
+    pub fn append_report(&self, name: &str, contents: &[u8]) -> Result<PathBuf> {
+        check_report_name(name)?;
+        let target = self.path.join(name);
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&target)
+            .with_context(|| format!("cannot open {}", target.display()))?;
+        file.write_all(contents).with_context(|| format!("cannot write {}", target.display()))?;
+        Ok(target)
+    }
+}
+
 /// Report names are plain file names, so a script cannot leave the out directory.
 pub fn check_report_name(name: &str) -> Result<()> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
@@ -74,6 +89,9 @@ mod tests {
         let path = out.write_report("r.txt", b"one").unwrap();
         out.write_report("r.txt", b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
+        out.append_report("r.txt", b"three").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"twothree");
+        assert!(out.append_report("../r.txt", b"x").is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
 

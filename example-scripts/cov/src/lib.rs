@@ -1,0 +1,145 @@
+//! cov: coverage of every function that ran.
+//!
+//! For each function with at least one executed instruction, `cov.txt` lists its whole
+//! disassembly under a `// symbol NAME` header, with a hit count per instruction (0 for those
+//! that never ran). Hit counts come from inline block counters: no callback runs. `cov.drcov`
+//! holds the executed blocks in drcov format (module-relative offsets), for Lighthouse,
+//! bncov and friends.
+//!
+//! Arguments: `module=NAME` limits coverage to one module (default: the main binary);
+//! `all=true` covers all code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use cannonball_sdk::{
+    AddressFilter, Args, ArgumentSpec, Block, BlockTable, EventKinds, RunInfo, RunSummary, Script, Subscription,
+    disassemble, export_script, read_memory, symbolize, write_report,
+};
+
+struct Cov {
+    filter: Option<AddressFilter>,
+    blocks: BlockTable,
+}
+
+/// A function that ran, by module and start address.
+struct Function {
+    name: String,
+    module: String,
+    start: u64,
+    size: u64,
+}
+
+impl Script for Cov {
+    fn arguments() -> Vec<ArgumentSpec> {
+        vec![
+            ArgumentSpec::text("module", "cover only this module (file name or path) instead of the main binary"),
+            ArgumentSpec::boolean("all", "cover all code: the main binary and every library"),
+        ]
+    }
+
+    fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {
+        let module = args.take("module");
+        let all = args.flag("all");
+        args.finish()?;
+        let filter = match (all, module) {
+            (true, _) => None,
+            (false, Some(m)) => Some(AddressFilter::Module(m)),
+            (false, None) => Some(AddressFilter::MainBinary),
+        };
+        Ok(Cov { filter, blocks: BlockTable::new() })
+    }
+
+    fn subscription(&self) -> Subscription {
+        Subscription { kinds: EventKinds::BLOCK_COUNTS, filter: self.filter.clone() }
+    }
+
+    fn on_blocks(&mut self, blocks: &[Block]) {
+        self.blocks.add(blocks);
+    }
+
+    fn finish(&mut self, summary: &RunSummary) -> Result<(), String> {
+        // Hits per instruction address, summed over every translation of every block.
+        let mut hits: HashMap<u64, u64> = HashMap::new();
+        let mut executed = Vec::new();
+        for (&id, &count) in summary.block_ids.iter().zip(&summary.block_execs) {
+            let Some(block) = self.blocks.get(id) else { continue };
+            if count == 0 {
+                continue;
+            }
+            executed.push(block);
+            for &pc in &block.insn_addrs {
+                *hits.entry(pc).or_default() += count;
+            }
+        }
+
+        let mut functions: BTreeMap<(String, u64), Function> = BTreeMap::new();
+        let mut drcov = Drcov::default();
+        for block in &executed {
+            let Some(loc) = symbolize(block.vaddr) else { continue };
+            drcov.add(&loc.module, loc.module_base, loc.offset, block.end - block.vaddr);
+            if let Some(sym) = loc.symbol {
+                functions.entry((loc.module.clone(), sym.start)).or_insert(Function {
+                    name: sym.name,
+                    module: loc.module,
+                    start: sym.start,
+                    size: sym.size,
+                });
+            }
+        }
+
+        let mut report = String::new();
+        for f in functions.values() {
+            writeln!(report, "// symbol {} ({})", f.name, f.module).unwrap();
+            let code = read_memory(f.start, f.size as u32)?;
+            for insn in disassemble(f.start, &code) {
+                let n = hits.get(&insn.address).copied().unwrap_or(0);
+                writeln!(report, "  {:#x}  {n:>10}  {}", insn.address, insn.text).unwrap();
+            }
+            report.push('\n');
+        }
+        write_report("cov.txt", report)?;
+        write_report("cov.drcov", drcov.encode())
+    }
+}
+
+/// The drcov format (version 2): a text header, the module table, then the executed blocks as
+/// raw records of {u32 offset from module base, u16 size, u16 module id}.
+#[derive(Default)]
+struct Drcov {
+    /// path -> (id, base, end)
+    modules: BTreeMap<String, (u16, u64, u64)>,
+    blocks: Vec<(u32, u16, u16)>,
+}
+
+impl Drcov {
+    fn add(&mut self, module: &str, base: u64, offset: u64, size: u64) {
+        let next_id = self.modules.len() as u16;
+        let entry = self.modules.entry(module.to_owned()).or_insert((next_id, base, base));
+        entry.2 = entry.2.max(base + offset + size);
+        self.blocks.push((offset as u32, size.min(u64::from(u16::MAX)) as u16, entry.0));
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut by_id: Vec<_> = self.modules.iter().collect();
+        by_id.sort_by_key(|(_, (id, _, _))| *id);
+        let mut text = String::from("DRCOV VERSION: 2\nDRCOV FLAVOR: cannonball\n");
+        writeln!(text, "Module Table: version 2, count {}", by_id.len()).unwrap();
+        text.push_str("Columns: id, base, end, entry, checksum, timestamp, path\n");
+        for (path, (id, base, end)) in by_id {
+            // Ends are rounded up to a page: the module's extent as far as it ran.
+            let end = (end + 0xfff) & !0xfff;
+            writeln!(text, "{id}, {base:#x}, {end:#x}, 0x0, 0x0, 0x0, {path}").unwrap();
+        }
+        writeln!(text, "BB Table: {} bbs", self.blocks.len()).unwrap();
+        let mut out = text.into_bytes();
+        for &(start, size, id) in &self.blocks {
+            out.extend_from_slice(&start.to_le_bytes());
+            out.extend_from_slice(&size.to_le_bytes());
+            out.extend_from_slice(&id.to_le_bytes());
+        }
+        out
+    }
+}
+
+export_script!(Cov);

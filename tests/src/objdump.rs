@@ -1,0 +1,26 @@
+//! Instruction addresses of a function, from binutils' `objdump -d` (an oracle independent of
+//! QEMU and of Cannonball).
+
+use std::path::Path;
+use std::process::Command;
+
+/// Every instruction address of function `name` in `binary`.
+pub fn function_addresses(binary: &Path, name: &str) -> Vec<u64> {
+    let out = Command::new("objdump").args(["-d", "--no-show-raw-insn"]).arg(binary).output().expect("objdump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = format!("<{name}>:");
+    let mut lines = text.lines().skip_while(|l| !l.ends_with(&header)).skip(1);
+    let mut addrs = Vec::new();
+    for line in lines.by_ref() {
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((addr, _)) = line.trim().split_once(':') {
+            if let Ok(a) = u64::from_str_radix(addr, 16) {
+                addrs.push(a);
+            }
+        }
+    }
+    assert!(!addrs.is_empty(), "objdump shows no function {name} in {}", binary.display());
+    addrs
+}
