@@ -157,8 +157,7 @@ unsafe fn correct_fatal_fault(capture: &Capture) {
 
 fn summary(capture: &Capture) -> RunSummary {
     let instructions = capture
-        .icount
-        .per_vcpu()
+        .instructions_per_vcpu()
         .into_iter()
         .map(|(vcpu, instructions)| VcpuInstructions { vcpu, instructions })
         .collect();

@@ -34,6 +34,9 @@ enum Command {
         /// Size of the gzip input in MB (20 MB is about 8.8 G guest instructions).
         #[arg(long, default_value_t = 20)]
         input_mb: usize,
+        /// Measure only configurations whose name contains this text (plain QEMU always runs).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Build, then run every test (unit and end-to-end).
     Test {
@@ -49,7 +52,7 @@ fn main() {
         Command::Build => build::all(),
         Command::Demo => run::demo(),
         Command::Test { args } => run::test(&args),
-        Command::Bench { runs, input_mb } => bench::run(runs, input_mb),
+        Command::Bench { runs, input_mb, only } => bench::run(runs, input_mb, only.as_deref()),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");

@@ -49,6 +49,11 @@ impl BlockCounters {
         }
     }
 
+    /// Executions of block `id` by one vCPU.
+    pub fn get(&self, id: u32, vcpu: u32) -> u64 {
+        unsafe { sys::qemu_plugin_u64_get(self.entry(id), vcpu) }
+    }
+
     /// Executions of blocks `0..count`, summed over vCPUs.
     pub fn totals(&self, count: u32) -> Vec<u64> {
         (0..count).map(|id| unsafe { sys::qemu_plugin_u64_sum(self.entry(id)) }).collect()

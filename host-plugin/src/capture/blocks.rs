@@ -87,6 +87,12 @@ impl BlockRegistry {
         state.blocks.get(id as usize).map(|b| (b.vaddr, b.insn_sizes.clone()))
     }
 
+    /// Instruction count of every block, by id.
+    pub fn insn_counts(&self) -> Vec<u32> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.blocks.iter().map(|b| b.insn_sizes.len() as u32).collect()
+    }
+
     pub fn count(&self) -> u32 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).blocks.len() as u32
     }

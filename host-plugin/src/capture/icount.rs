@@ -1,17 +1,22 @@
 //! Instruction counting with QEMU inline operations: at translation, each block gets one inline
 //! "add n_insns" on a per-vCPU scoreboard. No callback ever runs on the execution path.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use qemu_plugin_sys as sys;
 
 use crate::qemu::U64Scoreboard;
 
 pub struct InstructionCounter {
     per_vcpu: U64Scoreboard,
+    /// Instructions counted at block entry that never ran (see `fault.rs`), per vCPU.
+    corrections: Mutex<HashMap<u32, u64>>,
 }
 
 impl InstructionCounter {
     pub fn new() -> Self {
-        Self { per_vcpu: U64Scoreboard::new() }
+        Self { per_vcpu: U64Scoreboard::new(), corrections: Mutex::new(HashMap::new()) }
     }
 
     /// # Safety
@@ -29,18 +34,23 @@ impl InstructionCounter {
         }
     }
 
-    /// Instructions executed so far, per vCPU index.
+    /// Instructions of inline-counted blocks so far, per vCPU index.
     pub fn per_vcpu(&self) -> Vec<(u32, u64)> {
         self.per_vcpu.per_vcpu()
     }
 
     /// Takes back instructions that were counted at block entry but never ran.
     pub fn subtract(&self, vcpu: u32, n: u64) {
-        self.per_vcpu.set(vcpu, self.per_vcpu.get(vcpu).saturating_sub(n));
+        *self.corrections.lock().unwrap_or_else(|p| p.into_inner()).entry(vcpu).or_default() += n;
+    }
+
+    pub fn correction(&self, vcpu: u32) -> u64 {
+        self.corrections.lock().unwrap_or_else(|p| p.into_inner()).get(&vcpu).copied().unwrap_or(0)
     }
 
     pub fn reset(&self) {
         self.per_vcpu.reset_all();
+        self.corrections.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 

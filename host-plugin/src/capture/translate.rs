@@ -59,10 +59,15 @@ impl Capture {
                 let host = sys::qemu_plugin_insn_haddr(insn) as u64;
                 crate::services::set_guest_base(host.wrapping_sub(sys::qemu_plugin_insn_vaddr(insn)));
             }
-            // Totals always count all code, filtered or not.
-            self.icount.instrument_block(tb);
             self.shapes.record(tb);
-            if !self.filter.allows(tb) {
+            let allowed = self.filter.allows(tb);
+            // Totals count all code, filtered or not. A block with its own execution counter
+            // needs no second inline op: its instructions are derived from that counter at
+            // exit (`instructions_per_vcpu`).
+            if !(allowed && self.block_counts.is_some()) {
+                self.icount.instrument_block(tb);
+            }
+            if !allowed {
                 return;
             }
             let id = self.blocks.as_ref().map(|b| b.register(tb));
@@ -98,6 +103,24 @@ impl Capture {
                 }
             }
         }
+    }
+
+    /// Executed instructions per vCPU: the inline per-block totals, plus the blocks counted by
+    /// their own execution counters, minus what fatal faults cut short.
+    pub fn instructions_per_vcpu(&self) -> Vec<(u32, u64)> {
+        let mut totals = self.icount.per_vcpu();
+        if let (Some(counts), Some(blocks)) = (&self.block_counts, &self.blocks) {
+            let sizes = blocks.insn_counts();
+            for (vcpu, total) in totals.iter_mut() {
+                for (id, &n) in sizes.iter().enumerate() {
+                    *total += counts.get(id as u32, *vcpu) * u64::from(n);
+                }
+            }
+        }
+        for (vcpu, total) in totals.iter_mut() {
+            *total = total.saturating_sub(self.icount.correction(*vcpu));
+        }
+        totals
     }
 
     /// Forgets everything counted so far: the child of a fork starts from zero.
