@@ -13,18 +13,7 @@ if [ -f "$tarball" ] && echo "$QEMU_SHA256  $tarball" | sha256sum -c --quiet - 2
   exit 0
 fi
 
-src_list=/etc/apt/sources.list.d/cannonball-backports.sources
-if [ ! -f "$src_list" ]; then
-  # Reuse the Debian mirror apt is already configured with.
-  mirror=$(grep -hoE '^URIs: *\S+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}')
-  [ -n "$mirror" ] || mirror=$(grep -hoE '^deb +\S+/debian/? ' /etc/apt/sources.list 2>/dev/null | head -n1 | awk '{print $2}')
-  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-  echo "cannonball: adding apt source bookworm-backports (deb-src) from $mirror for the QEMU source" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  printf 'Types: deb deb-src\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" \
-    | $SUDO tee "$src_list" >/dev/null
-  $SUDO apt-get update -qq >&2
-fi
+"$here/deps.sh" --backports-source
 
 echo "cannonball: downloading QEMU $QEMU_VERSION source ($QEMU_TARBALL)" >&2
 ( cd "$dest" && apt-get source --download-only "qemu=$QEMU_DEBIAN_VERSION" >/dev/null 2>&1 || true )

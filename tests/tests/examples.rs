@@ -123,7 +123,7 @@ fn hotblocks_match_qemu_hotblocks() {
     assert!(checked >= 10, "hotblocks printed {checked} blocks:\n{}", run.plugin_log);
     // Our top entry is the hottest block, named by its symbol.
     let first = std::fs::read_to_string(out.join("hotblocks.txt")).unwrap().lines().nth(1).unwrap().to_owned();
-    assert!(first.ends_with(&format!("main+{}", first.split(", ").last().unwrap().trim_start_matches("main+"))));
+    assert!(first.split(", ").last().unwrap().starts_with("main+0x"), "{first}");
 }
 
 #[test]

@@ -49,38 +49,68 @@ fn ensure_rust_target(target: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every example script, as target/scripts/<name>.wasm.
+/// Every example script, as target/scripts/<name>.wasm: the Rust ones (a Cargo.toml) with
+/// cargo, the C ones (.c files) with `cannonball build`.
 pub fn scripts() -> Result<()> {
-    ensure_rust_target("wasm32-wasip2")?;
-    eprintln!("xtask: building the example scripts");
     let root = paths::root();
+    let examples = root.join("example-scripts");
+    let (rust, c) = script_dirs(&examples)?;
+    fs::create_dir_all(paths::scripts())?;
+
+    ensure_rust_target("wasm32-wasip2")?;
+    eprintln!("xtask: building the Rust example scripts");
     let wasm_target = paths::target().join("wasm");
     run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"]).args([
         "--manifest-path".as_ref(),
-        root.join("example-scripts/Cargo.toml").as_os_str(),
+        examples.join("Cargo.toml").as_os_str(),
         "--target-dir".as_ref(),
         wasm_target.as_os_str(),
     ]))?;
-    fs::create_dir_all(paths::scripts())?;
-    for name in rust_script_names(&root.join("example-scripts"))? {
-        let built = wasm_target.join("wasm32-wasip2/release").join(format!("{name}.wasm"));
+    for name in rust {
+        let built = wasm_target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
         let dest = paths::scripts().join(format!("{name}.wasm"));
         fs::copy(&built, &dest).with_context(|| format!("cannot copy {}", built.display()))?;
+    }
+
+    if !c.is_empty() {
+        // clang for wasm32-wasi and wasi-libc (bookworm's is too old: backports).
+        run(Command::new(root.join("qemu/deps.sh")).args([
+            "clang-19",
+            "lld-19",
+            "libclang-rt-19-dev-wasm32",
+            "wasi-libc@backports",
+        ]))?;
+        eprintln!("xtask: building the C example scripts");
+        run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "-p", "cannonball-cli"]))?;
+        for name in c {
+            let out = paths::scripts().join(format!("{name}.wasm"));
+            run(Command::new(paths::target().join("release/cannonball"))
+                .arg("build")
+                .arg(examples.join(&name))
+                .arg("-o")
+                .arg(&out))?;
+        }
     }
     Ok(())
 }
 
-/// The Rust example scripts: directories of example-scripts/ with a Cargo.toml.
-fn rust_script_names(dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
+/// The example script directories: (Rust ones with a Cargo.toml, C ones with .c files).
+fn script_dirs(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut rust, mut c) = (Vec::new(), Vec::new());
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.join("Cargo.toml").is_file() {
-            names.push(path.file_name().unwrap().to_string_lossy().replace('-', "_"));
+            rust.push(name);
+        } else if path.is_dir()
+            && fs::read_dir(&path)?.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "c")))
+        {
+            c.push(name);
         }
     }
-    names.sort();
-    Ok(names)
+    rust.sort();
+    c.sort();
+    Ok((rust, c))
 }
 
 /// The guest programs in tests/programs/*.c, compiled for x86_64 into target/programs/.

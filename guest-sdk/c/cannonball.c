@@ -1,0 +1,161 @@
+/*
+ * Cannonball C SDK glue: implements the component's exports (generated declarations in
+ * script.h) on top of the script's cb_* hooks, converting and freeing the host's data.
+ */
+#include "cannonball.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char *const cb_script_name;
+extern const char *const cb_script_version;
+extern const char *const cb_script_description;
+
+struct cb_args {
+    script_list_argument_t list;
+};
+
+/* Optional hooks: weak defaults the script may override. */
+__attribute__((weak)) const cb_argument *cb_arguments(size_t *count) {
+    *count = 0;
+    return NULL;
+}
+__attribute__((weak)) void cb_on_blocks(const cb_block *blocks, size_t count) {
+    (void)blocks;
+    (void)count;
+}
+__attribute__((weak)) void cb_on_events(const cb_event_batch *batch) { (void)batch; }
+__attribute__((weak)) void cb_on_thread(uint32_t vcpu, cb_thread_event event) {
+    (void)vcpu;
+    (void)event;
+}
+
+char *cb_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy) memcpy(copy, s, n);
+    return copy;
+}
+
+static void take_error(char *message, script_string_t *err) {
+    script_string_dup(err, message ? message : "failed");
+    free(message);
+}
+
+void exports_script_describe(script_script_info_t *ret) {
+    size_t count = 0;
+    const cb_argument *args = cb_arguments(&count);
+    script_string_dup(&ret->name, cb_script_name);
+    script_string_dup(&ret->version, cb_script_version);
+    script_string_dup(&ret->description, cb_script_description);
+    ret->arguments.len = count;
+    ret->arguments.ptr = count ? calloc(count, sizeof(cb_argument_spec)) : NULL;
+    for (size_t i = 0; i < count; i++) {
+        cb_argument_spec *spec = &ret->arguments.ptr[i];
+        script_string_dup(&spec->key, args[i].key);
+        spec->kind = args[i].type;
+        spec->default_.is_some = args[i].default_value != NULL;
+        if (args[i].default_value) script_string_dup(&spec->default_.val, args[i].default_value);
+        spec->required = false;
+        script_string_dup(&spec->help, args[i].help);
+    }
+}
+
+bool exports_script_init(script_run_info_t *info, script_list_argument_t *args, script_subscription_t *ret,
+                         script_string_t *err) {
+    /* NUL-terminate the values so cb_arg can hand them out as C strings. */
+    for (size_t i = 0; i < args->len; i++) {
+        script_string_t *v = &args->ptr[i].value;
+        uint8_t *copy = malloc(v->len + 1);
+        memcpy(copy, v->ptr, v->len);
+        copy[v->len] = 0;
+        free(v->ptr);
+        v->ptr = copy;
+    }
+    struct cb_args wrapped = {*args};
+    memset(ret, 0, sizeof *ret);
+    char *error = NULL;
+    bool ok = cb_init(info, &wrapped, ret, &error);
+    if (!ok) take_error(error, err);
+    script_list_argument_free(args);
+    script_run_info_free(info);
+    return ok;
+}
+
+const char *cb_arg(const cb_args *args, const char *key) {
+    size_t n = strlen(key);
+    for (size_t i = 0; i < args->list.len; i++) {
+        script_string_t *k = &args->list.ptr[i].key;
+        if (k->len == n && memcmp(k->ptr, key, n) == 0) return (const char *)args->list.ptr[i].value.ptr;
+    }
+    return NULL;
+}
+
+void exports_script_on_blocks(script_list_block_t *blocks) {
+    cb_on_blocks(blocks->ptr, blocks->len);
+    script_list_block_free(blocks);
+}
+
+void exports_script_on_events(script_event_batch_t *batch) {
+    cb_on_events(batch);
+    script_event_batch_free(batch);
+}
+
+void exports_script_on_thread(uint32_t vcpu, script_thread_event_t event) { cb_on_thread(vcpu, event); }
+
+bool exports_script_finish(script_run_summary_t *summary, script_string_t *err) {
+    char *error = NULL;
+    bool ok = cb_finish(summary, &error);
+    if (!ok) take_error(error, err);
+    script_run_summary_free(summary);
+    return ok;
+}
+
+static void vlog(cannonball_script_host_log_level_t level, const char *format, va_list ap) {
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, format, ap);
+    script_string_t message;
+    script_string_set(&message, buf);
+    cannonball_script_host_log(level, &message);
+}
+
+void cb_log_info(const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    vlog(CANNONBALL_SCRIPT_HOST_LOG_LEVEL_INFO, format, ap);
+    va_end(ap);
+}
+
+void cb_log_error(const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    vlog(CANNONBALL_SCRIPT_HOST_LOG_LEVEL_ERROR, format, ap);
+    va_end(ap);
+}
+
+typedef bool (*report_fn)(script_string_t *, script_list_u8_t *, script_string_t *);
+
+static bool report(report_fn fn, const char *name, const void *data, size_t len, char **error) {
+    script_string_t n;
+    script_string_set(&n, name);
+    script_list_u8_t contents = {(uint8_t *)data, len};
+    script_string_t err;
+    if (fn(&n, &contents, &err)) return true;
+    if (error) {
+        *error = malloc(err.len + 1);
+        memcpy(*error, err.ptr, err.len);
+        (*error)[err.len] = 0;
+    }
+    script_string_free(&err);
+    return false;
+}
+
+bool cb_write_report(const char *name, const void *data, size_t len, char **error) {
+    return report(cannonball_script_host_write_report, name, data, len, error);
+}
+
+bool cb_append_report(const char *name, const void *data, size_t len, char **error) {
+    return report(cannonball_script_host_append_report, name, data, len, error);
+}
