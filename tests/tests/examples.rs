@@ -170,3 +170,57 @@ fn trace_matches_execlog() {
     assert_eq!(traced.len(), expected.len());
     assert!(traced == expected, "the traced sequence differs from execlog's");
 }
+
+#[test]
+fn memstat_matches_libmem_and_execlog() {
+    // libmem counts reads and writes; execlog lists every access's address.
+    let work = TempDir::new("memstat");
+    let mem_r = work.join("libmem_r.so");
+    let mem_w = work.join("libmem_w.so");
+    std::fs::copy(oracle_plugin("mem"), &mem_r).unwrap();
+    std::fs::copy(oracle_plugin("mem"), &mem_w).unwrap();
+    let oracles = [
+        plugin_arg(&oracle_plugin("execlog"), &[]),
+        plugin_arg(&mem_r, &["track=r".into(), "callback=true".into()]),
+        plugin_arg(&mem_w, &["track=w".into(), "callback=true".into()]),
+    ];
+    let (run, out) = run_script("memstat", &["top=5"], &oracles, &program("demo"), &work);
+    let (reads, writes) = cannonball_tests::oracle::mem_reads_writes(&run.plugin_log);
+    let text = std::fs::read_to_string(out.join("memstat.txt")).unwrap();
+    let value =
+        |key: &str| -> u64 { text.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap().parse().unwrap() };
+    assert_eq!(value("reads"), reads, "reads (libmem track=r)");
+    assert_eq!(value("writes"), writes, "writes (libmem track=w)");
+    let (mut size_reads, mut size_writes) = (0, 0);
+    for l in text.lines().filter(|l| l.starts_with("size-")) {
+        let f: Vec<_> = l.split_whitespace().collect();
+        size_reads += f[2].parse::<u64>().unwrap();
+        size_writes += f[4].parse::<u64>().unwrap();
+    }
+    assert_eq!((size_reads, size_writes), (reads, writes), "sizes add up");
+
+    // execlog: `cpu, pc, opcode, "disas", load|store, 0xaddr[, load|store, 0xaddr...]`.
+    let mut per_addr: HashMap<u64, u64> = HashMap::new();
+    for line in run.plugin_log.lines() {
+        let f: Vec<_> = line.split(", ").collect();
+        for pair in f.windows(2) {
+            if pair[0] == "load" || pair[0] == "store" {
+                *per_addr.entry(u64::from_str_radix(pair[1].trim_start_matches("0x"), 16).unwrap()).or_default() += 1;
+            }
+        }
+    }
+    let hot: Vec<(u64, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("hot "))
+        .map(|l| {
+            let (a, n) = l.split_once(' ').unwrap();
+            (u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap(), n.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(hot.len(), 5);
+    let max = per_addr.values().copied().max().unwrap();
+    assert_eq!(hot[0].1, max, "the hottest address's count (execlog)");
+    for (addr, n) in hot {
+        assert_eq!(per_addr.get(&addr), Some(&n), "accesses to {addr:#x} (execlog)");
+    }
+}
