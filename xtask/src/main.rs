@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Build QEMU (cached), libcannonball.so, the example scripts and the test programs.
     Build,
-    /// Build what is missing, then run the icount script on the bundled demo program.
+    /// Build what is missing, then run the cov and icount scripts on the bundled demo program.
     Demo,
     /// Measure capture overhead on gzip -9: ratios to plain QEMU and QEMU's C plugins.
     Bench {

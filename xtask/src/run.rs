@@ -7,31 +7,38 @@ use anyhow::{Context, Result};
 
 use crate::{build, paths};
 
-pub fn demo() -> Result<()> {
-    build::all()?;
+/// Runs `script` on the bundled demo program and prints its report `report`.
+fn run_on_demo(script: &str, report: &str) -> Result<()> {
     let out = paths::target().join("demo");
-    let _ = fs::remove_dir_all(&out);
     fs::create_dir_all(&out)?;
     let plugin_arg = format!(
         "{},script={},out={}",
         paths::plugin().display(),
-        paths::scripts().join("icount.wasm").display(),
+        paths::scripts().join(format!("{script}.wasm")).display(),
         out.display()
     );
-    let program = paths::programs().join("demo");
-    eprintln!("\n$ qemu-x86_64 -plugin libcannonball.so,script=icount.wasm,out=target/demo target/programs/demo\n");
-    build::run(&mut Command::new(paths::qemu_bin("x86_64")).arg("-plugin").arg(&plugin_arg).arg(&program))?;
-    let report = out.join("icount.txt");
-    let text = fs::read_to_string(&report).with_context(|| format!("the script wrote no {}", report.display()))?;
-    println!("\n{} :\n{text}", report.display());
+    eprintln!("\n$ qemu-x86_64 -plugin libcannonball.so,script={script}.wasm,out=target/demo target/programs/demo\n");
+    build::run(
+        Command::new(paths::qemu_bin("x86_64")).arg("-plugin").arg(&plugin_arg).arg(paths::programs().join("demo")),
+    )?;
+    let path = out.join(report);
+    let text = fs::read_to_string(&path).with_context(|| format!("the script wrote no {}", path.display()))?;
+    println!("\n{}:\n\n{text}", path.display());
     Ok(())
+}
+
+/// Coverage, the headline job: every function of the demo program that ran, its
+/// disassembly with hit counts; then the instruction totals.
+pub fn demo() -> Result<()> {
+    build::all()?;
+    let _ = fs::remove_dir_all(paths::target().join("demo"));
+    run_on_demo("cov", "cov.txt")?;
+    run_on_demo("icount", "icount.txt")
 }
 
 pub fn test(args: &[String]) -> Result<()> {
     build::all()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    build::run(
-        &mut Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args),
-    )
+    build::run(Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args))
 }
