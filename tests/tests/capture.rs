@@ -224,3 +224,16 @@ fn slow_script_loses_nothing() {
     let c = obs.census("census.txt");
     assert_matches(&c, &obs.oracles[0]);
 }
+
+#[test]
+fn exit_group_from_a_worker_thread() {
+    // Other threads are still running when a worker calls exit(): their buffers are flushed
+    // at exit, and every count still equals QEMU's plugins'.
+    let obs = observe(&program("exit_from_thread"), &[], &[]);
+    assert!(obs.run.output.status.success(), "{}", obs.run.stderr());
+    assert!(obs.run.stdout().contains("finisher: "));
+    let c = obs.census("census.txt");
+    assert_matches(&c, &obs.oracles[0]);
+    assert_eq!(c.get("threads-started"), 5);
+    assert_eq!(c.syscalls[&231], (1, 0, 1), "one exit_group, never returned");
+}
