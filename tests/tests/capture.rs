@@ -90,6 +90,7 @@ fn assert_matches(c: &Census, o: &Oracle) {
         c.syscalls.iter().map(|(&n, &(calls, errors, _))| (n, (calls, errors))).collect();
     assert_eq!(ours, o.syscalls, "system calls by number: (calls, errors) (libsyscall)");
     assert_eq!(c.get("threads-started"), c.get("threads-exited"), "every thread start has an exit");
+    assert_eq!(c.get("order-errors"), 0, "every memory access points at the block execution it ran in");
 }
 
 /// Only exit (60) and exit_group (231) may stay unreturned on x86_64.

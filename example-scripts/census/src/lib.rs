@@ -44,6 +44,11 @@ struct Counts {
     threads_exited: u64,
     range_insns: u64,
     range_mem: u64,
+    /// Memory accesses whose execution index does not point at an executed block containing
+    /// their pc (checked when the trace is on): must stay 0.
+    order_errors: u64,
+    /// Per vCPU: (index, block id) of the last execution of the previous batch.
+    last_exec: std::collections::HashMap<u32, (u64, u32)>,
 }
 
 fn parse_kinds(text: &str) -> Result<EventKinds, String> {
@@ -82,6 +87,27 @@ fn parse_filter(text: &str) -> Result<AddressFilter, String> {
     let (start, end) =
         text.split_once('-').ok_or_else(|| format!("filter={text}: expected main, module:NAME or START-END"))?;
     Ok(AddressFilter::Ranges(vec![AddressRange { start: hex(start)?, end: hex(end)? }]))
+}
+
+impl Census {
+    /// Each access's execution index must name a block execution whose block contains the
+    /// accessing instruction: in this batch, or the previous batch's last one.
+    fn check_order(&mut self, batch: &EventBatch) {
+        let c = &mut self.counts;
+        let prev = c.last_exec.get(&batch.vcpu).copied();
+        for (&exec, &pc) in batch.mem_exec.iter().zip(&batch.mem_pc) {
+            let id = if exec >= batch.first_exec {
+                batch.execs.get((exec - batch.first_exec) as usize).copied()
+            } else {
+                prev.filter(|&(i, _)| i == exec).map(|(_, id)| id)
+            };
+            let ok = id.and_then(|id| c.table.get(id)).is_some_and(|b| b.insn_addrs.contains(&pc));
+            c.order_errors += u64::from(!ok);
+        }
+        if let Some(&last) = batch.execs.last() {
+            c.last_exec.insert(batch.vcpu, (batch.first_exec + batch.execs.len() as u64 - 1, last));
+        }
+    }
 }
 
 impl Script for Census {
@@ -146,6 +172,9 @@ impl Script for Census {
         self.counts.range_insns += in_range;
         self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
 
+        if self.kinds.contains(EventKinds::TRACE) && self.kinds.contains(EventKinds::MEMORY) {
+            self.check_order(batch);
+        }
         for &info in &batch.mem_info {
             if memory::is_store(info) {
                 self.counts.mem_writes += 1;
@@ -196,6 +225,7 @@ impl Script for Census {
             writeln!(r, "range-instructions {}", self.counts.range_insns).unwrap();
             writeln!(r, "range-mem {}", self.counts.range_mem).unwrap();
         }
+        writeln!(r, "order-errors {}", self.counts.order_errors).unwrap();
         writeln!(r, "threads-started {}", self.counts.threads_started).unwrap();
         writeln!(r, "threads-exited {}", self.counts.threads_exited).unwrap();
         write_report("census.txt", r)

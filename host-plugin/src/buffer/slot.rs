@@ -9,7 +9,7 @@ use crate::script::EventBatch;
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
 /// small enough that many vCPUs' buffers stay within a few MB each.
 const EXEC_CAP: usize = 1 << 16;
-const MEM_CAP: usize = 1 << 14;
+const MEM_CAP: usize = 1 << 11;
 const SYS_CAP: usize = 1 << 10;
 
 struct PendingSyscall {

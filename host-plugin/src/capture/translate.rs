@@ -29,7 +29,12 @@ pub struct Capture {
 impl Capture {
     pub fn new(kinds: EventKinds, filter: CodeFilter) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
-        let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS);
+        // Execution indices order memory and system-call events against the other ordered
+        // kinds; with only one ordered kind, column order says it all and the per-event
+        // counter read is saved.
+        let ordered = [EventKinds::TRACE, EventKinds::MEMORY, EventKinds::SYSCALLS];
+        let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS)
+            && ordered.iter().filter(|k| kinds.contains(**k)).count() >= 2;
         Self {
             kinds,
             filter,
