@@ -1,0 +1,178 @@
+//! Appending frames to a byte buffer, from borrowed columns. The host calls these on its
+//! analysis thread and hands the buffer to the sink; nothing here allocates beyond `out`.
+//!
+//! Callers keep each frame under [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN); the host's batches
+//! are far smaller (at most 65,536 executions), and `record` checks its payload.
+
+use crate::frame::{End, FrameKind, Hello, ThreadEvent};
+
+/// Starts a frame: length placeholder and kind. Returns where the length goes.
+fn begin(out: &mut Vec<u8>, kind: FrameKind) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.push(kind as u8);
+    at
+}
+
+fn finish(out: &mut [u8], at: usize) {
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+fn u16_(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn u32_(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn u64_(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+/// A string of at most 65,535 bytes (longer ones are cut at a character boundary).
+fn str_(out: &mut Vec<u8>, s: &str) {
+    let mut end = s.len().min(u16::MAX as usize);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    u16_(out, end as u16);
+    out.extend_from_slice(&s.as_bytes()[..end]);
+}
+fn u64s(out: &mut Vec<u8>, column: &[u64]) {
+    out.reserve(column.len() * 8);
+    for v in column {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+fn i64s(out: &mut Vec<u8>, column: &[i64]) {
+    out.reserve(column.len() * 8);
+    for v in column {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+pub fn hello(out: &mut Vec<u8>, hello: &Hello) {
+    let at = begin(out, FrameKind::Hello);
+    u32_(out, hello.pid);
+    out.push(hello.forked as u8);
+    str_(out, &hello.arch);
+    str_(out, &hello.script);
+    finish(out, at);
+}
+
+/// A block as the host holds it, borrowed.
+pub struct BlockRef<'a> {
+    pub id: u32,
+    pub vaddr: u64,
+    pub insn_sizes: &'a [u8],
+    pub insn_bytes: &'a [u8],
+    pub symbol: Option<&'a str>,
+}
+
+/// One frame with `blocks` (keep it to a few thousand blocks per frame).
+pub fn blocks<'a>(out: &mut Vec<u8>, blocks: impl ExactSizeIterator<Item = BlockRef<'a>>) {
+    let at = begin(out, FrameKind::Blocks);
+    u32_(out, blocks.len() as u32);
+    for b in blocks {
+        u32_(out, b.id);
+        u64_(out, b.vaddr);
+        u16_(out, b.insn_sizes.len() as u16);
+        out.extend_from_slice(b.insn_sizes);
+        u32_(out, b.insn_bytes.len() as u32);
+        out.extend_from_slice(b.insn_bytes);
+        match b.symbol {
+            Some(s) => {
+                out.push(1);
+                str_(out, s);
+            }
+            None => out.push(0),
+        }
+    }
+    finish(out, at);
+}
+
+pub fn execs(out: &mut Vec<u8>, vcpu: u32, first_exec: u64, ids: &[u32]) {
+    let at = begin(out, FrameKind::Execs);
+    u32_(out, vcpu);
+    u64_(out, first_exec);
+    u32_(out, ids.len() as u32);
+    out.reserve(ids.len() * 4);
+    for id in ids {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    finish(out, at);
+}
+
+/// Memory accesses; every column has the same length.
+pub fn memory(out: &mut Vec<u8>, vcpu: u32, exec: &[u64], pc: &[u64], addr: &[u64], info: &[u8], value: &[u64]) {
+    let n = pc.len();
+    debug_assert!(exec.len() == n && addr.len() == n && info.len() == n && value.len() == n);
+    let at = begin(out, FrameKind::Memory);
+    u32_(out, vcpu);
+    u32_(out, n as u32);
+    u64s(out, exec);
+    u64s(out, pc);
+    u64s(out, addr);
+    out.extend_from_slice(info);
+    u64s(out, value);
+    finish(out, at);
+}
+
+/// System calls; `args` holds six values per call.
+pub fn syscalls(
+    out: &mut Vec<u8>,
+    vcpu: u32,
+    exec: &[u64],
+    number: &[i64],
+    args: &[u64],
+    ret: &[i64],
+    returned: &[bool],
+) {
+    let n = number.len();
+    debug_assert!(exec.len() == n && args.len() == 6 * n && ret.len() == n && returned.len() == n);
+    let at = begin(out, FrameKind::Syscalls);
+    u32_(out, vcpu);
+    u32_(out, n as u32);
+    u64s(out, exec);
+    i64s(out, number);
+    u64s(out, args);
+    i64s(out, ret);
+    out.extend(returned.iter().map(|&r| r as u8));
+    finish(out, at);
+}
+
+pub fn thread(out: &mut Vec<u8>, vcpu: u32, event: ThreadEvent) {
+    let at = begin(out, FrameKind::Thread);
+    u32_(out, vcpu);
+    out.push(match event {
+        ThreadEvent::Start => 0,
+        ThreadEvent::Exit => 1,
+    });
+    finish(out, at);
+}
+
+/// Largest record payload that fits in one frame.
+pub const MAX_RECORD_LEN: usize = crate::MAX_FRAME_LEN as usize - 16;
+
+/// A script's record. Errors when `payload` exceeds [`MAX_RECORD_LEN`].
+pub fn record(out: &mut Vec<u8>, tag: u32, payload: &[u8]) -> Result<(), usize> {
+    if payload.len() > MAX_RECORD_LEN {
+        return Err(payload.len());
+    }
+    let at = begin(out, FrameKind::Record);
+    u32_(out, tag);
+    out.extend_from_slice(payload);
+    finish(out, at);
+    Ok(())
+}
+
+pub fn end(out: &mut Vec<u8>, end: &End) {
+    let at = begin(out, FrameKind::End);
+    u32_(out, end.instructions.len() as u32);
+    for c in &end.instructions {
+        u32_(out, c.vcpu);
+        u64_(out, c.count);
+    }
+    u64_(out, end.records);
+    u64_(out, end.frames);
+    finish(out, at);
+}

@@ -1,0 +1,139 @@
+//! The frames a stream carries, as owned values (what a consumer gets from the decoder).
+
+/// One byte on the wire after each frame's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    Hello = 1,
+    Blocks = 2,
+    Execs = 3,
+    Memory = 4,
+    Syscalls = 5,
+    Thread = 6,
+    Record = 7,
+    End = 8,
+}
+
+impl FrameKind {
+    pub fn from_u8(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => Self::Hello,
+            2 => Self::Blocks,
+            3 => Self::Execs,
+            4 => Self::Memory,
+            5 => Self::Syscalls,
+            6 => Self::Thread,
+            7 => Self::Record,
+            8 => Self::End,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Hello(Hello),
+    Blocks(Vec<Block>),
+    Execs(Execs),
+    Memory(Memory),
+    Syscalls(Syscalls),
+    Thread {
+        vcpu: u32,
+        event: ThreadEvent,
+    },
+    /// A record a script emitted: its tag and bytes, unchanged.
+    Record {
+        tag: u32,
+        payload: Vec<u8>,
+    },
+    End(End),
+}
+
+/// First frame of every stream: who is speaking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The QEMU process (in user mode, the guest's pid).
+    pub pid: u32,
+    /// True for the stream of a guest's forked child.
+    pub forked: bool,
+    /// QEMU's target name: "x86_64", "aarch64", ...
+    pub arch: String,
+    /// The script's name, empty without a script.
+    pub script: String,
+}
+
+/// A translated block: what a consumer needs to expand executions into instruction addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub id: u32,
+    pub vaddr: u64,
+    /// Size of each instruction in bytes.
+    pub insn_sizes: Vec<u8>,
+    /// Opcode bytes of all instructions.
+    pub insn_bytes: Vec<u8>,
+    pub symbol: Option<String>,
+}
+
+impl Block {
+    /// Address of every instruction, in order.
+    pub fn pcs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.insn_sizes.iter().scan(self.vaddr, |pc, &size| {
+            let this = *pc;
+            *pc += u64::from(size);
+            Some(this)
+        })
+    }
+}
+
+/// Block executions of one vCPU, in order; `ids[i]` is execution number `first_exec + i`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execs {
+    pub vcpu: u32,
+    pub first_exec: u64,
+    pub ids: Vec<u32>,
+}
+
+/// Memory accesses of one vCPU, as columns of equal length. `info` as in the WIT
+/// `event-batch.mem-info`: bits 0-2 log2(size), bit 3 store, bit 4 signed, bit 5 big-endian.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Memory {
+    pub vcpu: u32,
+    pub exec: Vec<u64>,
+    pub pc: Vec<u64>,
+    pub addr: Vec<u64>,
+    pub info: Vec<u8>,
+    pub value: Vec<u64>,
+}
+
+/// System calls of one vCPU, as columns; `args` has six entries per call.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Syscalls {
+    pub vcpu: u32,
+    pub exec: Vec<u64>,
+    pub number: Vec<i64>,
+    pub args: Vec<u64>,
+    pub ret: Vec<i64>,
+    pub returned: Vec<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadEvent {
+    Start,
+    Exit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuCount {
+    pub vcpu: u32,
+    pub count: u64,
+}
+
+/// Last frame of a stream: the process exited and everything before was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct End {
+    /// Executed instructions per vCPU (all code, filtered or not).
+    pub instructions: Vec<VcpuCount>,
+    /// Records a script emitted, and frames sent, in this stream (lossless check).
+    pub records: u64,
+    pub frames: u64,
+}
