@@ -1,7 +1,13 @@
-//! `cannonball`: the command-line tool. For now it builds scripts written in C into
-//! components (`cannonball build`); running, dumping and inspecting come next.
+//! `cannonball`: the command-line tool. Runs programs under QEMU with a script
+//! (`run`), receives forwarded events (`dump`), and makes scripts (`new`, `build`,
+//! `inspect`).
 
-mod build_c;
+mod build;
+mod dump;
+mod inspect;
+mod locate;
+mod new;
+mod run;
 
 use std::path::PathBuf;
 
@@ -17,29 +23,62 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build a C script project (its .c files plus the C SDK) into one .wasm component.
+    /// Run a program under QEMU with a script: `cannonball run -s cov.wasm -- ./prog args`.
+    Run(run::RunArgs),
+    /// Receive forwarded events and print each as a JSON line (optionally running the program).
+    Dump(dump::DumpArgs),
+    /// Build a script project (Rust, C or AssemblyScript) into one .wasm component.
     Build {
-        /// The project directory: every .c file in it is compiled.
+        /// The project directory.
         dir: PathBuf,
         /// Where to write the component.
         #[arg(short, long)]
         output: PathBuf,
-        /// The repository's wit/ directory and guest-sdk/c (default: next to this tool's source).
+        /// The project's language (default: recognised from its files).
         #[arg(long)]
-        sdk_root: Option<PathBuf>,
+        lang: Option<build::Lang>,
+    },
+    /// Create a script project that builds and runs as generated.
+    New {
+        #[arg(long)]
+        lang: build::Lang,
+        /// The script's name.
+        name: String,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Show a script's name, version, arguments, interface version and imported services.
+    Inspect {
+        /// The script component.
+        script: PathBuf,
     },
 }
 
 fn main() {
     let cli = Cli::parse();
-    let result: Result<()> = match cli.command {
-        Command::Build { dir, output, sdk_root } => {
-            let root = sdk_root.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
-            build_c::build(&root, &dir, &output)
-        }
+    let result: Result<i32> = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Dump(args) => dump::dump(args),
+        Command::Build { dir, output, lang } => build::build(&locate::root(), &dir, &output, lang).map(|()| {
+            eprintln!("cannonball: built {}", output.display());
+            0
+        }),
+        Command::New { lang, name, dir } => new::new(&locate::root(), lang, &name, dir).map(|dir| {
+            eprintln!(
+                "cannonball: created {}; build it with `cannonball build {} -o {name}.wasm`",
+                dir.display(),
+                dir.display()
+            );
+            0
+        }),
+        Command::Inspect { script } => inspect::inspect(&script).map(|()| 0),
     };
-    if let Err(err) = result {
-        eprintln!("cannonball: error: {err:#}");
-        std::process::exit(1);
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("cannonball: error: {err:#}");
+            std::process::exit(1);
+        }
     }
 }

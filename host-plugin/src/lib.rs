@@ -28,6 +28,7 @@ pub mod capture;
 pub mod console;
 pub mod options;
 pub mod plugin;
+pub mod progress;
 pub mod qemu;
 pub mod script;
 pub mod services;

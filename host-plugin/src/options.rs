@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, builder::BoolishValueParser};
 
+use crate::script::{AddressFilter, AddressRange, EventKinds};
+
 /// Options owned by the host.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "libcannonball.so", no_binary_name = true, disable_help_flag = true)]
@@ -21,9 +23,83 @@ pub struct HostOptions {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 
+    /// Forward to a consumer listening on this Unix socket (e.g. `cannonball dump`); the plugin
+    /// waits up to sock-timeout for it to appear.
+    #[arg(long, value_name = "PATH")]
+    pub sock: Option<PathBuf>,
+
+    /// Seconds to wait for a listener on sock=PATH.
+    #[arg(long = "sock-timeout", value_name = "SECONDS", default_value = "10")]
+    pub sock_timeout: f64,
+
+    /// Forward to this file instead of a socket; - is QEMU's stdout.
+    #[arg(long, value_name = "FILE")]
+    pub fwd: Option<String>,
+
+    /// Raw events to pass through to the sink, joined with +: trace, memory, syscalls, threads,
+    /// blocks. Without a script the default is trace; with one, only what the script emits.
+    #[arg(long, value_name = "KINDS")]
+    pub forward: Option<String>,
+
+    /// Code the built-in forwarder instruments when there is no script: main, module:NAME, or
+    /// address ranges START-END joined with +.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+
+    /// Write live progress lines to this descriptor (used by `cannonball run`).
+    #[arg(long = "progress-fd", value_name = "FD")]
+    pub progress_fd: Option<i32>,
+
     /// Print this list of options and exit.
     #[arg(long, value_name = "BOOL", default_value = "false", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
     pub help: bool,
+}
+
+/// The `forward=` kinds: names joined with `+` (QEMU splits plugin arguments at commas).
+pub fn parse_forward_kinds(text: &str) -> Result<EventKinds> {
+    let mut kinds = EventKinds::empty();
+    for name in text.split('+') {
+        kinds |= match name {
+            "trace" => EventKinds::TRACE | EventKinds::BLOCKS,
+            "memory" => EventKinds::MEMORY,
+            "syscalls" => EventKinds::SYSCALLS,
+            "threads" => EventKinds::THREADS,
+            "blocks" => EventKinds::BLOCKS,
+            other => {
+                bail!("forward={text}: unknown kind '{other}' (trace, memory, syscalls, threads, blocks; join with +)")
+            }
+        };
+    }
+    Ok(kinds)
+}
+
+/// The `filter=` value: `main`, `module:NAME`, or `START-END` ranges joined with `+`.
+pub fn parse_filter(text: &str) -> Result<AddressFilter> {
+    if text == "main" {
+        return Ok(AddressFilter::MainBinary);
+    }
+    if let Some(name) = text.strip_prefix("module:") {
+        if name.is_empty() {
+            bail!("filter=module: needs a module name");
+        }
+        return Ok(AddressFilter::Module(name.to_owned()));
+    }
+    let mut ranges = Vec::new();
+    for range in text.split('+') {
+        let parsed = range.split_once('-').and_then(|(s, e)| Some((parse_address(s)?, parse_address(e)?)));
+        match parsed {
+            Some((start, end)) if start < end => ranges.push(AddressRange { start, end }),
+            _ => bail!("filter={text}: expected main, module:NAME, or START-END ranges (hex with 0x) joined with +"),
+        }
+    }
+    Ok(AddressFilter::Ranges(ranges))
+}
+
+fn parse_address(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
 }
 
 /// A `key=value` the host does not own: it belongs to the script.
@@ -41,12 +117,11 @@ pub struct Options {
 }
 
 impl Options {
-    /// The script path; required unless `help=true`.
+    /// The script path; required unless `help=true` or events are forwarded.
     pub fn script(&self) -> Result<&PathBuf> {
-        self.host
-            .script
-            .as_ref()
-            .context("no script given: add script=FILE.wasm to the plugin arguments (help=true lists all options)")
+        self.host.script.as_ref().context(
+            "no script given: add script=FILE.wasm, or forward events with sock=PATH or fwd=FILE (help=true lists all options)",
+        )
     }
 }
 
@@ -168,8 +243,31 @@ mod tests {
             assert!(!err.contains('\n'), "{bad:?}: {err}");
             assert!(!err.is_empty());
         }
+        for bad in ["forward=trace+bogus", "forward=", "filter=0x10-0x5", "filter=module:", "filter=zz"] {
+            let opts = parse(&args(&[bad])).unwrap();
+            let err = match (&opts.host.forward, &opts.host.filter) {
+                (Some(k), _) => parse_forward_kinds(k).unwrap_err(),
+                (_, Some(f)) => parse_filter(f).unwrap_err(),
+                _ => unreachable!(),
+            };
+            assert!(!err.to_string().contains('\n'), "{bad}: {err}");
+        }
         let err = parse(&args(&["help=maybe"])).unwrap_err().to_string();
         assert!(err.contains("help=BOOL"), "{err}");
+    }
+
+    #[test]
+    fn forward_kinds_and_filters_parse() {
+        assert_eq!(parse_forward_kinds("trace").unwrap(), EventKinds::TRACE | EventKinds::BLOCKS);
+        assert_eq!(parse_forward_kinds("memory+syscalls").unwrap(), EventKinds::MEMORY | EventKinds::SYSCALLS);
+        assert!(matches!(parse_filter("main").unwrap(), AddressFilter::MainBinary));
+        assert!(matches!(parse_filter("module:libc.so.6").unwrap(), AddressFilter::Module(m) if m == "libc.so.6"));
+        match parse_filter("0x1000-0x2000+4096-8192").unwrap() {
+            AddressFilter::Ranges(r) => {
+                assert_eq!((r[0].start, r[0].end, r[1].start, r[1].end), (0x1000, 0x2000, 4096, 8192))
+            }
+            _ => panic!("ranges expected"),
+        }
     }
 
     #[test]

@@ -8,19 +8,26 @@ use std::sync::OnceLock;
 use anyhow::{Result, bail};
 use qemu_plugin_sys as sys;
 
+use cannonball_protocol::Hello;
+
 use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
 use crate::script::{
-    Argument, EventKinds, RunInfo, RunSummary, ScriptFactory, ThreadEvent, VcpuInstructions, VcpuMemory,
+    Argument, EventKinds, RunInfo, RunSummary, ScriptFactory, ScriptHost, Subscription, ThreadEvent, VcpuInstructions,
+    VcpuMemory,
 };
 use crate::sink::OutDir;
+use crate::sink::forward::{self, Endpoint};
 use crate::{batch, buffer, console, options};
 
 /// Everything that lives from install to exit.
 struct Run {
     capture: Capture,
-    factory: ScriptFactory,
+    /// None when the run only forwards raw events.
+    factory: Option<ScriptFactory>,
     info: RunInfo,
     args: Vec<Argument>,
+    /// The forwarding sink, reopened in forked children.
+    endpoint: Option<Endpoint>,
 }
 
 static RUN: OnceLock<Run> = OnceLock::new();
@@ -41,26 +48,62 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         console::line(&options::help_text());
         std::process::exit(0);
     }
-    let script_path = opts.script()?;
+    let endpoint = Endpoint::from_options(&opts.host)?;
+    let forwarded = forwarded_kinds(&opts, endpoint.is_some())?;
+    let script_path = match (&opts.host.script, &endpoint) {
+        (None, Some(_)) => None,
+        _ => Some(opts.script()?),
+    };
     let out = OutDir::prepare(&opts.host.out)?;
-    let factory = ScriptFactory::load(script_path, target, out)?;
-    let mut script = factory.instantiate(None)?;
-    let described = script.describe()?;
-    if opts.host.help {
-        console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
-        std::process::exit(0);
-    }
-    let args = crate::script::validate(&described, &opts.script_args)?;
+    let (factory, mut script, args) = match script_path {
+        Some(path) => {
+            let factory = ScriptFactory::load(path, target, out)?;
+            let mut script = factory.instantiate(None)?;
+            let described = script.describe()?;
+            if opts.host.help {
+                console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
+                std::process::exit(0);
+            }
+            let args = crate::script::validate(&described, &opts.script_args)?;
+            (Some(factory), Some(script), args)
+        }
+        None => {
+            if let Some(arg) = opts.script_args.first() {
+                bail!("unknown plugin argument '{}' (no script is loaded; help=true lists the options)", arg.key);
+            }
+            (None, None, Vec::new())
+        }
+    };
 
     let info = RunInfo { arch: target.to_owned(), pid: std::process::id(), forked: false };
-    let subscription = script.init(&info, &args)?;
-    let kinds = subscription.kinds;
+    // The stream opens before `init`, so that the script may emit from there on.
+    if let Some(endpoint) = &endpoint {
+        let script_name = script.as_ref().map(|s| s.name().to_owned()).unwrap_or_default();
+        let hello = Hello { pid: info.pid, forked: false, arch: info.arch.clone(), script: script_name };
+        forward::start(endpoint.open()?, &hello, forwarded)?;
+    }
+    let subscription = match &mut script {
+        Some(script) => {
+            if opts.host.filter.is_some() {
+                bail!("filter= applies to the built-in forwarder only; the script chooses its own filter");
+            }
+            script.init(&info, &args)?
+        }
+        None => Subscription {
+            kinds: EventKinds::empty(),
+            filter: opts.host.filter.as_deref().map(options::parse_filter).transpose()?,
+        },
+    };
+    let kinds = subscription.kinds | forwarded;
 
     let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter));
-    if RUN.set(Run { capture, factory, info, args }).is_err() {
+    if RUN.set(Run { capture, factory, info, args, endpoint }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
     batch::start(script, run().capture.blocks.as_ref());
+    if let Some(fd) = opts.host.progress_fd {
+        crate::progress::start(fd, || run().capture.instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
+    }
 
     // SAFETY: registrations of 'static callbacks; pthread_atfork with 'static handlers.
     unsafe {
@@ -73,9 +116,20 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
             sys::qemu_plugin_register_vcpu_syscall_ret_cb(id, Some(on_syscall_return));
         }
         sys::qemu_plugin_register_atexit_cb(id, Some(on_exit), std::ptr::null_mut());
-        libc::pthread_atfork(Some(before_fork), None, Some(in_forked_child));
+        libc::pthread_atfork(Some(before_fork), Some(in_parent_after_fork), Some(in_forked_child));
     }
     Ok(())
+}
+
+/// The raw kinds the built-in forwarder passes through: `forward=`, or the whole trace when
+/// a sink is given without a script.
+fn forwarded_kinds(opts: &options::Options, has_sink: bool) -> Result<EventKinds> {
+    match (&opts.host.forward, has_sink) {
+        (Some(_), false) => bail!("forward= needs a sink: sock=PATH or fwd=FILE"),
+        (Some(kinds), true) => options::parse_forward_kinds(kinds),
+        (None, true) if opts.host.script.is_none() => Ok(EventKinds::TRACE | EventKinds::BLOCKS),
+        (None, _) => Ok(EventKinds::empty()),
+    }
 }
 
 unsafe extern "C" fn on_translate(_id: sys::qemu_plugin_id_t, tb: *mut sys::qemu_plugin_tb) {
@@ -116,13 +170,16 @@ unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _data: *mut c_void) {
             }
         })
     };
-    let Some(mut script) = batch::stop() else {
-        return;
-    };
+    let script: Option<ScriptHost> = batch::stop();
     let summary = summary(&run.capture);
-    if let Err(err) = script.finish(&summary) {
+    if let Some(mut script) = script
+        && let Err(err) = script.finish(&summary)
+    {
         console::line(&format!("cannonball: error: {}", console::one_line(&err)));
     }
+    crate::progress::finish(summary.instructions.iter().map(|c| c.instructions).sum());
+    // After finish, which may still emit; waits until the sink took everything.
+    forward::finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect());
 }
 
 /// If the exiting thread dies of a fault in the middle of a block, takes back the block's
@@ -183,6 +240,13 @@ unsafe extern "C" fn before_fork() {
     // SAFETY: QEMU's fork_start() holds the exclusive section.
     unsafe { buffer::flush_all(false, |_| {}) };
     batch::wait_until_delivered();
+    forward::prepare_fork(run().endpoint.as_ref());
+}
+
+unsafe extern "C" fn in_parent_after_fork() {
+    if RUN.get().is_some() {
+        forward::parent_after_fork();
+    }
 }
 
 /// In the child: no analysis thread exists, and the script holds the parent's state. Start
@@ -190,6 +254,7 @@ unsafe extern "C" fn before_fork() {
 unsafe extern "C" fn in_forked_child() {
     let Some(run) = RUN.get() else { return };
     batch::forget_after_fork();
+    crate::progress::forget_after_fork();
     // SAFETY: the child has a single thread.
     unsafe { buffer::reset_all() };
     run.capture.reset_counts();
@@ -197,13 +262,20 @@ unsafe extern "C" fn in_forked_child() {
         blocks.redeliver_all();
     }
     let pid = std::process::id();
-    let started = run.factory.instantiate(Some(pid)).and_then(|mut script| {
-        let info = RunInfo { pid, forked: true, ..run.info.clone() };
+    let info = RunInfo { pid, forked: true, ..run.info.clone() };
+    let script_name = run.factory.as_ref().map(|f| f.name().to_owned()).unwrap_or_default();
+    let hello = Hello { pid, forked: true, arch: info.arch.clone(), script: script_name };
+    forward::child_after_fork(run.endpoint.as_ref(), &hello);
+    let Some(factory) = &run.factory else {
+        batch::start(None, run.capture.blocks.as_ref());
+        return;
+    };
+    let started = factory.instantiate(Some(pid)).and_then(|mut script| {
         script.init(&info, &run.args)?;
         Ok(script)
     });
     match started {
-        Ok(script) => batch::start(script, run.capture.blocks.as_ref()),
+        Ok(script) => batch::start(Some(script), run.capture.blocks.as_ref()),
         Err(err) => console::line(&format!(
             "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
             console::one_line(&err)

@@ -137,3 +137,25 @@ pub struct End {
     pub records: u64,
     pub frames: u64,
 }
+
+impl Frame {
+    /// Bytes this frame takes on the wire, its length field included.
+    pub fn encoded_len(&self) -> usize {
+        let str_len = |s: &str| 2 + s.len().min(u16::MAX as usize);
+        5 + match self {
+            Frame::Hello(h) => 5 + str_len(&h.arch) + str_len(&h.script),
+            Frame::Blocks(blocks) => {
+                4 + blocks
+                    .iter()
+                    .map(|b| 19 + b.insn_sizes.len() + b.insn_bytes.len() + b.symbol.as_deref().map_or(0, str_len))
+                    .sum::<usize>()
+            }
+            Frame::Execs(e) => 16 + 4 * e.ids.len(),
+            Frame::Memory(m) => 8 + 33 * m.pc.len(),
+            Frame::Syscalls(s) => 8 + 73 * s.number.len(),
+            Frame::Thread { .. } => 5,
+            Frame::Record { payload, .. } => 4 + payload.len(),
+            Frame::End(e) => 20 + 12 * e.instructions.len(),
+        }
+    }
+}

@@ -81,6 +81,8 @@ fn every_frame_round_trips() {
     assert_eq!(decode_all(&bytes, bytes.len()).unwrap(), frames);
     assert_eq!(decode_all(&bytes, 1).unwrap(), frames);
     assert_eq!(decode_all(&bytes, 7).unwrap(), frames);
+    let wire: usize = frames.iter().map(Frame::encoded_len).sum();
+    assert_eq!(PREAMBLE_LEN + wire, bytes.len(), "encoded_len matches the encoder");
 }
 
 #[test]

@@ -56,9 +56,6 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
         .validate(true)
         .encode()
         .context("cannot make a component")?;
-    if let Some(dir) = output.parent() {
-        fs::create_dir_all(dir)?;
-    }
     fs::write(output, component).with_context(|| format!("cannot write {}", output.display()))?;
     Ok(())
 }

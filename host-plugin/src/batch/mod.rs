@@ -5,14 +5,19 @@
 //! (backpressure) instead of dropping events. Before delivering any message, the analysis
 //! thread sends the script the blocks it has not seen yet, so a block's facts always arrive
 //! before the executions that refer to it.
+//!
+//! The analysis thread also feeds the forwarder (`sink::forward`): raw events pass through
+//! after the script saw them, in the same order. A run without a script only forwards.
 
 use std::sync::Mutex;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::buffer::clear_batch;
 use crate::capture::BlockRegistry;
 use crate::script::{EventBatch, ScriptHost, ThreadEvent};
+use crate::sink::forward;
 
 /// Messages in flight at most; each batch holds up to ~1 MB of columns.
 const CHANNEL_BOUND: usize = 8;
@@ -28,7 +33,7 @@ enum Message {
 struct Pipeline {
     tx: SyncSender<Message>,
     free: Receiver<Box<EventBatch>>,
-    thread: JoinHandle<ScriptHost>,
+    thread: JoinHandle<Option<ScriptHost>>,
 }
 
 static PIPELINE: Mutex<Option<Pipeline>> = Mutex::new(None);
@@ -37,8 +42,8 @@ fn pipeline() -> std::sync::MutexGuard<'static, Option<Pipeline>> {
     PIPELINE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Starts the analysis thread with `script`.
-pub fn start(script: ScriptHost, blocks: Option<&'static BlockRegistry>) {
+/// Starts the analysis thread with `script`, if any.
+pub fn start(script: Option<ScriptHost>, blocks: Option<&'static BlockRegistry>) {
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
     let (free_tx, free) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -48,34 +53,57 @@ pub fn start(script: ScriptHost, blocks: Option<&'static BlockRegistry>) {
     *pipeline() = Some(Pipeline { tx, free, thread });
 }
 
+/// How long the analysis thread may sit idle with forwarded frames still buffered.
+const IDLE_FLUSH: Duration = Duration::from_millis(50);
+
 fn analysis_loop(
-    mut script: ScriptHost,
+    mut script: Option<ScriptHost>,
     blocks: Option<&'static BlockRegistry>,
     rx: Receiver<Message>,
     free: Sender<Box<EventBatch>>,
-) -> ScriptHost {
-    let deliver_blocks = |script: &mut ScriptHost| {
+) -> Option<ScriptHost> {
+    let deliver_blocks = |script: &mut Option<ScriptHost>| {
         if let Some(registry) = blocks {
             let new = registry.take_undelivered();
             if !new.is_empty() {
-                script.on_blocks(&new);
+                if let Some(script) = script {
+                    script.on_blocks(&new);
+                }
+                forward::blocks(&new);
             }
         }
     };
-    while let Ok(message) = rx.recv() {
+    loop {
+        let message = match rx.recv_timeout(IDLE_FLUSH) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => {
+                forward::flush();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         match message {
             Message::Events(mut batch) => {
+                let events = batch.execs.len() + batch.mem_pc.len() + batch.sys_number.len();
+                crate::progress::EVENTS.fetch_add(events as u64, std::sync::atomic::Ordering::Relaxed);
                 deliver_blocks(&mut script);
-                script.on_events(&batch);
+                if let Some(script) = &mut script {
+                    script.on_events(&batch);
+                }
+                forward::events(&batch);
                 clear_batch(&mut batch);
                 let _ = free.send(batch);
             }
             Message::Thread(vcpu, event) => {
                 deliver_blocks(&mut script);
-                script.on_thread(vcpu, event);
+                if let Some(script) = &mut script {
+                    script.on_thread(vcpu, event);
+                }
+                forward::thread(vcpu, event);
             }
             Message::Barrier(done) => {
                 deliver_blocks(&mut script);
+                forward::flush();
                 let _ = done.send(());
             }
             Message::Stop => {
@@ -119,7 +147,7 @@ pub fn wait_until_delivered() {
 pub fn stop() -> Option<ScriptHost> {
     let pipeline = pipeline().take()?;
     let _ = pipeline.tx.send(Message::Stop);
-    pipeline.thread.join().ok()
+    pipeline.thread.join().ok().flatten()
 }
 
 /// In a forked child: the analysis thread does not exist there. Forget the parent's pipeline

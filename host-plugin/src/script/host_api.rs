@@ -93,6 +93,10 @@ impl Host for HostState {
         let name = self.report_name(name);
         self.out.append_report(&name, &contents).map(|_| ()).map_err(|e| format!("{e:#}"))
     }
+
+    fn emit(&mut self, tag: u32, payload: Vec<u8>) -> wasmtime::Result<()> {
+        crate::sink::forward::emit(tag, &payload).map_err(|e| wasmtime::Error::msg(format!("{e:#}")))
+    }
 }
 
 /// The name a forked child's report gets, so that parent and child never overwrite each other:

@@ -58,6 +58,10 @@ impl ScriptFactory {
         Ok(Self { engine, pre, name, arch: arch.to_owned(), out })
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A fresh instance. In a forked child, `forked_pid` names its reports.
     pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
         let mut store = Store::new(

@@ -11,8 +11,8 @@ mod loader;
 
 pub use arguments::{help_section, validate};
 pub use bindings::exports::{
-    AddressFilter, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription, ThreadEvent,
-    VcpuInstructions, VcpuMemory,
+    AddressFilter, AddressRange, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
+    ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use host_api::report_name_for_child;
 pub use loader::{ScriptFactory, ScriptHost};

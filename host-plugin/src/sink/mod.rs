@@ -1,5 +1,7 @@
-//! Where results leave the plugin: report files in the out directory.
+//! Where results leave the plugin: report files in the out directory, and the forwarding
+//! stream to a consumer (socket, file or stdout).
 
+pub mod forward;
 mod out_dir;
 
 pub use out_dir::OutDir;

@@ -1,0 +1,97 @@
+//! `cannonball inspect X.wasm`: what a script says about itself (name, version, description,
+//! arguments, by calling its `describe` in a sandbox that grants nothing) and what it needs
+//! (the interface version it was built against, the host services and WASI interfaces it
+//! imports, read from the component's type).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({ path: "../wit", world: "script" });
+
+use cannonball::script::types::ArgumentType;
+
+struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+pub fn inspect(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !bytes.starts_with(b"\0asm") {
+        bail!("{} is not a WebAssembly file", path.display());
+    }
+    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+        bail!("{} is a core Wasm module, not a component", path.display());
+    }
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    let engine = Engine::new(&config).map_err(|e| anyhow!("{e:#}"))?;
+    let component = Component::new(&engine, &bytes)
+        .map_err(|e| anyhow!("{e:#}"))
+        .with_context(|| format!("{} is not a valid component", path.display()))?;
+
+    let mut interface = None;
+    let mut services = Vec::new();
+    let mut wasi = Vec::new();
+    for (name, item) in component.component_type().imports(&engine) {
+        if let Some(rest) = name.strip_prefix("cannonball:script/") {
+            interface = rest.split_once('@').map(|(_, v)| format!("cannonball:script@{v}"));
+            if let ComponentItem::ComponentInstance(instance) = item.ty {
+                services.extend(instance.exports(&engine).map(|(f, _)| f.to_string()));
+            }
+        } else {
+            wasi.push(name.to_string());
+        }
+    }
+
+    let mut linker = Linker::<Sandbox>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
+    // Host services trap if called: describe must not need them.
+    linker.define_unknown_imports_as_traps(&component).map_err(|e| anyhow!("{e:#}"))?;
+    let mut store = Store::new(&engine, Sandbox { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+    let script = Script::instantiate(&mut store, &component, &linker)
+        .map_err(|e| anyhow!("{e:#}"))
+        .with_context(|| format!("{} is not a cannonball:script component", path.display()))?;
+    let info = script.call_describe(&mut store).map_err(|e| anyhow!("{e:#}")).context("describe trapped")?;
+
+    println!("name:        {}", info.name);
+    println!("version:     {}", info.version);
+    println!("description: {}", info.description);
+    println!("interface:   {}", interface.as_deref().unwrap_or("cannonball:script (no host imports)"));
+    println!("host services: {}", if services.is_empty() { "none".into() } else { services.join(", ") });
+    println!("wasi imports:  {}", if wasi.is_empty() { "none".into() } else { wasi.join(", ") });
+    if info.arguments.is_empty() {
+        println!("arguments:   none");
+    } else {
+        println!("arguments:");
+        for a in &info.arguments {
+            let kind = match a.kind {
+                ArgumentType::Text => "TEXT",
+                ArgumentType::Integer => "INTEGER",
+                ArgumentType::Boolean => "BOOL",
+                ArgumentType::Address => "ADDRESS",
+            };
+            let mut notes = Vec::new();
+            if a.required {
+                notes.push("required".to_string());
+            }
+            if let Some(d) = &a.default {
+                notes.push(format!("default: {d}"));
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join(", ")) };
+            println!("  {}={kind}  {}{notes}", a.key, a.help);
+        }
+    }
+    Ok(())
+}

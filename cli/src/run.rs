@@ -1,0 +1,164 @@
+//! `cannonball run`: one command for a QEMU run with the plugin. Finds QEMU and
+//! libcannonball.so, picks the target from the program's ELF header, shows a live progress
+//! line (instructions so far, events per second) on a terminal, and says where the reports
+//! went. Exits with the guest's exit status.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+
+use crate::locate;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The analysis script (.wasm component). Without one, give --sock or --fwd to forward.
+    #[arg(short, long)]
+    script: Option<PathBuf>,
+    /// A script argument KEY=VALUE (repeatable).
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE")]
+    args: Vec<String>,
+    /// Directory for the script's reports.
+    #[arg(short, long, default_value = ".")]
+    out: PathBuf,
+    /// QEMU target (default: from the program's ELF header).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Forward to a consumer listening on this Unix socket (see `cannonball dump`).
+    #[arg(long)]
+    sock: Option<PathBuf>,
+    /// Forward to this file (- for stdout).
+    #[arg(long)]
+    fwd: Option<String>,
+    /// Raw event kinds to forward, joined with + (trace, memory, syscalls, threads, blocks).
+    #[arg(long)]
+    forward: Option<String>,
+    /// Show the progress line even when stderr is not a terminal.
+    #[arg(long, conflicts_with = "quiet")]
+    progress: bool,
+    /// No progress line and no closing summary.
+    #[arg(short, long)]
+    quiet: bool,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    program: Vec<OsString>,
+}
+
+pub fn run(args: RunArgs) -> Result<i32> {
+    let program = PathBuf::from(&args.program[0]);
+    let resolved = locate::resolve_program(&program)?;
+    let arch = match &args.arch {
+        Some(arch) => arch.clone(),
+        None => locate::arch_of(&resolved)?.to_owned(),
+    };
+    let mut options = Vec::new();
+    if let Some(script) = &args.script {
+        if !script.is_file() {
+            bail!("script {} not found", script.display());
+        }
+        options.push(format!("script={}", script.display()));
+    }
+    options.push(format!("out={}", args.out.display()));
+    for (key, value) in [("sock", args.sock.as_ref().map(|p| p.display().to_string())), ("fwd", args.fwd.clone())] {
+        if let Some(value) = value {
+            options.push(format!("{key}={value}"));
+        }
+    }
+    if let Some(kinds) = &args.forward {
+        options.push(format!("forward={kinds}"));
+    }
+    for arg in &args.args {
+        if !arg.contains('=') {
+            bail!("script argument '{arg}' is not KEY=VALUE");
+        }
+        options.push(arg.clone());
+    }
+    let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
+    let pipe = if show_progress { Some(progress_pipe()?) } else { None };
+    if let Some((_, write_end)) = &pipe {
+        options.push(format!("progress-fd={}", std::os::fd::AsRawFd::as_raw_fd(write_end)));
+    }
+
+    let started = Instant::now();
+    let wall_start = SystemTime::now();
+    let mut child = Command::new(locate::qemu(&arch)?)
+        .arg("-plugin")
+        .arg(locate::plugin_arg(&locate::plugin()?, &options)?)
+        .arg(&resolved)
+        .args(&args.program[1..])
+        .spawn()
+        .context("cannot start QEMU")?;
+    let mut last = (0u64, 0u64);
+    if let Some((read_end, write_end)) = pipe {
+        drop(write_end); // QEMU holds its copy; EOF comes when QEMU exits.
+        let mut stderr = std::io::stderr();
+        for line in BufReader::new(std::fs::File::from(read_end)).lines() {
+            let Ok(line) = line else { break };
+            let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0));
+            last = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            let _ = write!(
+                stderr,
+                "\r\x1b[2Kcannonball: {} instructions, {} events ({}/s), {:.1} s",
+                human(last.0),
+                human(last.1),
+                human((last.1 as f64 / secs) as u64),
+                secs
+            );
+            let _ = stderr.flush();
+        }
+        let _ = writeln!(stderr);
+    }
+    let status = child.wait().context("waiting for QEMU")?;
+    if !args.quiet {
+        summarize(&args, last, started.elapsed().as_secs_f64(), wall_start);
+    }
+    Ok(status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    }))
+}
+
+fn summarize(args: &RunArgs, (insns, events): (u64, u64), secs: f64, since: SystemTime) {
+    if insns > 0 {
+        eprintln!("cannonball: {} instructions, {} events in {secs:.2} s", human(insns), human(events));
+    }
+    let mut reports: Vec<String> = std::fs::read_dir(&args.out)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    reports.sort();
+    if !reports.is_empty() {
+        eprintln!("cannonball: reports in {}: {}", args.out.display(), reports.join(", "));
+    }
+}
+
+/// A pipe whose write end QEMU inherits (the read end is close-on-exec).
+fn progress_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors on success.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        bail!("cannot create a pipe: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors we own; the write end loses close-on-exec.
+    unsafe {
+        libc::fcntl(fds[1], libc::F_SETFD, 0);
+        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
+    }
+}
+
+fn human(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} G", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1} M", n as f64 / 1e6),
+        n if n >= 10_000 => format!("{:.1} k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}

@@ -1,0 +1,257 @@
+//! Forwarding: frames of the protocol in `cannonball-protocol` (docs/protocol.md) to a
+//! consumer. Two producers feed it, both on the thread that calls into the script (so their
+//! frames keep the order of events): the built-in forwarder, which passes subscribed raw
+//! events through (`forward=` kinds), and the script's `emit` records.
+//!
+//! Frames collect in a buffer that goes to the [`Writer`] (tokio, its own thread) when it is
+//! large or when the analysis thread goes idle. At exit the `end` frame is written and the run
+//! waits until the sink has taken everything.
+
+mod endpoint;
+mod writer;
+
+use std::os::unix::net::UnixStream;
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::{Result, anyhow};
+use cannonball_protocol::{End, Hello, VcpuCount, encode};
+
+pub use endpoint::Endpoint;
+use writer::Writer;
+
+use crate::console;
+use crate::script::{Block, EventBatch, EventKinds, ThreadEvent};
+
+/// Send the buffer to the writer once it holds this much.
+const FLUSH_AT: usize = 256 << 10;
+
+struct Forwarder {
+    writer: Writer,
+    pending: Vec<u8>,
+    /// Raw event kinds passed through.
+    kinds: EventKinds,
+    frames: u64,
+    records: u64,
+    failed: bool,
+}
+
+static FORWARDER: Mutex<Option<Forwarder>> = Mutex::new(None);
+/// Records a script emitted while no sink was configured.
+static DROPPED_RECORDS: Mutex<u64> = Mutex::new(0);
+/// A connection opened before a fork, for the child.
+static CHILD_SOCKET: Mutex<Option<UnixStream>> = Mutex::new(None);
+
+fn forwarder() -> MutexGuard<'static, Option<Forwarder>> {
+    FORWARDER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Forwarder {
+    fn frame(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        if self.failed {
+            return;
+        }
+        encode(&mut self.pending);
+        self.frames += 1;
+        if self.pending.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() || self.failed {
+            return;
+        }
+        let buf = std::mem::replace(&mut self.pending, Vec::with_capacity(FLUSH_AT + (64 << 10)));
+        if !self.writer.send(buf) {
+            // The writer reports the cause at close; stop producing meanwhile.
+            self.failed = true;
+        }
+    }
+}
+
+/// Opens the stream: preamble and `hello`. Called at install, and in a forked child with
+/// the child's stream.
+pub fn start(stream: endpoint::Stream, hello: &Hello, kinds: EventKinds) -> Result<()> {
+    let writer = Writer::start(stream)?;
+    let mut pending = Vec::with_capacity(FLUSH_AT + (64 << 10));
+    pending.extend_from_slice(&cannonball_protocol::preamble());
+    encode::hello(&mut pending, hello);
+    *forwarder() = Some(Forwarder { writer, pending, kinds, frames: 1, records: 0, failed: false });
+    Ok(())
+}
+
+pub fn is_active() -> bool {
+    forwarder().is_some()
+}
+
+/// Raw kinds to pass through, empty without a sink.
+fn kinds_of(f: &Forwarder) -> EventKinds {
+    f.kinds
+}
+
+/// New blocks, when the stream carries executions or blocks.
+pub fn blocks(blocks: &[Block]) {
+    let mut guard = forwarder();
+    let Some(f) = guard.as_mut() else { return };
+    if blocks.is_empty() || !kinds_of(f).intersects(EventKinds::TRACE | EventKinds::BLOCKS) {
+        return;
+    }
+    // A few thousand per frame keeps frames far below the protocol's limit.
+    for chunk in blocks.chunks(4096) {
+        f.frame(|out| {
+            encode::blocks(
+                out,
+                chunk.iter().map(|b| encode::BlockRef {
+                    id: b.id,
+                    vaddr: b.vaddr,
+                    insn_sizes: &b.insn_sizes,
+                    insn_bytes: &b.insn_bytes,
+                    symbol: b.symbol.as_deref(),
+                }),
+            )
+        });
+    }
+}
+
+/// The subscribed parts of one vCPU batch.
+pub fn events(batch: &EventBatch) {
+    let mut guard = forwarder();
+    let Some(f) = guard.as_mut() else { return };
+    let kinds = kinds_of(f);
+    if kinds.contains(EventKinds::TRACE) && !batch.execs.is_empty() {
+        f.frame(|out| encode::execs(out, batch.vcpu, batch.first_exec, &batch.execs));
+    }
+    if kinds.contains(EventKinds::MEMORY) && !batch.mem_pc.is_empty() {
+        f.frame(|out| {
+            encode::memory(
+                out,
+                batch.vcpu,
+                &batch.mem_exec,
+                &batch.mem_pc,
+                &batch.mem_addr,
+                &batch.mem_info,
+                &batch.mem_value,
+            )
+        });
+    }
+    if kinds.contains(EventKinds::SYSCALLS) && !batch.sys_number.is_empty() {
+        f.frame(|out| {
+            encode::syscalls(
+                out,
+                batch.vcpu,
+                &batch.sys_exec,
+                &batch.sys_number,
+                &batch.sys_args,
+                &batch.sys_ret,
+                &batch.sys_returned,
+            )
+        });
+    }
+}
+
+pub fn thread(vcpu: u32, event: ThreadEvent) {
+    let mut guard = forwarder();
+    let Some(f) = guard.as_mut() else { return };
+    if kinds_of(f).contains(EventKinds::THREADS) {
+        let event = match event {
+            ThreadEvent::Start => cannonball_protocol::ThreadEvent::Start,
+            ThreadEvent::Exit => cannonball_protocol::ThreadEvent::Exit,
+        };
+        f.frame(|out| encode::thread(out, vcpu, event));
+    }
+}
+
+/// A script's record (host function `emit`). An error traps the script.
+pub fn emit(tag: u32, payload: &[u8]) -> Result<()> {
+    let mut guard = forwarder();
+    let Some(f) = guard.as_mut() else {
+        *DROPPED_RECORDS.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        return Ok(());
+    };
+    let mut result = Ok(());
+    f.frame(|out| {
+        result = encode::record(out, tag, payload).map_err(|len| {
+            anyhow!("emit: a record of {len} bytes exceeds the limit of {} bytes", encode::MAX_RECORD_LEN)
+        })
+    });
+    if result.is_ok() {
+        f.records += 1;
+    } else {
+        f.frames -= 1;
+    }
+    result
+}
+
+/// Sends what is buffered (the analysis thread calls this when it runs out of work, so a
+/// live consumer is never far behind).
+pub fn flush() {
+    if let Some(f) = forwarder().as_mut() {
+        f.flush();
+    }
+}
+
+/// Writes the `end` frame and waits until the sink has everything. Reports a failed sink.
+pub fn finish(instructions: Vec<(u32, u64)>) {
+    let dropped = *DROPPED_RECORDS.lock().unwrap_or_else(|p| p.into_inner());
+    if dropped > 0 {
+        console::line(&format!(
+            "cannonball: warning: the script emitted {dropped} records but no sink is configured (sock=PATH or fwd=FILE)"
+        ));
+    }
+    let Some(mut f) = forwarder().take() else { return };
+    let end = End {
+        instructions: instructions.into_iter().map(|(vcpu, count)| VcpuCount { vcpu, count }).collect(),
+        records: f.records,
+        frames: f.frames + 1,
+    };
+    f.frame(|out| encode::end(out, &end));
+    f.flush();
+    let failed_early = f.failed;
+    if let Err(err) = f.writer.close() {
+        console::line(&format!("cannonball: error: forwarding failed, the consumer did not get everything: {err}"));
+    } else if failed_early {
+        console::line("cannonball: error: forwarding failed, the consumer did not get everything");
+    }
+}
+
+/// Before a guest fork: a socket sink opens the child's connection now, so that the consumer
+/// accepts it before the parent can end (a consumer stops when every connection ended).
+pub fn prepare_fork(endpoint: Option<&Endpoint>) {
+    if let Some(Endpoint::Socket { path, .. }) = endpoint
+        && is_active()
+    {
+        flush();
+        *CHILD_SOCKET.lock().unwrap_or_else(|p| p.into_inner()) = UnixStream::connect(path).ok();
+    }
+}
+
+/// In the parent after a fork: the child's connection is the child's.
+pub fn parent_after_fork() {
+    drop(CHILD_SOCKET.lock().unwrap_or_else(|p| p.into_inner()).take());
+}
+
+/// In a forked child: drop the parent's stream without touching its thread (gone), and open
+/// the child's own with a `hello` that says forked.
+pub fn child_after_fork(endpoint: Option<&Endpoint>, hello: &Hello) {
+    let old = forwarder().take();
+    let Some(old) = old else { return };
+    let kinds = old.kinds;
+    old.writer.abandon_after_fork();
+    std::mem::forget(old.pending);
+    let Some(endpoint) = endpoint else { return };
+    let socket = CHILD_SOCKET.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match endpoint.for_child(hello.pid, socket) {
+        Ok(Some(stream)) => {
+            if let Err(err) = start(stream, hello, kinds) {
+                console::line(&format!("cannonball: error: in forked child {}: {err:#}", hello.pid));
+            }
+        }
+        Ok(None) => console::line(&format!(
+            "cannonball: warning: forked child {} does not forward: its frames would interleave with the parent's on stdout",
+            hello.pid
+        )),
+        Err(err) => {
+            console::line(&format!("cannonball: error: in forked child {}: {err:#}; it does not forward", hello.pid))
+        }
+    }
+}
