@@ -47,8 +47,14 @@ pub fn inspect(path: &Path) -> Result<()> {
     for (name, item) in component.component_type().imports(&engine) {
         if let Some(rest) = name.strip_prefix("cannonball:script/") {
             interface = rest.split_once('@').map(|(_, v)| format!("cannonball:script@{v}"));
+            // The `types` interface only carries type definitions; `host` has the functions.
             if let ComponentItem::ComponentInstance(instance) = item.ty {
-                services.extend(instance.exports(&engine).map(|(f, _)| f.to_string()));
+                services.extend(
+                    instance
+                        .exports(&engine)
+                        .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
+                        .map(|(f, _)| f.to_string()),
+                );
             }
         } else {
             wasi.push(name.to_string());

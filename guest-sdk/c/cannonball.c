@@ -159,3 +159,74 @@ bool cb_write_report(const char *name, const void *data, size_t len, char **erro
 bool cb_append_report(const char *name, const void *data, size_t len, char **error) {
     return report(cannonball_script_host_append_report, name, data, len, error);
 }
+
+/* A malloc'd, NUL-terminated copy of a WIT string. */
+static char *cstring(const script_string_t *s) {
+    char *out = malloc(s->len + 1);
+    if (out) {
+        memcpy(out, s->ptr, s->len);
+        out[s->len] = 0;
+    }
+    return out;
+}
+
+bool cb_symbolize(uint64_t address, cb_location *location) {
+    cannonball_script_host_location_t loc;
+    memset(location, 0, sizeof *location);
+    if (!cannonball_script_host_symbolize(address, &loc)) return false;
+    location->module = cstring(&loc.module);
+    location->module_base = loc.module_base;
+    location->offset = loc.offset;
+    if (loc.symbol.is_some) {
+        location->symbol = cstring(&loc.symbol.val.name);
+        location->symbol_start = loc.symbol.val.start;
+        location->symbol_size = loc.symbol.val.size;
+    }
+    cannonball_script_host_location_free(&loc);
+    return true;
+}
+
+void cb_location_free(cb_location *location) {
+    free(location->module);
+    free(location->symbol);
+    location->module = location->symbol = NULL;
+}
+
+bool cb_read_memory(uint64_t address, void *buf, uint32_t len, char **error) {
+    script_list_u8_t bytes;
+    script_string_t err;
+    if (!cannonball_script_host_read_memory(address, len, &bytes, &err)) {
+        if (error) *error = cstring(&err);
+        script_string_free(&err);
+        return false;
+    }
+    /* The host returns exactly `len` bytes; copy no more than asked for regardless. */
+    memcpy(buf, bytes.ptr, bytes.len < len ? bytes.len : len);
+    script_list_u8_free(&bytes);
+    return true;
+}
+
+size_t cb_disassemble(uint64_t address, const void *code, size_t len, cb_instruction **insns) {
+    script_list_u8_t bytes = {(uint8_t *)code, len};
+    cannonball_script_host_list_instruction_t list;
+    cannonball_script_host_disassemble(address, &bytes, &list);
+    *insns = list.len ? calloc(list.len, sizeof(cb_instruction)) : NULL;
+    for (size_t i = 0; i < list.len; i++) {
+        (*insns)[i].address = list.ptr[i].address;
+        (*insns)[i].size = list.ptr[i].size;
+        (*insns)[i].text = cstring(&list.ptr[i].text);
+    }
+    size_t count = list.len;
+    cannonball_script_host_list_instruction_free(&list);
+    return count;
+}
+
+void cb_instructions_free(cb_instruction *insns, size_t count) {
+    for (size_t i = 0; i < count; i++) free(insns[i].text);
+    free(insns);
+}
+
+void cb_emit(uint32_t tag, const void *data, size_t len) {
+    script_list_u8_t payload = {(uint8_t *)data, len};
+    cannonball_script_host_emit(tag, &payload);
+}

@@ -33,6 +33,11 @@ pub fn oracle_plugin(name: &str) -> PathBuf {
     artifact(root().join("target/qemu/plugins").join(format!("lib{name}.so")))
 }
 
+/// The `cannonball` command.
+pub fn cli() -> PathBuf {
+    artifact(root().join("target/release/cannonball"))
+}
+
 pub fn script(name: &str) -> PathBuf {
     artifact(root().join("target/scripts").join(format!("{name}.wasm")))
 }

@@ -50,11 +50,12 @@ fn ensure_rust_target(target: &str) -> Result<()> {
 }
 
 /// Every example script, as target/scripts/<name>.wasm: the Rust ones (a Cargo.toml) with
-/// cargo, the C ones (.c files) with `cannonball build`.
+/// cargo, the C ones (.c files) and the AssemblyScript ones (a package.json) with
+/// `cannonball build`.
 pub fn scripts() -> Result<()> {
     let root = paths::root();
     let examples = root.join("example-scripts");
-    let (rust, c) = script_dirs(&examples)?;
+    let ScriptDirs { rust, c, assemblyscript } = script_dirs(&examples)?;
     fs::create_dir_all(paths::scripts())?;
 
     ensure_rust_target("wasm32-wasip2")?;
@@ -91,17 +92,46 @@ pub fn scripts() -> Result<()> {
                 .arg(&out))?;
         }
     }
+
+    if !assemblyscript.is_empty() {
+        // node and npm run the AssemblyScript compiler (an npm package the build installs).
+        // Debian's packages only when they are missing: a nodejs from elsewhere bundles npm.
+        if !Command::new("npm").arg("--version").output().is_ok_and(|o| o.status.success()) {
+            run(Command::new(root.join("qemu/deps.sh")).args(["nodejs", "npm"]))?;
+        }
+        eprintln!("xtask: building the AssemblyScript example scripts");
+        run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "-p", "cannonball-cli"]))?;
+        for name in assemblyscript {
+            let out = paths::scripts().join(format!("{name}.wasm"));
+            run(Command::new(paths::target().join("release/cannonball"))
+                .arg("build")
+                .arg(examples.join(&name))
+                .arg("-o")
+                .arg(&out))?;
+        }
+    }
     Ok(())
 }
 
-/// The example script directories: (Rust ones with a Cargo.toml, C ones with .c files).
-fn script_dirs(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
-    let (mut rust, mut c) = (Vec::new(), Vec::new());
+/// The example script directories by language.
+struct ScriptDirs {
+    /// With a Cargo.toml.
+    rust: Vec<String>,
+    /// With .c files.
+    c: Vec<String>,
+    /// With a package.json.
+    assemblyscript: Vec<String>,
+}
+
+fn script_dirs(dir: &Path) -> Result<ScriptDirs> {
+    let (mut rust, mut c, mut assemblyscript) = (Vec::new(), Vec::new(), Vec::new());
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.join("Cargo.toml").is_file() {
             rust.push(name);
+        } else if path.join("package.json").is_file() {
+            assemblyscript.push(name);
         } else if path.is_dir()
             && fs::read_dir(&path)?.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "c")))
         {
@@ -110,7 +140,8 @@ fn script_dirs(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
     }
     rust.sort();
     c.sort();
-    Ok((rust, c))
+    assemblyscript.sort();
+    Ok(ScriptDirs { rust, c, assemblyscript })
 }
 
 /// The guest programs in tests/programs/*.c, compiled for x86_64 into target/programs/.

@@ -38,6 +38,9 @@ pub fn demo() -> Result<()> {
 
 pub fn test(args: &[String]) -> Result<()> {
     build::all()?;
+    // Oracles the tests compare with: strace for the syscalls example, and a cross compiler
+    // for its aarch64 guest.
+    build::run(Command::new(paths::root().join("qemu/deps.sh")).args(["strace", "gcc-aarch64-linux-gnu"]))?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     build::run(Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args))

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use cannonball_sdk::{
+use cannonball_sdk::{emit, 
     AddressFilter, AddressRange, Args, ArgumentSpec, Block, BlockTable, EventBatch, EventKinds, RunInfo, RunSummary,
     Script, Subscription, ThreadEvent, export_script, memory, write_report,
 };
@@ -25,6 +25,7 @@ struct Census {
     filter: Option<AddressFilter>,
     range: Option<(u64, u64)>,
     spin: u64,
+    emit: bool,
     counts: Counts,
 }
 
@@ -124,6 +125,11 @@ impl Script for Census {
             ),
             ArgumentSpec::integer("spin", "loop iterations to burn per block execution (makes the script slow)")
                 .default("0"),
+            ArgumentSpec::boolean(
+                "emit",
+                "forward records: tag 1 per batch (vcpu, executions: two u32), tag 2 at finish (instructions: u64)",
+            )
+            .default("false"),
         ]
     }
 
@@ -136,8 +142,9 @@ impl Script for Census {
         let filter = args.take("filter").map(|f| parse_filter(&f)).transpose()?;
         let range = args.take("range").map(|r| parse_range(&r)).transpose()?;
         let spin = args.parse_or("spin", 0u64)?;
+        let emit = args.flag("emit");
         args.finish()?;
-        Ok(Census { kinds, filter, range, spin, counts: Counts::default() })
+        Ok(Census { kinds, filter, range, spin, emit, counts: Counts::default() })
     }
 
     fn subscription(&self) -> Subscription {
@@ -160,6 +167,11 @@ impl Script for Census {
             std::hint::black_box(x);
         }
         self.counts.block_execs += batch.execs.len() as u64;
+        if self.emit {
+            let mut record = batch.vcpu.to_le_bytes().to_vec();
+            record.extend_from_slice(&(batch.execs.len() as u32).to_le_bytes());
+            emit(1, record);
+        }
         let (mut n, mut h) = (self.counts.trace_insns, self.counts.trace_checksum);
         let (start, end) = self.range.unwrap_or((0, 0));
         let mut in_range = 0;
@@ -228,6 +240,9 @@ impl Script for Census {
         writeln!(r, "order-errors {}", self.counts.order_errors).unwrap();
         writeln!(r, "threads-started {}", self.counts.threads_started).unwrap();
         writeln!(r, "threads-exited {}", self.counts.threads_exited).unwrap();
+        if self.emit {
+            emit(2, total.to_le_bytes());
+        }
         write_report("census.txt", r)
     }
 }

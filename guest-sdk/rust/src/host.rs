@@ -12,6 +12,13 @@ pub fn append_report(name: &str, contents: impl AsRef<[u8]>) -> Result<(), Strin
     wit::append_report(name, contents.as_ref())
 }
 
+/// Sends one record to the run's forwarding sink (`sock=PATH` or `fwd=FILE`); `tag` is the
+/// script's own record type, passed on unchanged with `payload`. Without a sink the host drops
+/// and counts the record. Lossless: waits while the sink is slow.
+pub fn emit(tag: u32, payload: impl AsRef<[u8]>) {
+    wit::emit(tag, payload.as_ref())
+}
+
 /// One line to QEMU's stderr, prefixed with the script's name.
 pub mod log {
     use super::wit::{LogLevel, log};

@@ -50,7 +50,7 @@ pub use bindings::cannonball::script::types::{
     RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
-pub use host::{append_report, disassemble, log, read_memory, symbolize, write_report};
+pub use host::{append_report, disassemble, emit, log, read_memory, symbolize, write_report};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.
 ///

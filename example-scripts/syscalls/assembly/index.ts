@@ -1,0 +1,161 @@
+// syscalls: an strace for QEMU guests. One line per system call, `name(args) = ret`, in the
+// report syscalls.txt, then a count per call (like `strace -c`, counts only).
+//
+// Lines of one vCPU are in order; vCPUs come in batches (see docs/events.md), so lines of
+// different threads are grouped, not interleaved by time. Once a second vCPU has started,
+// every line is prefixed with `[vcpu N] `, as strace -f prefixes `[pid N]`.
+
+import {
+  Args,
+  ArgumentSpec,
+  EventBatch,
+  EventKinds,
+  ReportWriter,
+  RunInfo,
+  RunSummary,
+  Script,
+  Subscription,
+  ThreadEvent,
+  fail,
+  log,
+  register,
+  subscribe,
+} from "@cannonball/sdk";
+import { argCount } from "./args";
+import { AARCH64, ERRNO, X86_64 } from "./tables";
+
+/** Numbers below this get counters in arrays; others (there are none today) in a Map. */
+const DIRECT: i32 = 1024;
+/** Arguments below 1 MiB print in decimal (fds, sizes, flags), others in hex (pointers). */
+const DECIMAL_BELOW: u64 = 1 << 20;
+
+class Row {
+  constructor(public number: i64, public calls: u64, public errors: u64) {}
+}
+
+class Counts {
+  calls: u64 = 0;
+  errors: u64 = 0;
+}
+
+class Syscalls extends Script {
+  private names: string[] = [];
+  private summaryOnly: bool = false;
+  private report: ReportWriter = new ReportWriter("syscalls.txt");
+  private calls: StaticArray<u64> = new StaticArray<u64>(DIRECT);
+  private errors: StaticArray<u64> = new StaticArray<u64>(DIRECT);
+  private other: Map<i64, Counts> = new Map<i64, Counts>();
+  private prefix: bool = false;
+
+  arguments(): ArgumentSpec[] {
+    return [ArgumentSpec.boolean("summary-only", "only the counts per system call, no trace")];
+  }
+
+  init(info: RunInfo, args: Args): Subscription {
+    this.summaryOnly = args.flag("summary-only");
+    args.finish();
+    if (info.arch == "x86_64") this.names = X86_64;
+    else if (info.arch == "aarch64") this.names = AARCH64;
+    else log.warn("no system call names for " + info.arch + ": printing numbers");
+    return subscribe(EventKinds.SYSCALLS | EventKinds.THREADS);
+  }
+
+  onThread(vcpu: u32, event: ThreadEvent): void {
+    if (event == ThreadEvent.Start && vcpu != 0) this.prefix = true;
+  }
+
+  onEvents(batch: EventBatch): void {
+    const n = batch.sysNumber.length;
+    for (let i = 0; i < n; i++) {
+      const number = batch.sysNumber.at(i);
+      const returned = batch.sysReturned.at(i);
+      const ret = batch.sysRet.at(i);
+      this.count(number, returned && ret < 0);
+      if (this.summaryOnly) continue;
+      const name = this.name(number);
+      let line = this.prefix ? "[vcpu " + batch.vcpu.toString() + "] " + name + "(" : name + "(";
+      const shown = argCount(name);
+      for (let a = 0; a < shown; a++) {
+        if (a > 0) line += ", ";
+        line += formatArg(batch.sysArgs.at(i * 6 + a));
+      }
+      line += ") = " + (returned ? formatRet(ret) : "?");
+      this.report.line(line);
+    }
+  }
+
+  finish(summary: RunSummary): void {
+    const r = this.report;
+    if (!this.summaryOnly) r.line("");
+    r.line("  calls  errors  number  syscall");
+    // Sorted by calls, most first, as strace -c.
+    const rows: Row[] = [];
+    for (let i = 0; i < DIRECT; i++) {
+      if (this.calls[i] > 0) rows.push(new Row(i, this.calls[i], this.errors[i]));
+    }
+    const others = this.other.keys();
+    for (let i = 0; i < others.length; i++) {
+      const c = this.other.get(others[i]);
+      rows.push(new Row(others[i], c.calls, c.errors));
+    }
+    rows.sort((a: Row, b: Row): i32 => {
+      if (a.calls != b.calls) return a.calls > b.calls ? -1 : 1;
+      return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
+    });
+    let calls: u64 = 0, errors: u64 = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      calls += row.calls;
+      errors += row.errors;
+      r.line(pad(row.calls.toString(), 7) + " " + pad(row.errors.toString(), 7) + " " + pad(row.number.toString(), 7) + "  " + this.name(row.number));
+    }
+    r.line(pad(calls.toString(), 7) + " " + pad(errors.toString(), 7) + " " + pad("", 7) + "  total");
+    r.close();
+    log.info(calls.toString() + " system calls, " + errors.toString() + " failed: syscalls.txt");
+  }
+
+  private name(number: i64): string {
+    if (number >= 0 && number < this.names.length) {
+      const known = unchecked(this.names[<i32>number]);
+      if (known.length > 0) return known;
+    }
+    return "syscall_" + number.toString();
+  }
+
+  private count(number: i64, error: bool): void {
+    if (number >= 0 && number < DIRECT) {
+      unchecked((this.calls[<i32>number] += 1));
+      if (error) unchecked((this.errors[<i32>number] += 1));
+      return;
+    }
+    if (!this.other.has(number)) this.other.set(number, new Counts());
+    const c = this.other.get(number);
+    c.calls += 1;
+    if (error) c.errors += 1;
+  }
+}
+
+function formatArg(v: u64): string {
+  if (v < DECIMAL_BELOW) return v.toString();
+  // Small negative numbers read better signed: AT_FDCWD (-100) and fd -1 arrive as 32-bit ints,
+  // zero-extended or sign-extended.
+  if (<i64>v < 0 && <i64>v > -4096) return (<i64>v).toString();
+  if (v <= 0xffffffff && <i32>v < 0 && <i32>v > -4096) return (<i32>v).toString();
+  return "0x" + v.toString(16);
+}
+
+/** Signed decimal; -1 and the errno name for the kernel's error range, as strace shows. */
+function formatRet(ret: i64): string {
+  if (ret < 0 && ret > -4096) {
+    const e = <i32>-ret;
+    const name = e < ERRNO.length && ERRNO[e].length > 0 ? ERRNO[e] : "E" + e.toString();
+    return "-1 " + name;
+  }
+  return ret.toString();
+}
+
+function pad(s: string, width: i32): string {
+  return s.length >= width ? s : " ".repeat(width - s.length) + s;
+}
+
+register(new Syscalls());

@@ -1,0 +1,25 @@
+// Cannonball SDK for AssemblyScript: the public API. See README.md.
+
+export { Script, register, fail } from "./script";
+export { Args, Argument, ArgumentSpec, ArgumentType } from "./args";
+export {
+  AddressFilter,
+  AddressRange,
+  Block,
+  Column,
+  EventBatch,
+  EventKinds,
+  Instruction,
+  Location,
+  RunInfo,
+  RunSummary,
+  Subscription,
+  SymbolInfo,
+  ThreadEvent,
+  VcpuInstructions,
+  VcpuMemory,
+  mem,
+  subscribe,
+} from "./types";
+export { appendReport, disassemble, emit, lastError, log, readMemory, symbolize, writeReport } from "./host";
+export { ReportWriter, hex } from "./report";

@@ -1,0 +1,239 @@
+// The values of `cannonball:script/types`, as AssemblyScript classes. Names follow the WIT
+// (kebab-case → camelCase) and the Rust SDK.
+
+/** Facts about the run, known before the guest executes its first instruction. */
+export class RunInfo {
+  constructor(
+    /** QEMU's target name: "x86_64", "aarch64", ... */
+    public arch: string,
+    /** Host process id of this QEMU process (the guest's pid in user mode). */
+    public pid: u32,
+    /** True in the child of a guest fork(). */
+    public forked: bool,
+  ) {}
+}
+
+/** The event kinds a script can subscribe to (flags: combine with `|`). */
+export namespace EventKinds {
+  export const NONE: u8 = 0;
+  /** Translated blocks with their static facts (`onBlocks`). */
+  export const BLOCKS: u8 = 1 << 0;
+  /** Per-vCPU in-order block executions (`EventBatch.execs`). Implies BLOCKS. */
+  export const TRACE: u8 = 1 << 1;
+  /** Memory accesses (`EventBatch.mem*`). */
+  export const MEMORY: u8 = 1 << 2;
+  /** System calls (`EventBatch.sys*`). */
+  export const SYSCALLS: u8 = 1 << 3;
+  /** Thread start and exit (`onThread`). */
+  export const THREADS: u8 = 1 << 4;
+  /** Disassembly text in `Block.disassembly`. */
+  export const DISASSEMBLY: u8 = 1 << 5;
+  /** Execution count of every block (`RunSummary.blockIds/blockExecs`). Implies BLOCKS. */
+  export const BLOCK_COUNTS: u8 = 1 << 6;
+  /** Memory reads and writes per vCPU (`RunSummary.memory`). */
+  export const MEMORY_COUNTS: u8 = 1 << 7;
+}
+
+/** A half-open guest address range [start, end). */
+export class AddressRange {
+  constructor(public start: u64, public end: u64) {}
+}
+
+/** Which code is instrumented (`address-filter`). */
+export class AddressFilter {
+  static readonly MAIN_BINARY: u8 = 0;
+  static readonly MODULE: u8 = 1;
+  static readonly RANGES: u8 = 2;
+
+  private constructor(public tag: u8, public module: string, public ranges: AddressRange[]) {}
+
+  /** Only the main binary's code. */
+  static mainBinary(): AddressFilter {
+    return new AddressFilter(AddressFilter.MAIN_BINARY, "", []);
+  }
+  /** Only code mapped from a file with this name (e.g. "libc.so.6") or path. */
+  static module(name: string): AddressFilter {
+    return new AddressFilter(AddressFilter.MODULE, name, []);
+  }
+  /** Only blocks starting inside one of these ranges. */
+  static ranges(ranges: AddressRange[]): AddressFilter {
+    return new AddressFilter(AddressFilter.RANGES, "", ranges);
+  }
+}
+
+/** What `init` asks the host for. */
+export class Subscription {
+  constructor(
+    /** EventKinds flags, e.g. `EventKinds.SYSCALLS | EventKinds.THREADS`. */
+    public kinds: u8 = EventKinds.NONE,
+    /** Instrument only this code; null means all code. */
+    public filter: AddressFilter | null = null,
+  ) {}
+}
+
+/** A subscription to `kinds`, for all code unless `filter` is given. */
+export function subscribe(kinds: u8, filter: AddressFilter | null = null): Subscription {
+  return new Subscription(kinds, filter);
+}
+
+/** A translated block with its instructions' static facts (copied: scripts may keep it). */
+export class Block {
+  constructor(
+    public id: u32,
+    /** Guest address of the first instruction. */
+    public vaddr: u64,
+    /** Size in bytes of each instruction, in order. */
+    public insnSizes: Uint8Array,
+    /** The opcode bytes of all instructions, concatenated. */
+    public insnBytes: Uint8Array,
+    /** Disassembly per instruction when subscribed to DISASSEMBLY, else empty. */
+    public disassembly: string[],
+    /** Symbol of the first instruction, when QEMU knows it. */
+    public symbol: string | null,
+  ) {}
+
+  /** Address of every instruction, in order. */
+  insnAddrs(): u64[] {
+    const out = new Array<u64>(this.insnSizes.length);
+    let addr = this.vaddr;
+    for (let i = 0; i < this.insnSizes.length; i++) {
+      unchecked((out[i] = addr));
+      addr += <u64>unchecked(this.insnSizes[i]);
+    }
+    return out;
+  }
+
+  /** Address just past the last instruction. */
+  end(): u64 {
+    let addr = this.vaddr;
+    for (let i = 0; i < this.insnSizes.length; i++) addr += <u64>unchecked(this.insnSizes[i]);
+    return addr;
+  }
+}
+
+/**
+ * A read-only view of one column of an event batch or run summary, in the host's memory
+ * layout: no copy. Valid only during the hook that received it; `toArray()` copies.
+ */
+export class Column<T> {
+  constructor(
+    /** Address of the first element. */
+    public readonly ptr: usize,
+    public readonly length: i32,
+  ) {}
+
+  @operator("[]")
+  get(i: i32): T {
+    if (<u32>i >= <u32>this.length) throw new RangeError("column index out of range");
+    return load<T>(this.ptr + (<usize>i << alignof<T>()));
+  }
+
+  /** Element i without the bounds check. */
+  @inline
+  at(i: i32): T {
+    return load<T>(this.ptr + (<usize>i << alignof<T>()));
+  }
+
+  toArray(): T[] {
+    const out = new Array<T>(this.length);
+    memory.copy(out.dataStart, this.ptr, <usize>this.length << alignof<T>());
+    return out;
+  }
+}
+
+/**
+ * Events of one vCPU, in order, since its previous batch: columns (see docs/wit.md). Entry i
+ * of every `mem*` column describes one memory access, entry i of every `sys*` column one
+ * system call (`sysArgs` has six entries per call).
+ */
+export class EventBatch {
+  vcpu: u32 = 0;
+  firstExec: u64 = 0;
+  execs: Column<u32> = new Column<u32>(0, 0);
+  memExec: Column<u64> = new Column<u64>(0, 0);
+  memPc: Column<u64> = new Column<u64>(0, 0);
+  memAddr: Column<u64> = new Column<u64>(0, 0);
+  memInfo: Column<u8> = new Column<u8>(0, 0);
+  memValue: Column<u64> = new Column<u64>(0, 0);
+  sysExec: Column<u64> = new Column<u64>(0, 0);
+  sysNumber: Column<i64> = new Column<i64>(0, 0);
+  sysArgs: Column<u64> = new Column<u64>(0, 0);
+  sysRet: Column<i64> = new Column<i64>(0, 0);
+  sysReturned: Column<bool> = new Column<bool>(0, 0);
+  /** Set in a vCPU's last batch when a fatal fault cut its last block execution short. */
+  hasCutShort: bool = false;
+  cutShort: u32 = 0;
+}
+
+/** A guest thread started or exited. */
+export enum ThreadEvent {
+  Start = 0,
+  Exit = 1,
+}
+
+export class VcpuInstructions {
+  constructor(public vcpu: u32, public instructions: u64) {}
+}
+
+export class VcpuMemory {
+  constructor(public vcpu: u32, public reads: u64, public writes: u64) {}
+}
+
+/** What `finish` receives, after the guest exited. */
+export class RunSummary {
+  /** Executed guest instructions per vCPU, ascending by vCPU index. */
+  instructions: VcpuInstructions[] = [];
+  /** Per-vCPU memory access counts (MEMORY_COUNTS). */
+  memory: VcpuMemory[] = [];
+  /** Block `blockIds[i]` ran `blockExecs[i]` times (BLOCK_COUNTS). */
+  blockIds: Column<u32> = new Column<u32>(0, 0);
+  blockExecs: Column<u64> = new Column<u64>(0, 0);
+
+  /** Instructions of all vCPUs. */
+  totalInstructions(): u64 {
+    let total: u64 = 0;
+    for (let i = 0; i < this.instructions.length; i++) total += unchecked(this.instructions[i]).instructions;
+    return total;
+  }
+}
+
+// --- host types ---------------------------------------------------------------------
+
+export class SymbolInfo {
+  constructor(public name: string, public start: u64, public size: u64) {}
+}
+
+/** Where a guest address lies: its module and, when known, its symbol. */
+export class Location {
+  constructor(
+    /** Path of the mapped file. */
+    public module: string,
+    /** Guest address where the module is loaded. */
+    public moduleBase: u64,
+    /** address - moduleBase: what drcov calls the offset. */
+    public offset: u64,
+    public symbol: SymbolInfo | null,
+  ) {}
+}
+
+/** One disassembled instruction. */
+export class Instruction {
+  constructor(public address: u64, public size: u32, public text: string) {}
+}
+
+/** Decoding `EventBatch.memInfo`. */
+export namespace mem {
+  /** Access size in bytes (1, 2, 4, 8 or 16). */
+  export function size(info: u8): u32 {
+    return 1 << (info & 7);
+  }
+  export function isStore(info: u8): bool {
+    return (info & 8) != 0;
+  }
+  export function isSignExtended(info: u8): bool {
+    return (info & 0x10) != 0;
+  }
+  export function isBigEndian(info: u8): bool {
+    return (info & 0x20) != 0;
+  }
+}

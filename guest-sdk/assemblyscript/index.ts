@@ -1,0 +1,2 @@
+// Package entry for `import ... from "@cannonball/sdk"`.
+export * from "./assembly/index";
