@@ -33,6 +33,7 @@ pub mod qemu;
 pub mod script;
 pub mod services;
 pub mod sink;
+pub mod threads;
 
 use std::ffi::{c_char, c_int};
 

@@ -46,6 +46,23 @@ pub struct HostOptions {
     #[arg(long, value_name = "FILTER")]
     pub filter: Option<String>,
 
+    /// Memory a script may use, in MiB.
+    #[arg(long = "script-memory", value_name = "MIB", default_value = "1024")]
+    pub script_memory: u64,
+
+    /// Longest a single call into the script may run, in seconds; 0 for no limit.
+    #[arg(long = "script-time", value_name = "SECONDS", default_value = "60")]
+    pub script_time: f64,
+
+    /// Most a script may write into report files in all, in MiB.
+    #[arg(long = "report-limit", value_name = "MIB", default_value = "4096")]
+    pub report_limit: u64,
+
+    /// When a script traps or exceeds a limit: detach (drop the script, the guest runs on) or
+    /// abort (QEMU exits with status 1).
+    #[arg(long = "on-error", value_name = "POLICY", default_value = "detach")]
+    pub on_error: String,
+
     /// Write live progress lines to this descriptor (used by `cannonball run`).
     #[arg(long = "progress-fd", value_name = "FD")]
     pub progress_fd: Option<i32>,

@@ -57,7 +57,8 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
     let out = OutDir::prepare(&opts.host.out)?;
     let (factory, mut script, args) = match script_path {
         Some(path) => {
-            let factory = ScriptFactory::load(path, target, out)?;
+            let limits = crate::script::Limits::from_options(&opts.host)?;
+            let factory = ScriptFactory::load(path, target, out, limits)?;
             let mut script = factory.instantiate(None)?;
             let described = script.describe()?;
             if opts.host.help {
@@ -82,21 +83,22 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         let hello = Hello { pid: info.pid, forked: false, arch: info.arch.clone(), script: script_name };
         forward::start(endpoint.open()?, &hello, forwarded)?;
     }
-    let subscription = match &mut script {
-        Some(script) => {
-            if opts.host.filter.is_some() {
-                bail!("filter= applies to the built-in forwarder only; the script chooses its own filter");
-            }
-            script.init(&info, &args)?
+    if script.is_some() && opts.host.filter.is_some() {
+        bail!("filter= applies to the built-in forwarder only; the script chooses its own filter");
+    }
+    let host_filter = || opts.host.filter.as_deref().map(options::parse_filter).transpose();
+    let subscription = match script.as_mut().map(|s| s.init(&info, &args)).transpose()? {
+        Some(Some(subscription)) => subscription,
+        // init trapped and the script was detached: the guest runs without it.
+        Some(None) => {
+            script = None;
+            Subscription { kinds: EventKinds::empty(), filter: None }
         }
-        None => Subscription {
-            kinds: EventKinds::empty(),
-            filter: opts.host.filter.as_deref().map(options::parse_filter).transpose()?,
-        },
+        None => Subscription { kinds: EventKinds::empty(), filter: host_filter()? },
     };
     let kinds = subscription.kinds | forwarded;
 
-    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter));
+    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target);
     if RUN.set(Run { capture, factory, info, args, endpoint }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
@@ -159,9 +161,35 @@ unsafe extern "C" fn on_vcpu_exit(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
 /// Runs when the guest exits for any reason (exit, exit_group in any thread, fatal signal),
 /// after QEMU stopped every other vCPU and removed all other callbacks.
 unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _data: *mut c_void) {
-    let run = run();
     // SAFETY: QEMU runs the exit callback after stopping all vCPUs.
-    unsafe { correct_fatal_fault(&run.capture) };
+    unsafe { finish_process(true) };
+}
+
+/// A single-threaded guest calls execve: a successful exec replaces the process without
+/// QEMU's exit path, so this process's analysis ends here (reports, the forwarded stream's
+/// end). Should the exec fail, the process runs on unobserved.
+pub fn before_exec() {
+    if buffer::alive_count() <= 1 {
+        // SAFETY: the only guest thread is the caller, inside its system call.
+        unsafe { finish_process(false) };
+    }
+}
+
+/// Delivers everything, calls the script's `finish`, ends the forwarded stream. Once per
+/// process (an exec that failed leaves nothing for the exit callback to do).
+///
+/// # Safety
+/// No other vCPU may run.
+unsafe fn finish_process(at_exit: bool) {
+    static FINISHED_IN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if FINISHED_IN.swap(std::process::id(), std::sync::atomic::Ordering::SeqCst) == std::process::id() {
+        return;
+    }
+    let run = run();
+    if at_exit {
+        // SAFETY: as above.
+        unsafe { correct_fatal_fault(&run.capture) };
+    }
     // SAFETY: as above.
     unsafe {
         buffer::flush_all(true, |vcpu| {
@@ -270,15 +298,16 @@ unsafe extern "C" fn in_forked_child() {
         batch::start(None, run.capture.blocks.as_ref());
         return;
     };
-    let started = factory.instantiate(Some(pid)).and_then(|mut script| {
-        script.init(&info, &run.args)?;
-        Ok(script)
-    });
+    let started =
+        factory.instantiate(Some(pid)).and_then(|mut script| Ok(script.init(&info, &run.args)?.map(|_| script)));
     match started {
-        Ok(script) => batch::start(Some(script), run.capture.blocks.as_ref()),
-        Err(err) => console::line(&format!(
-            "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
-            console::one_line(&err)
-        )),
+        Ok(script) => batch::start(script, run.capture.blocks.as_ref()),
+        Err(err) => {
+            console::line(&format!(
+                "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
+                console::one_line(&err)
+            ));
+            batch::start(None, run.capture.blocks.as_ref());
+        }
     }
 }

@@ -25,17 +25,15 @@ pub fn start(fd: RawFd, instructions: fn() -> u64) -> Result<()> {
     }
     unsafe { libc::close(fd) };
     FD.store(private as u64, Ordering::Relaxed);
-    std::thread::Builder::new()
-        .name("cannonball-progress".into())
-        .spawn(move || {
-            while !STOP.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
-                if STOP.load(Ordering::Relaxed) || !report(private, instructions()) {
-                    break;
-                }
+    crate::threads::spawn("cannonball-progress", move || {
+        while !STOP.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(250));
+            if STOP.load(Ordering::Relaxed) || !report(private, instructions()) {
+                break;
             }
-        })
-        .map_err(|e| anyhow::anyhow!("cannot start the progress thread: {e}"))?;
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("cannot start the progress thread: {e}"))?;
     Ok(())
 }
 

@@ -46,9 +46,7 @@ fn pipeline() -> std::sync::MutexGuard<'static, Option<Pipeline>> {
 pub fn start(script: Option<ScriptHost>, blocks: Option<&'static BlockRegistry>) {
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
     let (free_tx, free) = mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name("cannonball-analysis".into())
-        .spawn(move || analysis_loop(script, blocks, rx, free_tx))
+    let thread = crate::threads::spawn("cannonball-analysis", move || analysis_loop(script, blocks, rx, free_tx))
         .expect("cannot start the analysis thread");
     *pipeline() = Some(Pipeline { tx, free, thread });
 }

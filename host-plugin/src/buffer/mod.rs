@@ -102,6 +102,11 @@ pub fn thread_exited(vcpu: u32) {
     s.set_alive(false);
 }
 
+/// Guest threads alive now.
+pub fn alive_count() -> usize {
+    existing_slots().filter(|s| s.is_alive()).count()
+}
+
 /// Flushes every buffer, calling `on_alive` for each vCPU whose thread is still alive. With
 /// `final_` (at exit) system calls still waiting for their return go out as unreturned; at a
 /// fork they stay pending, since the parent's call returns after it.

@@ -26,6 +26,18 @@ pub unsafe extern "C" fn on_syscall(
     if crate::plugin::capture().kinds.contains(crate::script::EventKinds::SYSCALLS) {
         buffer::record_syscall_entry(vcpu, num, [a1, a2, a3, a4, a5, a6]);
     }
+    if crate::plugin::capture().execve_numbers.contains(&num) {
+        crate::plugin::before_exec();
+    }
+}
+
+/// execve and execveat for a QEMU target.
+pub fn execve_numbers(arch: &str) -> [i64; 2] {
+    match arch {
+        "aarch64" | "riscv64" => [221, 281],
+        "x86_64" => [59, 322],
+        _ => [-1, -1],
+    }
 }
 
 pub unsafe extern "C" fn on_syscall_return(_id: sys::qemu_plugin_id_t, vcpu: c_uint, num: i64, ret: i64) {

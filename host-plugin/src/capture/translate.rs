@@ -24,10 +24,12 @@ pub struct Capture {
     /// it to say which execution they belong to.
     pub exec_counter: Option<U64Scoreboard>,
     guest_base_known: std::sync::atomic::AtomicBool,
+    /// execve/execveat numbers of the guest architecture (see `plugin::before_exec`).
+    pub execve_numbers: [i64; 2],
 }
 
 impl Capture {
-    pub fn new(kinds: EventKinds, filter: CodeFilter) -> Self {
+    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
         // Execution indices order memory and system-call events against the other ordered
         // kinds; with only one ordered kind, column order says it all and the per-event
@@ -36,6 +38,7 @@ impl Capture {
         let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS)
             && ordered.iter().filter(|k| kinds.contains(**k)).count() >= 2;
         Self {
+            execve_numbers: super::syscalls::execve_numbers(arch),
             kinds,
             filter,
             icount: InstructionCounter::new(),

@@ -7,6 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::cannonball::script::{host, types};
 use super::bindings::exports::{Host, LogLevel};
+use super::limits::{LOG_LINES, Limits, MemoryLimiter};
 use crate::console;
 use crate::services::{disasm, memory, modules::MODULES};
 use crate::sink::OutDir;
@@ -20,18 +21,45 @@ pub struct HostState {
     forked_pid: Option<u32>,
     wasi: WasiCtx,
     table: ResourceTable,
+    pub(crate) memory: MemoryLimiter,
+    /// Bytes the script may still write into reports (`report-limit=`).
+    report_budget: u64,
+    report_limit_mib: u64,
+    log_lines: u64,
 }
 
 impl HostState {
-    pub fn new(script_name: String, arch: String, out: OutDir, forked_pid: Option<u32>) -> Self {
+    pub fn new(script_name: String, arch: String, out: OutDir, forked_pid: Option<u32>, limits: &Limits) -> Self {
         // Deny-by-default WASI: no preopened directories, no environment, no arguments, no
         // network. stdout/stderr of the script are discarded; `log` is the way to speak.
         let wasi = WasiCtx::builder().build();
-        Self { script_name, arch, out, forked_pid, wasi, table: ResourceTable::new() }
+        Self {
+            script_name,
+            arch,
+            out,
+            forked_pid,
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryLimiter::new(limits.memory_bytes),
+            report_budget: limits.report_bytes,
+            report_limit_mib: limits.report_bytes >> 20,
+            log_lines: 0,
+        }
     }
 }
 
 impl HostState {
+    /// Takes `len` bytes from the report budget, or refuses.
+    fn spend_report_bytes(&mut self, len: usize) -> Result<(), String> {
+        match self.report_budget.checked_sub(len as u64) {
+            Some(left) => {
+                self.report_budget = left;
+                Ok(())
+            }
+            None => Err(format!("report limit of {} MiB reached (report-limit=MiB)", self.report_limit_mib)),
+        }
+    }
+
     /// In a forked child, reports carry its pid.
     fn report_name(&self, name: String) -> String {
         match self.forked_pid {
@@ -58,6 +86,16 @@ impl Host for HostState {
             LogLevel::Debug => "debug",
         };
         for line in message.lines() {
+            self.log_lines += 1;
+            if self.log_lines > LOG_LINES {
+                if self.log_lines == LOG_LINES + 1 {
+                    console::line(&format!(
+                        "[{}] warn: more than {LOG_LINES} log lines; further lines are dropped",
+                        self.script_name
+                    ));
+                }
+                return;
+            }
             console::line(&format!("[{}] {level}: {line}", self.script_name));
         }
     }
@@ -85,11 +123,13 @@ impl Host for HostState {
     }
 
     fn write_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
+        self.spend_report_bytes(contents.len())?;
         let name = self.report_name(name);
         self.out.write_report(&name, &contents).map(|_| ()).map_err(|e| format!("{e:#}"))
     }
 
     fn append_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
+        self.spend_report_bytes(contents.len())?;
         let name = self.report_name(name);
         self.out.append_report(&name, &contents).map(|_| ()).map_err(|e| format!("{e:#}"))
     }

@@ -10,6 +10,7 @@ use super::bindings::exports::{
     Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptInfo, ScriptPre, Subscription, ThreadEvent,
 };
 use super::host_api::HostState;
+use super::limits::{self, Limits, OnError};
 use crate::console;
 use crate::sink::OutDir;
 
@@ -21,12 +22,13 @@ pub struct ScriptFactory {
     name: String,
     arch: String,
     out: OutDir,
+    limits: Limits,
 }
 
 impl ScriptFactory {
     /// Compiles the component at `path` and links it against the host. Every way a file can
     /// be unusable (missing, not Wasm, a core module, another world) becomes one error here.
-    pub fn load(path: &Path, arch: &str, out: OutDir) -> Result<Self> {
+    pub fn load(path: &Path, arch: &str, out: OutDir, limits: Limits) -> Result<Self> {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
         let bytes = std::fs::read(path).with_context(|| format!("cannot read script {}", path.display()))?;
         if !bytes.starts_with(b"\0asm") {
@@ -42,6 +44,10 @@ impl ScriptFactory {
 
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // QEMU owns the process's signal handlers (and its handler crashes on threads that
+        // are not vCPUs), so traps must not rely on signals: explicit checks instead.
+        config.signals_based_traps(false);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e:#}")).context("cannot create the Wasm engine")?;
         let component = Component::new(&engine, &bytes)
             .map_err(|e| anyhow!("{e:#}"))
@@ -54,8 +60,8 @@ impl ScriptFactory {
             .instantiate_pre(&component)
             .and_then(ScriptPre::new)
             .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("script {} does not fit the cannonball:script@0.1.0 world", path.display()))?;
-        Ok(Self { engine, pre, name, arch: arch.to_owned(), out })
+            .with_context(|| format!("script {} {}", path.display(), world_mismatch(&component, &engine)))?;
+        Ok(Self { engine, pre, name, arch: arch.to_owned(), out, limits })
     }
 
     pub fn name(&self) -> &str {
@@ -64,16 +70,17 @@ impl ScriptFactory {
 
     /// A fresh instance. In a forked child, `forked_pid` names its reports.
     pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
-        let mut store = Store::new(
-            &self.engine,
-            HostState::new(self.name.clone(), self.arch.clone(), self.out.clone(), forked_pid),
-        );
+        limits::ensure_ticker(&self.engine);
+        let state = HostState::new(self.name.clone(), self.arch.clone(), self.out.clone(), forked_pid, &self.limits);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(self.limits.call_ticks());
         let script = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("cannot instantiate script {}", self.name))?;
-        Ok(ScriptHost { store, script, broken: false })
+        Ok(ScriptHost { store, script, broken: false, limits: self.limits.clone() })
     }
 }
 
@@ -83,6 +90,7 @@ pub struct ScriptHost {
     script: Script,
     /// Set after a trap: wasmtime refuses every further call into the instance.
     broken: bool,
+    limits: Limits,
 }
 
 impl ScriptHost {
@@ -90,33 +98,88 @@ impl ScriptHost {
         &self.store.data().script_name
     }
 
-    /// Calls the script's `describe`.
+    /// Gives the next call its full time budget.
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(self.limits.call_ticks());
+    }
+
+    /// Calls the script's `describe`. A trap here is fatal: without a description the
+    /// arguments cannot be checked.
     pub fn describe(&mut self) -> Result<ScriptInfo> {
-        let name = self.name().to_owned();
-        self.script.call_describe(&mut self.store).map_err(|e| anyhow!("script {name}: describe trapped: {e:#}"))
+        self.arm();
+        match self.script.call_describe(&mut self.store) {
+            Ok(info) => Ok(info),
+            Err(e) => bail!("{}", self.failure("describe", &e)),
+        }
     }
 
-    /// Calls the script's `init`; its error string becomes ours.
-    pub fn init(&mut self, info: &RunInfo, args: &[Argument]) -> Result<Subscription> {
+    /// Calls the script's `init`; its error string becomes ours (bad input: fatal). A trap
+    /// follows `on-error`: detached, the guest runs without the script (`None`).
+    pub fn init(&mut self, info: &RunInfo, args: &[Argument]) -> Result<Option<Subscription>> {
+        self.arm();
         let name = self.name().to_owned();
-        self.script
-            .call_init(&mut self.store, info, args)
-            .map_err(|e| anyhow!("script {name}: init trapped: {e:#}"))?
-            .map_err(|msg| anyhow!("script {name}: {msg}"))
+        match self.script.call_init(&mut self.store, info, args) {
+            Ok(result) => result.map(Some).map_err(|msg| anyhow!("script {name}: {msg}")),
+            Err(e) => {
+                self.trapped("init", e);
+                Ok(None)
+            }
+        }
     }
 
-    /// Reports a trap once and stops calling the instance.
+    /// One line naming the script, what went wrong, and where in the script.
+    fn failure(&self, export: &str, err: &wasmtime::Error) -> String {
+        let what = if self.store.data().memory.exceeded {
+            format!("exceeded its memory limit of {} MiB (script-memory=MiB)", self.limits.memory_bytes >> 20)
+        } else if matches!(err.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+            format!("exceeded its time limit of {} per call (script-time=SECONDS)", self.limits.describe_time())
+        } else {
+            match err.downcast_ref::<wasmtime::Trap>() {
+                Some(trap) => format!("trapped: {trap}"),
+                // A host error: the innermost cause says what it was.
+                None => format!("failed: {}", err.chain().last().map(|c| c.to_string()).unwrap_or_default()),
+            }
+        };
+        let backtrace = err
+            .downcast_ref::<wasmtime::WasmBacktrace>()
+            .map(|bt| {
+                // Innermost first; the language runtime's abort/panic frames say nothing about
+                // where the script failed, so they are left out.
+                let frames: Vec<String> = bt
+                    .to_string()
+                    .lines()
+                    .filter_map(|l| l.split_once(" - ").map(|(_, f)| f.trim().to_owned()))
+                    .filter(|f| !is_runtime_frame(f))
+                    .take(8)
+                    .collect();
+                format!("; wasm backtrace: {}", frames.join(" <- "))
+            })
+            .unwrap_or_default();
+        format!("script {}: {export} {what}{backtrace}", self.name())
+    }
+
+    /// Applies `on-error` after a failed call: detach (report once, stop calling the
+    /// instance; wasmtime refuses further calls anyway) or abort (report, hand the forwarder
+    /// what it has, exit 1).
     fn trapped(&mut self, export: &str, err: wasmtime::Error) {
         self.broken = true;
-        console::line(&format!(
-            "cannonball: error: script {}: {export} trapped, no further events are delivered: {}",
-            self.name(),
-            format!("{err:#}").replace('\n', " ")
-        ));
+        let line = self.failure(export, &err);
+        match self.limits.on_error {
+            OnError::Detach => {
+                console::line(&format!("cannonball: error: {line}; detached, the guest runs on without it"))
+            }
+            OnError::Abort => {
+                console::line(&format!("cannonball: error: {line}; aborting (on-error=abort)"));
+                crate::sink::forward::finish(Vec::new());
+                // SAFETY: _exit ends the process at once; QEMU's state needs no cleanup.
+                unsafe { libc::_exit(1) };
+            }
+        }
     }
 
     pub fn on_blocks(&mut self, blocks: &[Block]) {
         if !self.broken {
+            self.arm();
             if let Err(e) = self.script.call_on_blocks(&mut self.store, blocks) {
                 self.trapped("on-blocks", e);
             }
@@ -125,6 +188,7 @@ impl ScriptHost {
 
     pub fn on_events(&mut self, batch: &EventBatch) {
         if !self.broken {
+            self.arm();
             if let Err(e) = self.script.call_on_events(&mut self.store, batch) {
                 self.trapped("on-events", e);
             }
@@ -133,21 +197,59 @@ impl ScriptHost {
 
     pub fn on_thread(&mut self, vcpu: u32, event: ThreadEvent) {
         if !self.broken {
+            self.arm();
             if let Err(e) = self.script.call_on_thread(&mut self.store, vcpu, event) {
                 self.trapped("on-thread", e);
             }
         }
     }
 
-    /// Calls the script's `finish`.
+    /// Calls the script's `finish`. A trap follows `on-error`; an error the script returns is
+    /// reported as one line.
     pub fn finish(&mut self, summary: &RunSummary) -> Result<()> {
         let name = self.name().to_owned();
         if self.broken {
-            bail!("script {name}: not finished, it trapped earlier");
+            return Ok(()); // already reported when it failed
         }
-        self.script
-            .call_finish(&mut self.store, summary)
-            .map_err(|e| anyhow!("script {name}: finish trapped: {e:#}"))?
-            .map_err(|msg| anyhow!("script {name}: finish failed: {msg}"))
+        self.arm();
+        match self.script.call_finish(&mut self.store, summary) {
+            Ok(result) => result.map_err(|msg| anyhow!("script {name}: finish failed: {msg}")),
+            Err(e) => {
+                self.trapped("finish", e);
+                Ok(())
+            }
+        }
     }
+}
+
+/// Frames of the guest language's panic and abort machinery (Rust std, AssemblyScript's
+/// abort, libc's abort).
+fn is_runtime_frame(frame: &str) -> bool {
+    let name = frame.split_once('!').map_or(frame, |(_, name)| name);
+    ["std[", "core[", "__rust", "__rustc", "rust_panic", "abort", "std::", "core::"].iter().any(|p| name.starts_with(p))
+}
+
+/// Why a component does not link: another interface version, or another world altogether.
+fn world_mismatch(component: &Component, engine: &Engine) -> String {
+    const OURS: &str = "cannonball:script@0.1.0";
+    let ty = component.component_type();
+    let names: Vec<String> =
+        ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
+    if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/")) {
+        if let Some((_, version)) = other.split_once('@')
+            && version != "0.1.0"
+        {
+            return format!(
+                "was built for cannonball:script@{version}; this host speaks {OURS}: rebuild it with this SDK"
+            );
+        }
+    }
+    if !names.iter().any(|n| n == "describe") {
+        let shown: Vec<&str> = names.iter().map(String::as_str).take(4).collect();
+        return format!(
+            "is a component of another world (it has {}), not a {OURS} script",
+            if shown.is_empty() { "no imports or exports".into() } else { shown.join(", ") }
+        );
+    }
+    format!("does not fit the {OURS} world")
 }

@@ -7,6 +7,7 @@
 mod arguments;
 pub(crate) mod bindings;
 mod host_api;
+pub mod limits;
 mod loader;
 
 pub use arguments::{help_section, validate};
@@ -15,4 +16,5 @@ pub use bindings::exports::{
     ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use host_api::report_name_for_child;
+pub use limits::Limits;
 pub use loader::{ScriptFactory, ScriptHost};

@@ -29,22 +29,20 @@ impl Writer {
             Stream::File(f) => f.as_raw_fd(),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let thread = std::thread::Builder::new()
-            .name("cannonball-forward".into())
-            .spawn(move || {
-                block_signals();
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
-                runtime.block_on(async move {
-                    match stream {
-                        Stream::Socket(s) => {
-                            s.set_nonblocking(true)?;
-                            pump(rx, tokio::net::UnixStream::from_std(s)?).await
-                        }
-                        Stream::File(f) => pump(rx, tokio::fs::File::from_std(f)).await,
+        // Blocked signals also make a broken pipe an EPIPE here, not a SIGPIPE for the guest.
+        let thread = crate::threads::spawn("cannonball-forward", move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+            runtime.block_on(async move {
+                match stream {
+                    Stream::Socket(s) => {
+                        s.set_nonblocking(true)?;
+                        pump(rx, tokio::net::UnixStream::from_std(s)?).await
                     }
-                })
+                    Stream::File(f) => pump(rx, tokio::fs::File::from_std(f)).await,
+                }
             })
-            .map_err(|e| anyhow!("cannot start the forwarding thread: {e}"))?;
+        })
+        .map_err(|e| anyhow!("cannot start the forwarding thread: {e}"))?;
         Ok(Self { tx: Some(tx), thread: Some(thread), fd })
     }
 
@@ -89,15 +87,4 @@ async fn pump(mut rx: mpsc::Receiver<Vec<u8>>, mut sink: impl AsyncWrite + Unpin
     }
     sink.flush().await?;
     sink.shutdown().await
-}
-
-/// Signals are for QEMU's vCPU threads; a broken pipe must become EPIPE here, not a SIGPIPE
-/// delivered to the guest. Threads the runtime starts inherit the mask.
-fn block_signals() {
-    // SAFETY: plain signal-mask calls on this thread.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-    }
 }
