@@ -111,3 +111,62 @@ fn help_with_a_script_lists_its_arguments() {
     }
     assert!(!run.stdout().contains("primes"), "the guest ran");
 }
+
+/// A component made from WIT text (no toolchain: wit-component's dummy module).
+fn component_of(wit_files: &[(&str, String)], world: &str, work: &TempDir) -> std::path::PathBuf {
+    let dir = work.join("wit");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in wit_files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let mut resolve = wit_parser::Resolve::default();
+    let (pkg, _) = resolve.push_dir(&dir).unwrap();
+    let world = resolve.select_world(&[pkg], Some(world)).unwrap();
+    let mut module = wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8).unwrap();
+    let component =
+        wit_component::ComponentEncoder::default().module(&module).unwrap().validate(true).encode().unwrap();
+    let path = work.join("other.wasm");
+    std::fs::write(&path, component).unwrap();
+    path
+}
+
+#[test]
+fn component_of_another_world() {
+    let work = TempDir::new("other-world");
+    let wit =
+        "package acme:plugin@1.0.0;\nworld tool {\n  import log: func(msg: string);\n  export run: func() -> u32;\n}\n";
+    let path = component_of(&[("tool.wit", wit.to_string())], "tool", &work);
+    let line = expect_error(&[format!("script={}", path.display())]);
+    assert!(line.contains("is a component of another world"), "{line}");
+    assert!(line.contains("not a cannonball:script@0.1.0 script"), "{line}");
+}
+
+#[test]
+fn component_of_another_interface_version() {
+    let work = TempDir::new("other-version");
+    // Our own WIT, as a future version 0.2.0 would be.
+    let files: Vec<(&str, String)> = ["types.wit", "host.wit", "world.wit"]
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(cannonball_tests::root().join("wit").join(f)).unwrap();
+            (*f, text.replace("cannonball:script@0.1.0", "cannonball:script@0.2.0"))
+        })
+        .collect();
+    let path = component_of(&files, "script", &work);
+    let line = expect_error(&[format!("script={}", path.display())]);
+    assert!(line.contains("was built for cannonball:script@0.2.0; this host speaks cannonball:script@0.1.0"), "{line}");
+}
+
+#[test]
+fn bad_limits_and_policies() {
+    for (option, expected) in [
+        ("on-error=explode", "on-error=explode: expected detach or abort"),
+        ("script-memory=0", "script-memory=0"),
+        ("script-time=-1", "script-time=-1"),
+        ("report-limit=lots", "report-limit=MIB"),
+    ] {
+        let line = expect_error(&[icount(), option.to_string()]);
+        assert!(line.contains(expected), "{option}: {line}");
+    }
+}
