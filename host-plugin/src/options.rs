@@ -42,9 +42,9 @@ pub struct HostOptions {
     pub forward: Option<String>,
 
     /// Code the built-in forwarder instruments when there is no script: main, module:NAME, or
-    /// address ranges START-END joined with +.
-    #[arg(long, value_name = "FILTER")]
-    pub filter: Option<String>,
+    /// address ranges START-END joined with +. (Not `filter=`: scripts use that name.)
+    #[arg(long = "forward-filter", value_name = "FILTER")]
+    pub forward_filter: Option<String>,
 
     /// Memory a script may use, in MiB.
     #[arg(long = "script-memory", value_name = "MIB", default_value = "1024")]
@@ -97,7 +97,7 @@ pub fn parse_filter(text: &str) -> Result<AddressFilter> {
     }
     if let Some(name) = text.strip_prefix("module:") {
         if name.is_empty() {
-            bail!("filter=module: needs a module name");
+            bail!("forward-filter=module: needs a module name");
         }
         return Ok(AddressFilter::Module(name.to_owned()));
     }
@@ -106,7 +106,9 @@ pub fn parse_filter(text: &str) -> Result<AddressFilter> {
         let parsed = range.split_once('-').and_then(|(s, e)| Some((parse_address(s)?, parse_address(e)?)));
         match parsed {
             Some((start, end)) if start < end => ranges.push(AddressRange { start, end }),
-            _ => bail!("filter={text}: expected main, module:NAME, or START-END ranges (hex with 0x) joined with +"),
+            _ => bail!(
+                "forward-filter={text}: expected main, module:NAME, or START-END ranges (hex with 0x) joined with +"
+            ),
         }
     }
     Ok(AddressFilter::Ranges(ranges))
@@ -260,9 +262,15 @@ mod tests {
             assert!(!err.contains('\n'), "{bad:?}: {err}");
             assert!(!err.is_empty());
         }
-        for bad in ["forward=trace+bogus", "forward=", "filter=0x10-0x5", "filter=module:", "filter=zz"] {
+        for bad in [
+            "forward=trace+bogus",
+            "forward=",
+            "forward-filter=0x10-0x5",
+            "forward-filter=module:",
+            "forward-filter=zz",
+        ] {
             let opts = parse(&args(&[bad])).unwrap();
-            let err = match (&opts.host.forward, &opts.host.filter) {
+            let err = match (&opts.host.forward, &opts.host.forward_filter) {
                 (Some(k), _) => parse_forward_kinds(k).unwrap_err(),
                 (_, Some(f)) => parse_filter(f).unwrap_err(),
                 _ => unreachable!(),

@@ -83,10 +83,10 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         let hello = Hello { pid: info.pid, forked: false, arch: info.arch.clone(), script: script_name };
         forward::start(endpoint.open()?, &hello, forwarded)?;
     }
-    if script.is_some() && opts.host.filter.is_some() {
-        bail!("filter= applies to the built-in forwarder only; the script chooses its own filter");
+    if script.is_some() && opts.host.forward_filter.is_some() {
+        bail!("forward-filter= applies to the built-in forwarder only; the script chooses its own filter");
     }
-    let host_filter = || opts.host.filter.as_deref().map(options::parse_filter).transpose();
+    let host_filter = || opts.host.forward_filter.as_deref().map(options::parse_filter).transpose();
     let subscription = match script.as_mut().map(|s| s.init(&info, &args)).transpose()? {
         Some(Some(subscription)) => subscription,
         // init trapped and the script was detached: the guest runs without it.

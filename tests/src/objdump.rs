@@ -24,3 +24,14 @@ pub fn function_addresses(binary: &Path, name: &str) -> Vec<u64> {
     assert!(!addrs.is_empty(), "objdump shows no function {name} in {}", binary.display());
     addrs
 }
+
+/// Every instruction address objdump disassembles in `binary`'s executable sections.
+pub fn all_instruction_addresses(binary: &Path) -> std::collections::BTreeSet<u64> {
+    let out = Command::new("objdump").args(["-d", "--no-show-raw-insn"]).arg(binary).output().expect("objdump");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.trim().split_once(':'))
+        .filter_map(|(addr, _)| u64::from_str_radix(addr, 16).ok())
+        .collect()
+}

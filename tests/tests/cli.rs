@@ -1,0 +1,170 @@
+//! The `cannonball` command: `new` → `build` → `run` for every language, `inspect` on every
+//! example script, and `run`'s own behaviour (exit status, reports, progress).
+
+use std::process::{Command, Output};
+
+use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, program, root, run_qemu};
+
+fn cannonball(args: &[&str], work: &TempDir) -> Output {
+    // Rust scripts share the example scripts' target directory (same profile), so the SDK's
+    // dependencies are not compiled again for every generated project.
+    Command::new(cli())
+        .args(args)
+        .current_dir(work.path())
+        .env("CARGO_TARGET_DIR", root().join("target/wasm"))
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `new` then `build` then `run` on the demo program: the generated project works as
+/// generated. Returns its one report.
+fn new_build_run(lang: &str) -> String {
+    let work = TempDir::new(&format!("new-{lang}"));
+    let name = format!("hits_{lang}");
+    ok(&cannonball(&["new", "--lang", lang, &name], &work));
+    let wasm = format!("{name}.wasm");
+    ok(&cannonball(&["build", &name, "-o", &wasm], &work));
+    let out = cannonball(&["run", "-q", "-s", &wasm, "-o", "reports", "--", program("demo").to_str().unwrap()], &work);
+    let stdout = ok(&out);
+    assert!(stdout.contains("primes below 10000: 1229"), "the guest ran: {stdout}");
+    let report = std::fs::read_dir(work.join("reports")).unwrap().next().expect("a report").unwrap().path();
+    std::fs::read_to_string(report).unwrap()
+}
+
+/// The census script's count of one key on the demo's main binary.
+fn census_main(kinds: &str, key: &str) -> u64 {
+    let work = TempDir::new("census-main");
+    let options = [
+        format!("script={}", cannonball_tests::script("census").display()),
+        format!("out={}", work.join("out").display()),
+        format!("kinds={kinds}"),
+        "filter=main".into(),
+    ];
+    let run = run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], &program("demo"), &[], &work);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let text = std::fs::read_to_string(work.join("out/census.txt")).unwrap();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap().parse().unwrap()
+}
+
+#[test]
+fn new_build_run_rust() {
+    // `pc count` per executed instruction of the main binary, from inline block counters.
+    let report = new_build_run("rust");
+    let hits: Vec<(u64, u64)> = report
+        .lines()
+        .map(|l| {
+            let (pc, n) = l.split_once(' ').unwrap();
+            (u64::from_str_radix(pc.trim_start_matches("0x"), 16).unwrap(), n.parse().unwrap())
+        })
+        .collect();
+    let objdump = cannonball_tests::objdump::all_instruction_addresses(&program("demo"));
+    assert!(hits.len() > 50, "{report}");
+    for (pc, n) in &hits {
+        assert!(objdump.contains(pc), "{pc:#x} is an instruction of the demo (objdump)");
+        assert!(*n > 0);
+    }
+    let total: u64 = hits.iter().map(|(_, n)| n).sum();
+    assert_eq!(total, census_main("trace", "trace-instructions"), "= the main binary's traced instructions");
+}
+
+#[test]
+fn new_build_run_c() {
+    let report = new_build_run("c");
+    let n: u64 = report.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(n, census_main("trace", "block-execs"), "block executions of the main binary (traced)");
+}
+
+#[test]
+fn new_build_run_assemblyscript() {
+    let report = new_build_run("as");
+    let syscalls: u64 = report.lines().find_map(|l| l.strip_prefix("syscalls ")).unwrap().parse().unwrap();
+    let work = TempDir::new("as-oracle");
+    let run = run_qemu("x86_64", &[plugin_arg(&oracle_plugin("syscall"), &[])], &program("demo"), &[], &work);
+    let expected: u64 = oracle::syscalls(&run.plugin_log).values().map(|&(calls, _)| calls).sum();
+    assert_eq!(syscalls, expected, "system calls (libsyscall)");
+}
+
+#[test]
+fn new_refuses_bad_names_and_existing_directories() {
+    let work = TempDir::new("new-bad");
+    for bad in ["1abc", "a/b", ""] {
+        let out = cannonball(&["new", "--lang", "rust", bad], &work);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+    }
+    ok(&cannonball(&["new", "--lang", "c", "twice"], &work));
+    let again = cannonball(&["new", "--lang", "c", "twice"], &work);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn inspect_every_example_script() {
+    let work = TempDir::new("inspect");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root().join("target/scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = ok(&cannonball(&["inspect", path.to_str().unwrap()], &work));
+        assert!(text.contains(&format!("name:        {name}\n")), "{text}");
+        assert!(text.contains("version:     0.1.0\n"), "{text}");
+        assert!(text.contains("interface:   cannonball:script@0.1.0\n"), "{text}");
+        assert!(text.contains("host services: "), "{text}");
+        assert!(text.contains("arguments"), "{text}");
+        seen += 1;
+    }
+    assert!(seen >= 9, "every example script: {seen}");
+    // What a script declares and imports, exactly, for two of them.
+    let cov = ok(&cannonball(&["inspect", root().join("target/scripts/cov.wasm").to_str().unwrap()], &work));
+    assert!(cov.contains("host services: symbolize, read-memory, disassemble, write-report\n"), "{cov}");
+    assert!(cov.contains("  all=BOOL  "), "{cov}");
+    let syscalls = ok(&cannonball(&["inspect", root().join("target/scripts/syscalls.wasm").to_str().unwrap()], &work));
+    assert!(syscalls.contains("wasi imports:  none"), "AssemblyScript scripts import no WASI: {syscalls}");
+}
+
+#[test]
+fn inspect_rejects_what_is_not_a_script() {
+    let work = TempDir::new("inspect-bad");
+    for (arg, expected) in [("/bin/ls", "is not a WebAssembly file"), ("missing.wasm", "cannot read missing.wasm")] {
+        let out = cannonball(&["inspect", arg], &work);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
+}
+
+#[test]
+fn run_reports_progress_reports_and_the_guest_status() {
+    let work = TempDir::new("run");
+    let icount = cannonball_tests::script("icount");
+    // The guest's environment as run_qemu gives it, so that libinsn's run below is the same.
+    let out = Command::new(cli())
+        .args(["run", "--progress", "-s", icount.to_str().unwrap(), "-o", "r", "--", program("demo").to_str().unwrap()])
+        .current_dir(work.path())
+        .env("LC_ALL", "C")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("instructions, 0 events ("), "a progress line: {stderr}");
+    assert!(stderr.contains("cannonball: reports in r: icount.txt"), "{stderr}");
+    let report = std::fs::read_to_string(work.join("r/icount.txt")).unwrap();
+    // libinsn on the same (deterministic, single-threaded) program with its output piped too.
+    let o = run_qemu("x86_64", &[plugin_arg(&oracle_plugin("insn"), &[])], &program("demo"), &[], &work);
+    assert_eq!(report.lines().next().unwrap(), format!("total {}", oracle::insn(&o.plugin_log).total));
+
+    // The guest's fate is the command's: SIGSEGV → 128 + 11.
+    let segv =
+        cannonball(&["run", "-q", "-s", icount.to_str().unwrap(), "--", program("segv").to_str().unwrap()], &work);
+    assert_eq!(segv.status.code(), Some(139));
+    // A program that is not there: one line.
+    let missing = cannonball(&["run", "-s", icount.to_str().unwrap(), "--", "/no/such/program"], &work);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&missing.stderr).lines().count(), 1);
+}
