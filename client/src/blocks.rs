@@ -2,35 +2,45 @@
 //! does inside a script: the stream carries one id per block execution, the table turns it
 //! back into the block's instruction PCs.
 
-use std::collections::HashMap;
-
 use cannonball_protocol::{Block, Execs};
 
-/// The blocks of one connection, by id. Ids are per process: keep one table per connection.
+/// The blocks of one connection, by id. The host numbers blocks densely from 0 per process,
+/// so a vector indexed by id is the map (one lookup per execution is the consumer's hot
+/// path). Keep one table per connection.
 #[derive(Default)]
 pub struct BlockTable {
-    blocks: HashMap<u32, Block>,
+    blocks: Vec<Option<Block>>,
+    /// Instructions per block id (0 for unknown ids), for counting without expanding.
+    sizes: Vec<u32>,
 }
 
 impl BlockTable {
     pub fn insert(&mut self, blocks: Vec<Block>) {
         for block in blocks {
-            self.blocks.insert(block.id, block);
+            let id = block.id as usize;
+            if id >= self.blocks.len() {
+                // Ids come from the producer: grow for what arrived, not for what is claimed.
+                let len = (id + 1).max(self.blocks.len() * 2).min(id + 1 + (1 << 16));
+                self.blocks.resize_with(len, || None);
+                self.sizes.resize(len, 0);
+            }
+            self.sizes[id] = block.insn_sizes.len() as u32;
+            self.blocks[id] = Some(block);
         }
     }
 
     pub fn get(&self, id: u32) -> Option<&Block> {
-        self.blocks.get(&id)
+        self.blocks.get(id as usize).and_then(Option::as_ref)
     }
 
     /// Every instruction address the executions ran, in order. An id the stream never
     /// described contributes nothing (the host always describes a block before its use).
     pub fn pcs<'a>(&'a self, execs: &'a Execs) -> impl Iterator<Item = u64> + 'a {
-        execs.ids.iter().filter_map(|id| self.blocks.get(id)).flat_map(|b| b.pcs())
+        execs.ids.iter().filter_map(|&id| self.get(id)).flat_map(|b| b.pcs())
     }
 
     /// Instructions the executions ran, without producing their addresses.
     pub fn instruction_count(&self, execs: &Execs) -> u64 {
-        execs.ids.iter().filter_map(|id| self.blocks.get(id)).map(|b| b.insn_sizes.len() as u64).sum()
+        execs.ids.iter().map(|&id| u64::from(self.sizes.get(id as usize).copied().unwrap_or(0))).sum()
     }
 }

@@ -139,6 +139,59 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
             config.target.map_or(String::new(), |x| format!("≤ {x:.2} {}", if ratio <= x { "met" } else { "MISSED" }));
         println!("| {} | {t:.2} | {ratio:.2} | {target} |", config.name);
     }
+    if only.is_none_or(|o| "forwarding".contains(o)) {
+        forwarding(&gzip, &input, runs, plain.unwrap_or(1.0), &dir)?;
+    }
+    Ok(())
+}
+
+/// Forwarding throughput: every executed block through the Unix socket to `cannonball dump
+/// --count` (which expands executions into instruction addresses), lossless-checked: the
+/// consumer's frame count must equal the producer's (dump fails otherwise), and the PCs it
+/// expanded must equal the producer's own inline instruction count from the end frame.
+fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) -> Result<()> {
+    println!("\nForwarding (forward=trace over a Unix socket to `cannonball dump --count`), median of {runs}:\n");
+    println!("| configuration | median s | × plain QEMU | PC events/s | bytes/s | lossless | target |");
+    println!("|---|---|---|---|---|---|---|");
+    let sock = dir.join("bench.sock");
+    let summary = dir.join("dump.json");
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let mut dump = Command::new(paths::target().join("release/cannonball"))
+            .args(["dump", "--count", "--sock"])
+            .arg(&sock)
+            .arg("-o")
+            .arg(&summary)
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start cannonball dump")?;
+        while !sock.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let plugin = format!("{},sock={},forward=trace", paths::plugin().display(), sock.display());
+        let t = median(&time_runs(gzip, input, &[plugin], 1)?);
+        if !dump.wait()?.success() {
+            bail!("cannonball dump failed: the stream was incomplete");
+        }
+        let text = fs::read_to_string(&summary)?;
+        let field = |key: &str| -> Result<f64> {
+            let at = text.find(&format!("\"{key}\":")).context("dump summary")? + key.len() + 3;
+            Ok(text[at..].split([',', '}']).next().unwrap_or("0").parse()?)
+        };
+        samples.push((t, field("insns")?, field("end_instructions")?, field("bytes")?));
+    }
+    samples.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let (t, insns, end, bytes) = samples[samples.len() / 2];
+    let lossless = if insns == end { "yes" } else { "NO" };
+    let rate = insns / t;
+    let target = format!("≥ 100 M/s {}", if rate >= 100e6 { "met" } else { "MISSED" });
+    println!(
+        "| forward=trace, {:.2} G PCs | {t:.2} | {:.2} | {:.0} M/s | {:.0} MB/s | {lossless} | {target} |",
+        insns / 1e9,
+        t / plain,
+        rate / 1e6,
+        bytes / t / 1e6
+    );
     Ok(())
 }
 
