@@ -5,13 +5,17 @@
 //! way: at commas, each piece made UTF-8 with `from_utf8_lossy` (a C string has no NUL, so
 //! pieces are cut at NUL too).
 //!
-//! Checked: `options::parse`, `parse_forward_kinds`, `parse_filter` and
-//! `Endpoint::from_options` (everything install does with the text before touching the file
+//! Checked: `options::parse`, `parse_forward_kinds`, `parse_filter`, `Endpoint::from_options`
+//! and `Limits::from_options` (what install does with the text before touching the file
 //! system) never panic, and every error they return is one non-empty line whenever the
 //! arguments themselves contain no line break (a message may quote what the user typed).
+//! Accepted limits must give an epoch deadline (`Limits::call_ticks`) that is no shorter than
+//! `script-time=` asked for and cannot overflow when wasmtime adds it to the current epoch.
 #![no_main]
 
 use cannonball::options::{self, Options};
+use cannonball::script::Limits;
+use cannonball::script::limits::TICK;
 use cannonball::sink::forward::Endpoint;
 use libfuzzer_sys::fuzz_target;
 
@@ -35,13 +39,28 @@ fn check_options(opts: &Options, input_has_newline: bool) {
             check_error(&err, input_has_newline, "parse_forward_kinds");
         }
     }
-    if let Some(filter) = &opts.host.filter {
+    if let Some(filter) = &opts.host.forward_filter {
         if let Err(err) = options::parse_filter(filter) {
             check_error(&err, input_has_newline, "parse_filter");
         }
     }
     if let Err(err) = Endpoint::from_options(&opts.host) {
         check_error(&err, input_has_newline, "Endpoint::from_options");
+    }
+    match Limits::from_options(&opts.host) {
+        Ok(limits) => {
+            let _ = limits.describe_time();
+            // The per-call deadline goes to `Store::set_epoch_deadline`, which adds it to the
+            // current epoch: it must be at least the limit asked for (up to "no limit",
+            // u64::MAX / 2) and leave room for that addition.
+            let ticks = limits.call_ticks();
+            assert!(ticks <= u64::MAX / 2, "call_ticks {ticks} overflows the epoch deadline: {limits:?}");
+            if let Some(t) = limits.call_time {
+                let wanted = (t.as_nanos() / TICK.as_nanos()).min(u128::from(u64::MAX / 2));
+                assert!(u128::from(ticks) >= wanted, "call_ticks {ticks} is below {wanted} ticks: {limits:?}");
+            }
+        }
+        Err(err) => check_error(&err, input_has_newline, "Limits::from_options"),
     }
 }
 
@@ -56,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The value parsers on their own, on every piece (parse only reaches them for
-    // `forward=`/`filter=` values).
+    // `forward=`/`forward-filter=` values).
     for piece in &raw {
         let piece_has_newline = piece.contains(['\n', '\r']);
         if let Err(err) = options::parse_forward_kinds(piece) {

@@ -12,13 +12,14 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cannonball::script::ScriptFactory;
+use cannonball::script::{Limits, ScriptFactory};
 use cannonball::sink::OutDir;
 use libfuzzer_sys::fuzz_target;
 
 struct Scratch {
     script: PathBuf,
     out: OutDir,
+    limits: Limits,
 }
 
 fn scratch() -> &'static Scratch {
@@ -32,14 +33,17 @@ fn scratch() -> &'static Scratch {
         let dir = base.join(format!("cannonball-fuzz-script-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the scratch directory");
         let out = OutDir::prepare(&dir.join("out")).expect("prepare the out directory");
-        Scratch { script: dir.join("fuzz.wasm"), out }
+        // The limits of a plain `script=FILE.wasm` run: every host option at its default.
+        let defaults = cannonball::options::parse(&[]).expect("default options parse");
+        let limits = Limits::from_options(&defaults.host).expect("default limits are valid");
+        Scratch { script: dir.join("fuzz.wasm"), out, limits }
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let s = scratch();
     std::fs::write(&s.script, data).expect("write the script file");
-    match ScriptFactory::load(&s.script, "x86_64", s.out.clone()) {
+    match ScriptFactory::load(&s.script, "x86_64", s.out.clone(), s.limits.clone()) {
         Ok(factory) => assert_eq!(factory.name(), "fuzz"),
         Err(err) => {
             let text = format!("{err:#}");

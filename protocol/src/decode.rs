@@ -82,14 +82,15 @@ impl Decoder {
         result
     }
 
-    /// Call at end of stream: an error if bytes of an incomplete frame remain.
+    /// Call at end of stream, after `next_frame` returned `Ok(None)`: an error if bytes of an
+    /// incomplete frame remain.
     pub fn finish(&self) -> Result<(), DecodeError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
         let left = self.buf.len() - self.pos;
         if !self.preamble_seen {
-            return Err(DecodeError::Truncated { missing: PREAMBLE_LEN - left });
+            return Err(DecodeError::Truncated { missing: PREAMBLE_LEN.saturating_sub(left).max(1) });
         }
         if left == 0 {
             return Ok(());
@@ -99,7 +100,12 @@ impl Decoder {
         } else {
             4 + u32::from_le_bytes(self.buf[self.pos..self.pos + 4].try_into().unwrap()) as usize
         };
-        Err(DecodeError::Truncated { missing: need - left })
+        // Frames still queued (finish called before next_frame drained them) count as
+        // complete; only a short tail is missing bytes.
+        match need.checked_sub(left) {
+            Some(missing) if missing > 0 => Err(DecodeError::Truncated { missing }),
+            _ => Ok(()),
+        }
     }
 
     fn try_next(&mut self) -> Result<Option<Frame>, DecodeError> {

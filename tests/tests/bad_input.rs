@@ -169,4 +169,7 @@ fn bad_limits_and_policies() {
         let line = expect_error(&[icount(), option.to_string()]);
         assert!(line.contains(expected), "{option}: {line}");
     }
+    // Found by fuzzing: a finite but huge timeout was a panic, now an argument error.
+    let line = expect_error(&[icount(), "sock=/tmp/cannonball-nowhere.sock".into(), "sock-timeout=1e20".into()]);
+    assert!(line.contains("is not a number of seconds"), "{line}");
 }

@@ -44,9 +44,9 @@ impl Limits {
         if opts.script_memory == 0 {
             bail!("script-memory=0: a script needs some memory (MiB)");
         }
-        if !opts.script_time.is_finite() || opts.script_time < 0.0 {
-            bail!("script-time={} is not a number of seconds", opts.script_time);
-        }
+        // try_from: a huge finite value must be an argument error, not a panic.
+        let call_time = Duration::try_from_secs_f64(opts.script_time)
+            .map_err(|_| anyhow::anyhow!("script-time={} is not a number of seconds", opts.script_time))?;
         let on_error = match opts.on_error.as_str() {
             "detach" => OnError::Detach,
             "abort" => OnError::Abort,
@@ -54,7 +54,7 @@ impl Limits {
         };
         Ok(Self {
             memory_bytes: (opts.script_memory as usize).saturating_mul(1 << 20),
-            call_time: (opts.script_time > 0.0).then(|| Duration::from_secs_f64(opts.script_time)),
+            call_time: (!call_time.is_zero()).then_some(call_time),
             report_bytes: opts.report_limit.saturating_mul(1 << 20),
             on_error,
         })
@@ -63,8 +63,9 @@ impl Limits {
     /// The epoch deadline for one call, in ticks from now.
     pub fn call_ticks(&self) -> u64 {
         match self.call_time {
-            Some(t) => (t.as_nanos() / TICK.as_nanos()).max(1) as u64 + 1,
-            None => u64::MAX / 2,
+            // Clamped: wasmtime adds the delta to the current epoch unchecked.
+            Some(t) => u64::try_from(t.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX).clamp(1, u64::MAX / 4) + 1,
+            None => u64::MAX / 4,
         }
     }
 
@@ -125,5 +126,28 @@ pub fn ensure_ticker(engine: &Engine) {
         crate::console::line(
             "cannonball: warning: cannot start the script time-limit thread; script-time is not enforced",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(args: &[&str]) -> Result<Limits> {
+        let raw: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Limits::from_options(&crate::options::parse(&raw).unwrap().host)
+    }
+
+    /// Found by fuzzing (fuzz/artifacts-found/plugin_args): huge values were a panic or a
+    /// wrapped tick count.
+    #[test]
+    fn huge_times_are_errors_or_clamped_not_panics() {
+        assert!(limits(&["script-time=1e20"]).unwrap_err().to_string().contains("is not a number of seconds"));
+        assert!(limits(&["script-time=-1"]).is_err());
+        assert!(limits(&["script-time=NaN"]).is_err());
+        let long = limits(&["script-time=1.8446744073709552e17"]).unwrap();
+        assert_eq!(long.call_ticks(), u64::MAX / 4 + 1, "clamped, not wrapped");
+        assert_eq!(limits(&["script-time=0"]).unwrap().call_time, None);
+        assert_eq!(limits(&["script-time=0.5"]).unwrap().call_ticks(), 51);
     }
 }

@@ -32,10 +32,9 @@ impl Endpoint {
         match (&opts.sock, &opts.fwd) {
             (Some(_), Some(_)) => bail!("give one sink: sock=PATH or fwd=FILE, not both"),
             (Some(path), None) => {
-                if !opts.sock_timeout.is_finite() || opts.sock_timeout < 0.0 {
-                    bail!("sock-timeout={} is not a number of seconds", opts.sock_timeout);
-                }
-                Ok(Some(Self::Socket { path: path.clone(), timeout: Duration::from_secs_f64(opts.sock_timeout) }))
+                let timeout = Duration::try_from_secs_f64(opts.sock_timeout)
+                    .map_err(|_| anyhow::anyhow!("sock-timeout={} is not a number of seconds", opts.sock_timeout))?;
+                Ok(Some(Self::Socket { path: path.clone(), timeout }))
             }
             (None, Some(f)) if f == "-" => Ok(Some(Self::Stdout)),
             (None, Some(f)) if f.is_empty() => bail!("fwd= needs a file name, or - for stdout"),
