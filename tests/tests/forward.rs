@@ -201,3 +201,19 @@ fn fwd_file_holds_the_same_stream() {
     assert_eq!(end[4], 8, "end frame kind");
     assert_eq!(u64::from_le_bytes(end[13..21].try_into().unwrap()), insns, "end frame's instructions (libinsn)");
 }
+
+#[test]
+fn fwd_stdout_carries_the_stream() {
+    // `closer` closes its own stdout first: QEMU's stdout then holds only our stream, written
+    // through a descriptor duplicated at start-up.
+    let work = TempDir::new("fwd-stdout");
+    let options = ["fwd=-".to_string(), "forward=trace".to_string()];
+    let plugins = [plugin_arg(&oracle_plugin("insn"), &[]), plugin_arg(&plugin(), &options)];
+    let run = run_qemu("x86_64", &plugins, &program("closer"), &[], &work);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let bytes = &run.output.stdout;
+    assert!(bytes.starts_with(b"CBAL\x01\x00"), "preamble and version 1");
+    let end = &bytes[bytes.len() - 37..];
+    assert_eq!(end[4], 8, "end frame kind");
+    assert_eq!(u64::from_le_bytes(end[13..21].try_into().unwrap()), oracle::insn(&run.plugin_log).total);
+}
