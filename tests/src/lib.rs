@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod census;
+pub mod guest;
 pub mod objdump;
 pub mod oracle;
 

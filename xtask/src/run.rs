@@ -39,8 +39,19 @@ pub fn demo() -> Result<()> {
 pub fn test(args: &[String]) -> Result<()> {
     build::all()?;
     // Oracles the tests compare with: strace for the syscalls example, and a cross compiler
-    // for its aarch64 guest.
-    build::run(Command::new(paths::root().join("qemu/deps.sh")).args(["strace", "gcc-aarch64-linux-gnu"]))?;
+    // for its aarch64 guest. Then the programs nobody here wrote that real_programs.rs runs
+    // (CPython with its own test suite, coreutils, tar, find, bash), each by name: deps.sh
+    // installs without recommends.
+    build::run(Command::new(paths::root().join("qemu/deps.sh")).args([
+        "strace",
+        "gcc-aarch64-linux-gnu",
+        "python3.11",
+        "libpython3.11-testsuite",
+        "coreutils",
+        "tar",
+        "findutils",
+        "bash",
+    ]))?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     build::run(Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args))

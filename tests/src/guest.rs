@@ -1,0 +1,233 @@
+//! Running one guest command line twice, exactly the same way, under plain QEMU and under
+//! QEMU with plugins, and comparing what the guest did: its exit status (a code, or the signal
+//! it died of), its output, and QEMU's plugins' counts against the script's.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use crate::census::{self, Census};
+use crate::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, qemu, script};
+
+/// A guest command line with its whole environment, working directory and input.
+#[derive(Clone, Debug)]
+pub struct Guest {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub stdin: Vec<u8>,
+}
+
+impl Guest {
+    /// A guest with a small fixed environment (no variable of the caller leaks in).
+    pub fn new(program: impl Into<PathBuf>, args: &[&str], cwd: &Path) -> Guest {
+        Guest {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("LC_ALL".into(), "C".into()),
+                ("HOME".into(), cwd.display().to_string()),
+                ("TZ".into(), "UTC".into()),
+                ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+                ("PYTHONHASHSEED".into(), "0".into()),
+            ],
+            cwd: cwd.to_path_buf(),
+            stdin: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Guest {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// `qemu-x86_64 [-d plugin -D LOG] [-plugin P]... program args`, environment cleared and
+    /// set to the guest's, stdin/stdout/stderr not yet configured.
+    pub fn command(&self, plugins: &[String], log: Option<&Path>) -> Command {
+        let mut cmd = Command::new(qemu("x86_64"));
+        if let Some(log) = log {
+            cmd.arg("-d").arg("plugin").arg("-D").arg(log);
+        }
+        for p in plugins {
+            cmd.arg("-plugin").arg(p);
+        }
+        cmd.arg(&self.program).args(&self.args).current_dir(&self.cwd).env_clear();
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the guest to its end.
+    pub fn run(&self, plugins: &[String], log: Option<&Path>) -> GuestRun {
+        let mut child = self
+            .command(plugins, log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start qemu");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = self.stdin.clone();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let output = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        GuestRun {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            log: log.map(|l| std::fs::read_to_string(l).unwrap_or_default()).unwrap_or_default(),
+        }
+    }
+}
+
+pub struct GuestRun {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// QEMU's `-d plugin` log: what QEMU's C plugins printed.
+    pub log: String,
+}
+
+/// How a process ended: `exit N` or `signal N`, comparable across runs.
+pub fn ending(status: &ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => format!("{status:?}"),
+    }
+}
+
+/// The guest's stderr without the lines the plugin itself printed there (`cannonball: ...`
+/// and `[script] ...`).
+pub fn guest_stderr(stderr: &str, script_name: &str) -> String {
+    let prefix = format!("[{script_name}] ");
+    stderr
+        .lines()
+        .filter(|l| !l.starts_with("cannonball: ") && !l.starts_with(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// QEMU's oracles for one process: libinsn and libbb totals, libsyscall's table.
+#[derive(Debug)]
+pub struct Oracle {
+    pub insns: u64,
+    pub bbs: u64,
+    pub syscalls: std::collections::BTreeMap<i64, (u64, u64)>,
+}
+
+/// The oracles loaded before libcannonball.so: libinsn, libbb, libsyscall. `inline` makes
+/// libinsn and libbb count with inline operations (much faster, still exact: an inline add
+/// precedes each instruction, and each block's entry).
+pub fn oracle_plugins(inline: bool) -> Vec<String> {
+    let opt = |on: bool| if on { vec!["inline=true".to_string()] } else { vec![] };
+    vec![
+        plugin_arg(&oracle_plugin("insn"), &opt(inline)),
+        plugin_arg(&oracle_plugin("bb"), &opt(inline)),
+        plugin_arg(&oracle_plugin("syscall"), &[]),
+    ]
+}
+
+/// Per-process oracle sections of a log, in exit order.
+pub fn oracles(log: &str) -> Vec<Oracle> {
+    oracle::sections(log)
+        .iter()
+        .map(|s| Oracle { insns: oracle::insn(s).total, bbs: oracle::bb_total(s), syscalls: oracle::syscalls(s) })
+        .collect()
+}
+
+/// A guest run under plain QEMU and under the oracles plus census at once.
+pub struct Compared {
+    pub plain: GuestRun,
+    pub observed: GuestRun,
+    /// How many processes QEMU's plugins reported (oracle sections).
+    pub sections: usize,
+    /// The oracles of the last process to exit: the guest's first process when it waits for
+    /// all its children. (Children that exit at once interleave their lines in the shared
+    /// log, so only the last section, written after every child's, is read.)
+    pub main: Option<Oracle>,
+    pub out: PathBuf,
+    pub census: Option<Census>,
+    /// Report file names in `out`.
+    pub reports: Vec<String>,
+}
+
+impl Compared {
+    /// The main process ended the same way and wrote the same stdout (and stderr if
+    /// `stderr_too`: some guests print timings or counts there).
+    pub fn assert_guest_unchanged(&self, stderr_too: bool) {
+        assert_eq!(
+            ending(&self.observed.status),
+            ending(&self.plain.status),
+            "the guest ends as under plain QEMU\nplain stderr:\n{}\nobserved stderr:\n{}",
+            self.plain.stderr,
+            self.observed.stderr
+        );
+        assert_eq!(self.observed.stdout, self.plain.stdout, "the guest's stdout is unchanged");
+        if stderr_too {
+            assert_eq!(
+                guest_stderr(&self.observed.stderr, "census"),
+                self.plain.stderr,
+                "the guest's stderr is unchanged"
+            );
+        }
+    }
+
+    /// census.txt (the first process) equals the last oracle section exactly.
+    pub fn assert_counts_exact(&self) {
+        let c = self.census.as_ref().unwrap_or_else(|| {
+            panic!("census.txt was not written; reports: {:?}\nstderr:\n{}", self.reports, self.observed.stderr)
+        });
+        let o = self.main.as_ref().unwrap_or_else(|| panic!("no oracle section in:\n{}", self.observed.log));
+        assert_eq!(c.get("instructions"), o.insns, "instruction total = libinsn");
+        assert_eq!(c.get("trace-instructions"), o.insns, "instructions of the trace = libinsn");
+        assert_eq!(c.get("block-counts-total"), o.bbs, "inline block counts = libbb");
+        assert_eq!(c.get("block-execs"), o.bbs, "block executions of the trace = libbb");
+        let ours: std::collections::BTreeMap<i64, (u64, u64)> =
+            c.syscalls.iter().map(|(&n, &(calls, errors, _))| (n, (calls, errors))).collect();
+        assert_eq!(ours, o.syscalls, "system calls by number, (calls, errors) = libsyscall");
+        assert_eq!(c.get("threads-started"), c.get("threads-exited"), "each thread start has its exit");
+    }
+}
+
+/// Census kinds used for real programs: the trace, system calls, threads and inline block
+/// counts (memory capture is left to capture.rs: it would make the big guests slow).
+pub const CENSUS_KINDS: &str = "kinds=trace+syscalls+threads+block-counts";
+
+/// Runs `guest` under plain QEMU, then under the oracles and census in one QEMU process.
+pub fn compare(guest: &Guest, work: &TempDir, inline_oracles: bool) -> Compared {
+    let plain = guest.run(&[], None);
+    let out = work.join("out");
+    let log = work.join("oracles.log");
+    let mut plugins = oracle_plugins(inline_oracles);
+    plugins.push(plugin_arg(
+        &plugin(),
+        &[format!("script={}", script("census").display()), format!("out={}", out.display()), CENSUS_KINDS.into()],
+    ));
+    let observed = guest.run(&plugins, Some(&log));
+    let all = oracle::sections(&observed.log);
+    let main = all.last().map(|s| Oracle {
+        insns: oracle::insn(s).total,
+        bbs: oracle::bb_total(s),
+        syscalls: oracle::syscalls(s),
+    });
+    let sections = all.len();
+    let reports = report_names(&out);
+    let census = std::fs::read_to_string(out.join("census.txt")).ok().map(|t| census::parse(&t));
+    Compared { plain, observed, sections, main, out, census, reports }
+}
+
+/// The file names in a report directory, sorted (empty when it does not exist).
+pub fn report_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
