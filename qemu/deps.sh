@@ -17,7 +17,7 @@ ensure_backports() {
   echo "cannonball: adding apt source bookworm-backports (deb, deb-src) from $mirror" >&2
   printf 'Types: deb deb-src\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" \
     | $SUDO tee "$BACKPORTS_LIST" >/dev/null
-  $SUDO apt-get update -qq >&2
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 }
 
 if [ "${1:-}" = "--backports-source" ]; then
@@ -37,14 +37,14 @@ done
 log=$(mktemp)
 if [ ${#plain[@]} -gt 0 ]; then
   echo "cannonball: installing Debian packages: ${plain[*]}" >&2
-  $SUDO apt-get update -qq >"$log" 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${plain[@]}" >"$log" 2>&1 \
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >"$log" 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${plain[@]}" >"$log" 2>&1 \
     || { cat "$log" >&2; echo "cannonball: error: apt-get install ${plain[*]} failed" >&2; exit 1; }
 fi
 if [ ${#backports[@]} -gt 0 ]; then
   ensure_backports
   echo "cannonball: installing Debian packages from bookworm-backports: ${backports[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports "${backports[@]}" >"$log" 2>&1 \
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends -t bookworm-backports "${backports[@]}" >"$log" 2>&1 \
     || { cat "$log" >&2; echo "cannonball: error: apt-get install ${backports[*]} failed" >&2; exit 1; }
 fi
 rm -f "$log"

@@ -4,6 +4,7 @@
 
 mod build;
 mod dump;
+mod forward_signals;
 mod inspect;
 mod locate;
 mod new;

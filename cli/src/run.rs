@@ -92,6 +92,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         .args(&args.program[1..])
         .spawn()
         .context("cannot start QEMU")?;
+    crate::forward_signals::install(child.id());
     let mut last = (0u64, 0u64);
     if let Some((read_end, write_end)) = pipe {
         drop(write_end); // QEMU holds its copy; EOF comes when QEMU exits.
@@ -114,6 +115,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         let _ = writeln!(stderr);
     }
     let status = child.wait().context("waiting for QEMU")?;
+    crate::forward_signals::child_exited();
     if !args.quiet {
         summarize(&args, last, started.elapsed().as_secs_f64(), wall_start);
     }

@@ -60,7 +60,12 @@ pub unsafe extern "C" fn qemu_plugin_install(
     // SAFETY: QEMU passes `argc` valid C strings and a valid info struct.
     let args = unsafe { qemu::plugin_args(argc, argv) };
     let target = unsafe { qemu::target_name(info) };
-    match plugin::install(id, &target, &args) {
+    // Everything install starts (our threads, wasmtime's compilation pool, tokio) inherits a
+    // mask that blocks every signal; QEMU's thread gets its own mask back afterwards.
+    let blocked = threads::SignalsBlocked::new();
+    let installed = plugin::install(id, &target, &args);
+    drop(blocked);
+    match installed {
         Ok(()) => 0,
         Err(err) => console::fatal(&err),
     }

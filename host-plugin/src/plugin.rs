@@ -112,8 +112,10 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         sys::qemu_plugin_register_vcpu_tb_trans_cb(id, Some(on_translate));
         sys::qemu_plugin_register_vcpu_init_cb(id, Some(on_vcpu_init));
         sys::qemu_plugin_register_vcpu_exit_cb(id, Some(on_vcpu_exit));
-        // Always: the exit path needs each thread's last system call (see capture::fault).
+        // Always: the exit path needs each thread's last system call (see capture::fault),
+        // and execve ends this process's analysis.
         sys::qemu_plugin_register_vcpu_syscall_cb(id, Some(on_syscall));
+        crate::qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
         if kinds.contains(EventKinds::SYSCALLS) {
             sys::qemu_plugin_register_vcpu_syscall_ret_cb(id, Some(on_syscall_return));
         }
@@ -152,6 +154,10 @@ unsafe extern "C" fn on_vcpu_init(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
 }
 
 unsafe extern "C" fn on_vcpu_exit(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
+    if let Some(blocks) = &run().capture.blocks {
+        // SAFETY: on the exiting vCPU's own thread.
+        unsafe { fault::apply_pending_cut(vcpu, blocks) };
+    }
     buffer::thread_exited(vcpu);
     if wants_threads() {
         batch::submit_thread_event(vcpu, ThreadEvent::Exit);
@@ -186,9 +192,15 @@ unsafe fn finish_process(at_exit: bool) {
         return;
     }
     let run = run();
-    if at_exit {
+    if at_exit && !crate::qemu::extensions::available() {
         // SAFETY: as above.
-        unsafe { correct_fatal_fault(&run.capture) };
+        unsafe { fault::correct_fatal_fault_at_exit(&run.capture) };
+    }
+    if let Some(blocks) = &run.capture.blocks {
+        for vcpu in buffer::vcpus() {
+            // SAFETY: as above.
+            unsafe { fault::apply_pending_cut(vcpu, blocks) };
+        }
     }
     // SAFETY: as above.
     unsafe {
@@ -207,37 +219,8 @@ unsafe fn finish_process(at_exit: bool) {
     }
     crate::progress::finish(summary.instructions.iter().map(|c| c.instructions).sum());
     // After finish, which may still emit; waits until the sink took everything.
-    forward::finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect());
-}
-
-/// If the exiting thread dies of a fault in the middle of a block, takes back the block's
-/// instructions after the faulting one (see `capture::fault`).
-///
-/// # Safety
-/// Only from the exit callback.
-unsafe fn correct_fatal_fault(capture: &Capture) {
-    let Some(vcpu) = fault::this_vcpu() else {
-        return;
-    };
-    let Some(pc) = fault::read_pc() else { return };
-    let slot = buffer::exiting_slot(vcpu);
-    if slot.syscall_return_pc() == Some(pc) {
-        return; // exit, exit_group, or a signal delivered as a system call returned
-    }
-    let traced = capture.kinds.contains(EventKinds::TRACE);
-    let cut = match (&capture.blocks, traced) {
-        // With the trace, the block is known exactly: the vCPU's last execution.
-        (Some(blocks), true) => unsafe { slot.last_exec() }
-            .and_then(|id| blocks.shape(id))
-            .and_then(|(start, sizes)| fault::cut_in(start, &sizes, pc)),
-        _ => capture.shapes.cut_at(pc),
-    };
-    if let Some(cut) = cut.filter(|c| c.skipped > 0) {
-        capture.icount.subtract(vcpu, u64::from(cut.skipped));
-        if traced {
-            unsafe { slot.set_cut_short(cut.executed) };
-        }
-    }
+    let exit = if at_exit { crate::qemu::extensions::user_exit_status() } else { None };
+    forward::finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
 }
 
 fn summary(capture: &Capture) -> RunSummary {
@@ -281,8 +264,11 @@ unsafe extern "C" fn in_parent_after_fork() {
 /// from zero with a fresh instance whose reports carry the child's pid.
 unsafe extern "C" fn in_forked_child() {
     let Some(run) = RUN.get() else { return };
+    // Threads started here (analysis, forwarding) inherit a mask that blocks every signal.
+    let _blocked = crate::threads::SignalsBlocked::new();
     batch::forget_after_fork();
     crate::progress::forget_after_fork();
+    fault::forget_pending_cuts();
     // SAFETY: the child has a single thread.
     unsafe { buffer::reset_all() };
     run.capture.reset_counts();

@@ -23,7 +23,11 @@ pub fn start(fd: RawFd, instructions: fn() -> u64) -> Result<()> {
     if private < 0 {
         bail!("progress-fd={fd} is not an open descriptor");
     }
-    unsafe { libc::close(fd) };
+    // A descriptor the guest would not have had natively is closed, so the guest sees the
+    // same free descriptors as without us; its standard streams stay its own.
+    if fd > 2 {
+        unsafe { libc::close(fd) };
+    }
     FD.store(private as u64, Ordering::Relaxed);
     crate::threads::spawn("cannonball-progress", move || {
         while !STOP.load(Ordering::Relaxed) {

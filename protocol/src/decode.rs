@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::frame::{Block, End, Execs, Frame, FrameKind, Hello, Memory, Syscalls, ThreadEvent, VcpuCount};
+use crate::frame::{Block, End, ExitStatus, Execs, Frame, FrameKind, Hello, Memory, Syscalls, ThreadEvent, VcpuCount};
 use crate::{MAGIC, MAX_FRAME_LEN, PREAMBLE_LEN, VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,7 +285,14 @@ fn parse(kind: FrameKind, payload: &[u8]) -> Result<Frame, DecodeError> {
             for _ in 0..n {
                 instructions.push(VcpuCount { vcpu: r.u32()?, count: r.u64()? });
             }
-            Frame::End(End { instructions, records: r.u64()?, frames: r.u64()? })
+            let (records, frames) = (r.u64()?, r.u64()?);
+            // The exit status trails the frame; streams of plugins before it end here.
+            let exit = if r.bytes.is_empty() {
+                None
+            } else {
+                Some(ExitStatus { status: r.u32()? as i32, signal: r.u32()? })
+            };
+            Frame::End(End { instructions, records, frames, exit })
         }
     };
     r.done()?;

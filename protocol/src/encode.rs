@@ -174,5 +174,9 @@ pub fn end(out: &mut Vec<u8>, end: &End) {
     }
     u64_(out, end.records);
     u64_(out, end.frames);
+    if let Some(exit) = end.exit {
+        u32_(out, exit.status as u32);
+        u32_(out, exit.signal);
+    }
     finish(out, at);
 }

@@ -136,6 +136,18 @@ pub struct End {
     /// Records a script emitted, and frames sent, in this stream (lossless check).
     pub records: u64,
     pub frames: u64,
+    /// How the guest process ended, when the plugin knows (a QEMU with the cannonball
+    /// extensions; older streams lack it).
+    pub exit: Option<ExitStatus>,
+}
+
+/// How a guest process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// The status given to exit/exit_group, or 128 + `signal`.
+    pub status: i32,
+    /// The signal that ended the guest (SIGINT, SIGTERM, SIGSEGV, ...), 0 for a normal exit.
+    pub signal: u32,
 }
 
 impl Frame {
@@ -155,7 +167,7 @@ impl Frame {
             Frame::Syscalls(s) => 8 + 73 * s.number.len(),
             Frame::Thread { .. } => 5,
             Frame::Record { payload, .. } => 4 + payload.len(),
-            Frame::End(e) => 20 + 12 * e.instructions.len(),
+            Frame::End(e) => 20 + 12 * e.instructions.len() + if e.exit.is_some() { 8 } else { 0 },
         }
     }
 }

@@ -33,7 +33,12 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
     encode::syscalls(&mut out, 0, &[3], &[231], &[1, 2, 3, 4, 5, 6], &[-2], &[false]);
     encode::thread(&mut out, 3, ThreadEvent::Exit);
     encode::record(&mut out, 9, b"hello").unwrap();
-    let end = End { instructions: vec![VcpuCount { vcpu: 0, count: 100 }], records: 1, frames: 8 };
+    let end = End {
+        instructions: vec![VcpuCount { vcpu: 0, count: 100 }],
+        records: 1,
+        frames: 8,
+        exit: Some(ExitStatus { status: 143, signal: 15 }),
+    };
     encode::end(&mut out, &end);
     let frames = vec![
         Frame::Hello(hello),

@@ -196,10 +196,11 @@ fn fwd_file_holds_the_same_stream() {
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"CBAL\x01\x00"), "preamble and version 1");
     let insns = oracle::insn(&run.plugin_log).total;
-    // The end frame is the last 5 + 4 + 12 + 16 bytes for one vCPU.
-    let end = &bytes[bytes.len() - 37..];
+    // The end frame is the last 5 + 4 + 12 + 16 + 8 bytes for one vCPU.
+    let end = &bytes[bytes.len() - 45..];
     assert_eq!(end[4], 8, "end frame kind");
     assert_eq!(u64::from_le_bytes(end[13..21].try_into().unwrap()), insns, "end frame's instructions (libinsn)");
+    assert_eq!(&end[37..45], &[0u8; 8], "exit status 0, no signal");
 }
 
 #[test]
@@ -213,7 +214,8 @@ fn fwd_stdout_carries_the_stream() {
     assert!(run.output.status.success(), "{}", run.stderr());
     let bytes = &run.output.stdout;
     assert!(bytes.starts_with(b"CBAL\x01\x00"), "preamble and version 1");
-    let end = &bytes[bytes.len() - 37..];
+    let end = &bytes[bytes.len() - 45..];
     assert_eq!(end[4], 8, "end frame kind");
     assert_eq!(u64::from_le_bytes(end[13..21].try_into().unwrap()), oracle::insn(&run.plugin_log).total);
+    assert_eq!(&end[37..45], &[0u8; 8], "exit status 0, no signal");
 }

@@ -74,7 +74,11 @@ async fn dump_async(args: DumpArgs) -> Result<i32> {
         );
         None
     } else {
-        Some(spawn_qemu(&args, &sock)?)
+        let child = spawn_qemu(&args, &sock)?;
+        if let Some(pid) = child.id() {
+            crate::forward_signals::install(pid);
+        }
+        Some(child)
     };
 
     let serve = listener.serve(|conn, frame| {
@@ -83,7 +87,11 @@ async fn dump_async(args: DumpArgs) -> Result<i32> {
     });
     let status = serve_until_done(serve, child.as_mut(), &frames_seen, &sock).await?;
     printer.finish(started.elapsed())?;
-    Ok(status.map_or(0, |s| s.code().unwrap_or(1)))
+    crate::forward_signals::child_exited();
+    Ok(status.map_or(0, |s| {
+        use std::os::unix::process::ExitStatusExt;
+        s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+    }))
 }
 
 /// Serves until every stream ended; with a child QEMU, also until it exited (and fails if

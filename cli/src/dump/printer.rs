@@ -171,9 +171,13 @@ impl Printer {
                 let total: u64 = end.instructions.iter().map(|c| c.count).sum();
                 self.totals.end_instructions += total;
                 if print {
+                    let exit = match end.exit {
+                        Some(e) => format!(r#","status":{},"signal":{}"#, e.status, e.signal),
+                        None => String::new(),
+                    };
                     let _ = writeln!(
                         line,
-                        r#"{{"event":"end","pid":{pid},"instructions":{total},"records":{},"frames":{}}}"#,
+                        r#"{{"event":"end","pid":{pid},"instructions":{total},"records":{},"frames":{}{exit}}}"#,
                         end.records, end.frames
                     );
                 }

@@ -83,9 +83,14 @@ pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {
     slot(vcpu).set_syscall_return_pc(pc);
 }
 
-/// The buffer of `vcpu`, for the exit path.
-pub fn exiting_slot(vcpu: u32) -> &'static Slot {
+/// The buffer of `vcpu` (for the fault corrections in `capture::fault`).
+pub fn slot_of(vcpu: u32) -> &'static Slot {
     slot(vcpu)
+}
+
+/// Every vCPU index that has had a buffer.
+pub fn vcpus() -> Vec<u32> {
+    existing_slots().map(Slot::vcpu).collect()
 }
 
 /// A guest thread started: its buffer exists before its first event.

@@ -25,6 +25,11 @@ pub struct Slot {
     syscall_return_pc: AtomicU64,
     /// The last block id of the vCPU's last flushed batch (u32::MAX: none).
     last_flushed_exec: AtomicU32,
+    /// The memory columns are full but the batch holds block executions: flush at the next
+    /// block boundary, so that a batch never ends in the middle of a block execution (a
+    /// fault later in that block must still find it as the batch's last, see
+    /// `capture::fault`).
+    flush_at_next_exec: AtomicBool,
     batch: UnsafeCell<Box<EventBatch>>,
     pending: UnsafeCell<Option<PendingSyscall>>,
     /// QEMU's raw access descriptions -> packed `mem-info`, direct-mapped: a program uses a
@@ -84,6 +89,7 @@ impl Slot {
             alive: AtomicBool::new(false),
             syscall_return_pc: AtomicU64::new(0),
             last_flushed_exec: AtomicU32::new(u32::MAX),
+            flush_at_next_exec: AtomicBool::new(false),
             batch: UnsafeCell::new(empty_batch(vcpu)),
             pending: UnsafeCell::new(None),
             info_cache: UnsafeCell::new([(u32::MAX, 0); INFO_CACHE]),
@@ -122,6 +128,14 @@ impl Slot {
             .or_else(|| Some(self.last_flushed_exec.load(Ordering::Relaxed)).filter(|&id| id != u32::MAX))
     }
 
+    /// The id of the last block execution in the batch being filled.
+    ///
+    /// # Safety
+    /// As for `last_exec`.
+    pub unsafe fn last_exec_in_batch(&self) -> Option<u32> {
+        unsafe { self.batch() }.execs.last().copied()
+    }
+
     /// Marks the last block execution as cut short after `executed` instructions.
     ///
     /// # Safety
@@ -139,11 +153,13 @@ impl Slot {
     /// Only on the owning thread (see `Sync` above).
     #[inline]
     pub unsafe fn record_exec(&self, block: u32) {
+        // Flush before appending, never after: the batch then always ends with a complete
+        // block execution's events and still holds the execution a fault may cut short.
         let b = unsafe { self.batch() };
-        b.execs.push(block);
-        if b.execs.len() >= EXEC_CAP {
+        if b.execs.len() >= EXEC_CAP || self.flush_at_next_exec.load(Ordering::Relaxed) {
             unsafe { self.flush(false) };
         }
+        unsafe { self.batch() }.execs.push(block);
     }
 
     /// # Safety
@@ -169,7 +185,11 @@ impl Slot {
         b.mem_info.push(info);
         b.mem_value.push(value);
         if b.mem_exec.len() >= MEM_CAP {
-            unsafe { self.flush(false) };
+            if b.execs.is_empty() {
+                unsafe { self.flush(false) };
+            } else {
+                self.flush_at_next_exec.store(true, Ordering::Relaxed);
+            }
         }
     }
 
@@ -220,6 +240,7 @@ impl Slot {
                 unsafe { self.push_syscall(call, None) };
             }
         }
+        self.flush_at_next_exec.store(false, Ordering::Relaxed);
         let b = unsafe { &mut *self.batch.get() };
         if is_empty(b) && b.cut_short.is_none() {
             return;

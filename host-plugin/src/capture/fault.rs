@@ -1,11 +1,20 @@
-//! Exact instruction counts when the guest dies of a fault.
+//! Exact counts when a block execution ends early.
 //!
 //! Counts are added per block, at block entry. When an instruction in the middle of a block
-//! faults (SIGSEGV, SIGBUS, SIGFPE) and the signal kills the guest, the instructions after it
-//! were counted but never ran. QEMU's per-instruction counters (libinsn) count up to and
-//! including the faulting instruction; so do we, by subtracting the rest at exit.
+//! faults (SIGSEGV, SIGBUS, SIGFPE, ...), the instructions after it were counted but never
+//! ran — whether the guest survives the fault in its own handler (JITs, garbage collectors,
+//! sandboxes) or dies of it. QEMU's per-instruction counters (libinsn) count up to and
+//! including the faulting instruction; so do we, by subtracting the rest.
 //!
-//! At exit we know which thread is exiting and its PC, which QEMU has restored to the faulting
+//! With the cannonball extensions (qemu/patches/0002-*), QEMU reports every such cut as it
+//! happens ([`on_tb_cut`]): the vCPU, the faulting instruction and how much of the block ran.
+//! The callback may run inside QEMU's host signal handler, so it only touches atomics: it
+//! corrects the instruction count at once and leaves the trace's correction pending for the
+//! vCPU's next ordinary callback ([`apply_pending_cut`]), which marks the vCPU's last block
+//! execution as cut short (`event-batch.cut-short`) and ends the batch there.
+//!
+//! On a QEMU without the extensions only fatal faults can be corrected, at exit
+//! ([`correct_fatal_fault_at_exit`]): QEMU has restored the exiting thread's PC to the faulting
 //! instruction. If the PC is where the thread's last system call returns to, the exit is
 //! normal (exit, exit_group) or a signal delivered at that return (abort, kill): no
 //! correction. Otherwise the block is the vCPU's last executed one when the trace is on, or
@@ -15,11 +24,15 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::ffi::CStr;
+use std::ffi::{CStr, c_uint};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use qemu_plugin_sys as sys;
+
+use super::BlockRegistry;
+use crate::buffer::{self, MAX_VCPUS};
+use crate::script::EventKinds;
 
 unsafe extern "C" {
     // glib, provided by the QEMU process.
@@ -89,6 +102,99 @@ pub fn cut_in(start: u64, sizes: &[u8], pc: u64) -> Option<Cut> {
         addr += u64::from(size);
     }
     None
+}
+
+/// A cut the trace has not taken into account yet, per vCPU: instructions executed (0: none)
+/// and the faulting instruction's address.
+static PENDING_EXECUTED: [AtomicU32; MAX_VCPUS] = [const { AtomicU32::new(0) }; MAX_VCPUS];
+static PENDING_PC: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
+
+/// QEMU's report that a block execution of `vcpu` ended at the instruction at `pc`, after
+/// `executed` of its `n_insns` instructions (the one at `pc` included). Registered only on a
+/// QEMU with the cannonball extensions. Runs on the vCPU's thread, possibly inside QEMU's
+/// host signal handler: atomics only.
+pub unsafe extern "C" fn on_tb_cut(_id: sys::qemu_plugin_id_t, vcpu: c_uint, pc: u64, executed: u32, n_insns: u32) {
+    let skipped = n_insns.saturating_sub(executed);
+    if skipped == 0 || vcpu as usize >= MAX_VCPUS {
+        return;
+    }
+    let capture = crate::plugin::capture();
+    capture.icount.subtract(vcpu, u64::from(skipped));
+    // Keep the first cut since the vCPU's last traced block execution: only it can belong to
+    // that execution (a later fault happened after execution left the block). Later ones
+    // are in code the trace does not see (filtered out).
+    if capture.kinds.contains(EventKinds::TRACE) && PENDING_EXECUTED[vcpu as usize].load(Ordering::Acquire) == 0 {
+        PENDING_PC[vcpu as usize].store(pc, Ordering::Relaxed);
+        PENDING_EXECUTED[vcpu as usize].store(executed, Ordering::Release);
+    }
+}
+
+/// Whether `vcpu` has a cut the trace has not taken into account. Cheap: one load, on the
+/// trace's hot path.
+#[inline]
+pub fn has_pending_cut(vcpu: u32) -> bool {
+    PENDING_EXECUTED.get(vcpu as usize).is_some_and(|p| p.load(Ordering::Relaxed) != 0)
+}
+
+/// Marks the vCPU's last traced block execution as cut short, if the pending cut happened in
+/// it, and ends the batch there so that the mark refers to that execution.
+///
+/// # Safety
+/// On the vCPU's own thread outside a signal handler, or while all vCPUs are stopped.
+pub unsafe fn apply_pending_cut(vcpu: u32, blocks: &BlockRegistry) {
+    let Some(pending) = PENDING_EXECUTED.get(vcpu as usize) else { return };
+    let executed = pending.swap(0, Ordering::Acquire);
+    if executed == 0 {
+        return;
+    }
+    let pc = PENDING_PC[vcpu as usize].load(Ordering::Relaxed);
+    let slot = buffer::slot_of(vcpu);
+    // SAFETY: per this function's contract.
+    let Some(last) = (unsafe { slot.last_exec_in_batch() }) else { return };
+    let in_last = blocks.shape(last).and_then(|(start, sizes)| cut_in(start, &sizes, pc));
+    if in_last.is_some_and(|cut| cut.executed == executed) {
+        unsafe {
+            slot.set_cut_short(executed);
+            slot.flush(false);
+        }
+    }
+}
+
+/// Forgets pending cuts (a forked child starts afresh).
+pub fn forget_pending_cuts() {
+    for p in &PENDING_EXECUTED {
+        p.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Without the extensions: if the exiting thread dies of a fault in the middle of a block,
+/// takes back the block's instructions after the faulting one (see the module docs).
+///
+/// # Safety
+/// Only from the exit callback.
+pub unsafe fn correct_fatal_fault_at_exit(capture: &super::Capture) {
+    let Some(vcpu) = this_vcpu() else {
+        return;
+    };
+    let Some(pc) = read_pc() else { return };
+    let slot = buffer::slot_of(vcpu);
+    if slot.syscall_return_pc() == Some(pc) {
+        return; // exit, exit_group, or a signal delivered as a system call returned
+    }
+    let traced = capture.kinds.contains(EventKinds::TRACE);
+    let cut = match (&capture.blocks, traced) {
+        // With the trace, the block is known exactly: the vCPU's last execution.
+        (Some(blocks), true) => unsafe { slot.last_exec() }
+            .and_then(|id| blocks.shape(id))
+            .and_then(|(start, sizes)| cut_in(start, &sizes, pc)),
+        _ => capture.shapes.cut_at(pc),
+    };
+    if let Some(cut) = cut.filter(|c| c.skipped > 0) {
+        capture.icount.subtract(vcpu, u64::from(cut.skipped));
+        if traced {
+            unsafe { slot.set_cut_short(cut.executed) };
+        }
+    }
 }
 
 /// Called at vCPU init, on the vCPU's thread.

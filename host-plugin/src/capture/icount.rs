@@ -1,22 +1,23 @@
 //! Instruction counting with QEMU inline operations: at translation, each block gets one inline
 //! "add n_insns" on a per-vCPU scoreboard. No callback ever runs on the execution path.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use qemu_plugin_sys as sys;
 
+use crate::buffer::MAX_VCPUS;
 use crate::qemu::U64Scoreboard;
 
 pub struct InstructionCounter {
     per_vcpu: U64Scoreboard,
     /// Instructions counted at block entry that never ran (see `fault.rs`), per vCPU.
-    corrections: Mutex<HashMap<u32, u64>>,
+    /// Atomics: QEMU reports cuts from inside its signal handler.
+    corrections: Box<[AtomicU64]>,
 }
 
 impl InstructionCounter {
     pub fn new() -> Self {
-        Self { per_vcpu: U64Scoreboard::new(), corrections: Mutex::new(HashMap::new()) }
+        Self { per_vcpu: U64Scoreboard::new(), corrections: (0..MAX_VCPUS).map(|_| AtomicU64::new(0)).collect() }
     }
 
     /// # Safety
@@ -41,16 +42,20 @@ impl InstructionCounter {
 
     /// Takes back instructions that were counted at block entry but never ran.
     pub fn subtract(&self, vcpu: u32, n: u64) {
-        *self.corrections.lock().unwrap_or_else(|p| p.into_inner()).entry(vcpu).or_default() += n;
+        if let Some(c) = self.corrections.get(vcpu as usize) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     pub fn correction(&self, vcpu: u32) -> u64 {
-        self.corrections.lock().unwrap_or_else(|p| p.into_inner()).get(&vcpu).copied().unwrap_or(0)
+        self.corrections.get(vcpu as usize).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     pub fn reset(&self) {
         self.per_vcpu.reset_all();
-        self.corrections.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        for c in self.corrections.iter() {
+            c.store(0, Ordering::Relaxed);
+        }
     }
 }
 

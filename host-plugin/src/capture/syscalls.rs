@@ -22,7 +22,9 @@ pub unsafe extern "C" fn on_syscall(
 ) {
     // Remember where this call returns to: a guest that dies right there died of a signal
     // delivered at the call's return (abort, kill), not of a fault inside a block.
-    buffer::note_syscall_return_pc(vcpu, super::fault::read_pc().unwrap_or(0));
+    if !crate::qemu::extensions::available() {
+        buffer::note_syscall_return_pc(vcpu, super::fault::read_pc().unwrap_or(0));
+    }
     if crate::plugin::capture().kinds.contains(crate::script::EventKinds::SYSCALLS) {
         buffer::record_syscall_entry(vcpu, num, [a1, a2, a3, a4, a5, a6]);
     }

@@ -170,7 +170,7 @@ impl ScriptHost {
             }
             OnError::Abort => {
                 console::line(&format!("cannonball: error: {line}; aborting (on-error=abort)"));
-                crate::sink::forward::finish(Vec::new());
+                crate::sink::forward::finish(Vec::new(), None);
                 // SAFETY: _exit ends the process at once; QEMU's state needs no cleanup.
                 unsafe { libc::_exit(1) };
             }

@@ -14,7 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::{Result, anyhow};
-use cannonball_protocol::{End, Hello, VcpuCount, encode};
+use cannonball_protocol::{End, ExitStatus, Hello, VcpuCount, encode};
 
 pub use endpoint::Endpoint;
 use writer::Writer;
@@ -191,7 +191,9 @@ pub fn flush() {
 }
 
 /// Writes the `end` frame and waits until the sink has everything. Reports a failed sink.
-pub fn finish(instructions: Vec<(u32, u64)>) {
+/// Ends the stream: the `end` frame with the instruction totals and, when known, how the
+/// guest ended (`exit`: status and signal).
+pub fn finish(instructions: Vec<(u32, u64)>, exit: Option<(i32, u32)>) {
     let dropped = *DROPPED_RECORDS.lock().unwrap_or_else(|p| p.into_inner());
     if dropped > 0 {
         console::line(&format!(
@@ -203,6 +205,7 @@ pub fn finish(instructions: Vec<(u32, u64)>) {
         instructions: instructions.into_iter().map(|(vcpu, count)| VcpuCount { vcpu, count }).collect(),
         records: f.records,
         frames: f.frames + 1,
+        exit: exit.map(|(status, signal)| ExitStatus { status, signal }),
     };
     f.frame(|out| encode::end(out, &end));
     f.flush();
