@@ -84,7 +84,9 @@ pub fn parse_forward_kinds(text: &str) -> Result<EventKinds> {
             "threads" => EventKinds::THREADS,
             "blocks" => EventKinds::BLOCKS,
             other => {
-                bail!("forward={text}: unknown kind '{other}' (trace, memory, syscalls, syscall-data, threads, blocks; join with +)")
+                bail!(
+                    "forward={text}: unknown kind '{other}' (trace, memory, syscalls, syscall-data, threads, blocks; join with +)"
+                )
             }
         };
     }

@@ -5,9 +5,7 @@
 
 use std::fmt;
 
-use crate::frame::{
-    Block, End, Execs, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent, VcpuCount,
-};
+use crate::frame::{Block, End, Execs, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent, VcpuCount};
 use crate::{MAGIC, MAX_FRAME_LEN, PREAMBLE_LEN, VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

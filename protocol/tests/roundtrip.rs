@@ -31,7 +31,8 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
     encode::execs(&mut out, 1, 7, &[0, 1, 1]);
     encode::memory(&mut out, 1, &[7, 8], &[0x401001, 0x401004], &[0x1000, 0x2000], &[3, 8 | 2], &[5, 6]);
     encode::syscalls(&mut out, 0, &[3], &[231], &[1, 2, 3, 4, 5, 6], &[-2], &[false], Default::default());
-    let data = encode::SyscallDataRef { call: &[0, 0, 1], info: &[1, 1 | 8, 1 | 64], len: &[4, 0, 2], bytes: b"/etchi" };
+    let data =
+        encode::SyscallDataRef { call: &[0, 0, 1], info: &[1, 1 | 8, 1 | 64], len: &[4, 0, 2], bytes: b"/etchi" };
     encode::syscalls(&mut out, 2, &[0, 0], &[257, 0], &[0; 12], &[3, 2], &[true, true], data);
     encode::thread(&mut out, 3, ThreadEvent::Exit);
     encode::record(&mut out, 9, b"hello").unwrap();

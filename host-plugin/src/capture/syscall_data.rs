@@ -342,10 +342,7 @@ mod tests {
         capture_entry(&[Arg::InBuffer { arg: 1, len: 2 }], &regs, &mut mem, &mut out);
         capture_return(&[Arg::OutBuffer(1)], &regs, 5, &mut mem, &mut out);
         capture_return(&[Arg::OutBuffer(1)], &regs, -14, &mut mem, &mut out);
-        assert_eq!(
-            blobs(&out),
-            [(1 | info::TRUNCATED, (0..32).collect()), (1 | info::AT_RETURN, (0..5).collect())]
-        );
+        assert_eq!(blobs(&out), [(1 | info::TRUNCATED, (0..32).collect()), (1 | info::AT_RETURN, (0..5).collect())]);
     }
 
     #[test]

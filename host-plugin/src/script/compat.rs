@@ -105,9 +105,9 @@ pub fn subscription(s: old::Subscription) -> Subscription {
     let filter = s.filter.map(|f| match f {
         old::AddressFilter::MainBinary => new::AddressFilter::MainBinary,
         old::AddressFilter::Module(m) => new::AddressFilter::Module(m),
-        old::AddressFilter::Ranges(r) => {
-            new::AddressFilter::Ranges(r.into_iter().map(|r| new::AddressRange { start: r.start, end: r.end }).collect())
-        }
+        old::AddressFilter::Ranges(r) => new::AddressFilter::Ranges(
+            r.into_iter().map(|r| new::AddressRange { start: r.start, end: r.end }).collect(),
+        ),
     });
     Subscription { kinds, filter }
 }

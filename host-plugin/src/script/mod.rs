@@ -5,8 +5,8 @@
 //! moves to the analysis thread (`crate::batch`) for the event calls, and `finish` runs at exit.
 
 mod arguments;
-mod compat;
 pub(crate) mod bindings;
+mod compat;
 mod host_api;
 pub mod limits;
 mod loader;
