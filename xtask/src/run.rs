@@ -40,7 +40,11 @@ pub fn test(args: &[String]) -> Result<()> {
     build::all()?;
     // Oracles the tests compare with: strace for the syscalls example, and a cross compiler
     // for its aarch64 guest.
-    build::run(Command::new(paths::root().join("qemu/deps.sh")).args(["strace", "gcc-aarch64-linux-gnu"]))?;
+    build::run(Command::new(paths::root().join("qemu/deps.sh")).args([
+        "strace",
+        "gcc-aarch64-linux-gnu",
+        "libc6-dev-arm64-cross",
+    ]))?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     build::run(Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args))

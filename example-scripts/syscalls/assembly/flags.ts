@@ -43,6 +43,11 @@ export function setArch(arch: string): void {
   table = flags(COMMON + " " + (arch == "aarch64" ? ARM64 : X86_64), arch);
 }
 
+/** O_CREAT or O_TMPFILE: the call takes a mode. */
+export function createsFile(flags: u64): bool {
+  return (<u32>flags & 0x40) != 0 || (<u32>flags & 0x400000) != 0;
+}
+
 /** open flags as strace prints them: O_RDONLY|O_CLOEXEC; unknown bits in octal. */
 export function openFlags(v: u64): string {
   let rest = <u32>v;

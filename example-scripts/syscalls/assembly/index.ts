@@ -24,7 +24,7 @@ import {
   subscribe,
 } from "@cannonball/sdk";
 import { argCount } from "./args";
-import { dirFd, openFlags, openFlagsArg, setArch, takesDirFd } from "./flags";
+import { createsFile, dirFd, openFlags, openFlagsArg, setArch, takesDirFd } from "./flags";
 import { CallData } from "./strings";
 import { AARCH64, ERRNO, X86_64 } from "./tables";
 
@@ -81,10 +81,13 @@ class Syscalls extends Script {
       if (this.summaryOnly) continue;
       const name = this.name(number);
       let line = this.prefix ? "[vcpu " + batch.vcpu.toString() + "] " + name + "(" : name + "(";
-      const shown = argCount(name);
+      let shown = argCount(name);
       data.load(i, name == "getrandom");
       const dirFds = takesDirFd(name);
       const flagsArg = openFlagsArg(name);
+      // open's mode means something only when it creates: strace shows it then, in octal.
+      const mode = flagsArg >= 0 && createsFile(batch.sysArgs.at(i * 6 + flagsArg)) ? flagsArg + 1 : -1;
+      if (flagsArg >= 0 && mode < 0) shown = flagsArg + 1;
       for (let a = 0; a < shown; a++) {
         if (a > 0) line += ", ";
         const v = batch.sysArgs.at(i * 6 + a);
@@ -93,6 +96,7 @@ class Syscalls extends Script {
         if (text !== null) line += text.length > 0 ? text : "0x" + v.toString(16);
         else if (fd !== null) line += fd;
         else if (a == flagsArg) line += openFlags(v);
+        else if (a == mode) line += "0" + (<u32>v).toString(8);
         else line += formatArg(v);
       }
       line += ") = " + (returned ? formatRet(ret) : "?");

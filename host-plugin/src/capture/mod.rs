@@ -13,6 +13,8 @@ mod filter;
 mod icount;
 mod memory;
 mod syscall_data;
+// Generated (host-plugin/tools/gen-syscall-data.mjs): kept as the generator writes it.
+#[rustfmt::skip]
 mod syscall_table;
 mod syscalls;
 mod trace;

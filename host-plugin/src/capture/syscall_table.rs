@@ -5,149 +5,149 @@
 use super::syscall_data::Arg::{self, *};
 
 pub const X86_64: &[(i64, &[Arg])] = &[
-    (0, &[OutBuffer(1)]),                  // read
-    (1, &[InBuffer { arg: 1, len: 2 }]),   // write
-    (2, &[Path(0)]),                       // open
-    (4, &[Path(0)]),                       // stat
-    (6, &[Path(0)]),                       // lstat
-    (17, &[OutBuffer(1)]),                 // pread64
-    (18, &[InBuffer { arg: 1, len: 2 }]),  // pwrite64
-    (21, &[Path(0)]),                      // access
-    (44, &[InBuffer { arg: 1, len: 2 }]),  // sendto
-    (45, &[OutBuffer(1)]),                 // recvfrom
-    (59, &[Path(0), Argv(1)]),             // execve
-    (76, &[Path(0)]),                      // truncate
-    (79, &[OutPath(0)]),                   // getcwd
-    (80, &[Path(0)]),                      // chdir
-    (82, &[Path(0), Path(1)]),             // rename
-    (83, &[Path(0)]),                      // mkdir
-    (84, &[Path(0)]),                      // rmdir
-    (85, &[Path(0)]),                      // creat
-    (86, &[Path(0), Path(1)]),             // link
-    (87, &[Path(0)]),                      // unlink
-    (88, &[Path(0), Path(1)]),             // symlink
-    (89, &[Path(0), OutPath(1)]),          // readlink
-    (90, &[Path(0)]),                      // chmod
-    (92, &[Path(0)]),                      // chown
-    (94, &[Path(0)]),                      // lchown
-    (132, &[Path(0)]),                     // utime
-    (133, &[Path(0)]),                     // mknod
-    (134, &[Path(0)]),                     // uselib
-    (137, &[Path(0)]),                     // statfs
-    (155, &[Path(0), Path(1)]),            // pivot_root
-    (161, &[Path(0)]),                     // chroot
-    (163, &[Path(0)]),                     // acct
-    (165, &[Path(0), Path(1), Path(2)]),   // mount
-    (166, &[Path(0)]),                     // umount2
-    (167, &[Path(0)]),                     // swapon
-    (168, &[Path(0)]),                     // swapoff
+    (0, &[OutBuffer(1)]), // read
+    (1, &[InBuffer { arg: 1, len: 2 }]), // write
+    (2, &[Path(0)]), // open
+    (4, &[Path(0)]), // stat
+    (6, &[Path(0)]), // lstat
+    (17, &[OutBuffer(1)]), // pread64
+    (18, &[InBuffer { arg: 1, len: 2 }]), // pwrite64
+    (21, &[Path(0)]), // access
+    (44, &[InBuffer { arg: 1, len: 2 }]), // sendto
+    (45, &[OutBuffer(1)]), // recvfrom
+    (59, &[Path(0), Argv(1)]), // execve
+    (76, &[Path(0)]), // truncate
+    (79, &[OutPath(0)]), // getcwd
+    (80, &[Path(0)]), // chdir
+    (82, &[Path(0), Path(1)]), // rename
+    (83, &[Path(0)]), // mkdir
+    (84, &[Path(0)]), // rmdir
+    (85, &[Path(0)]), // creat
+    (86, &[Path(0), Path(1)]), // link
+    (87, &[Path(0)]), // unlink
+    (88, &[Path(0), Path(1)]), // symlink
+    (89, &[Path(0), OutPath(1)]), // readlink
+    (90, &[Path(0)]), // chmod
+    (92, &[Path(0)]), // chown
+    (94, &[Path(0)]), // lchown
+    (132, &[Path(0)]), // utime
+    (133, &[Path(0)]), // mknod
+    (134, &[Path(0)]), // uselib
+    (137, &[Path(0)]), // statfs
+    (155, &[Path(0), Path(1)]), // pivot_root
+    (161, &[Path(0)]), // chroot
+    (163, &[Path(0)]), // acct
+    (165, &[Path(0), Path(1), Path(2)]), // mount
+    (166, &[Path(0)]), // umount2
+    (167, &[Path(0)]), // swapon
+    (168, &[Path(0)]), // swapoff
     (170, &[InBuffer { arg: 0, len: 1 }]), // sethostname
     (171, &[InBuffer { arg: 0, len: 1 }]), // setdomainname
-    (176, &[Path(0)]),                     // delete_module
-    (188, &[Path(0), Path(1)]),            // setxattr
-    (189, &[Path(0), Path(1)]),            // lsetxattr
-    (190, &[Path(1)]),                     // fsetxattr
-    (191, &[Path(0), Path(1)]),            // getxattr
-    (192, &[Path(0), Path(1)]),            // lgetxattr
-    (193, &[Path(1)]),                     // fgetxattr
-    (194, &[Path(0)]),                     // listxattr
-    (195, &[Path(0)]),                     // llistxattr
-    (197, &[Path(0), Path(1)]),            // removexattr
-    (198, &[Path(0), Path(1)]),            // lremovexattr
-    (199, &[Path(1)]),                     // fremovexattr
-    (235, &[Path(0)]),                     // utimes
-    (240, &[Path(0)]),                     // mq_open
-    (241, &[Path(0)]),                     // mq_unlink
+    (176, &[Path(0)]), // delete_module
+    (188, &[Path(0), Path(1)]), // setxattr
+    (189, &[Path(0), Path(1)]), // lsetxattr
+    (190, &[Path(1)]), // fsetxattr
+    (191, &[Path(0), Path(1)]), // getxattr
+    (192, &[Path(0), Path(1)]), // lgetxattr
+    (193, &[Path(1)]), // fgetxattr
+    (194, &[Path(0)]), // listxattr
+    (195, &[Path(0)]), // llistxattr
+    (197, &[Path(0), Path(1)]), // removexattr
+    (198, &[Path(0), Path(1)]), // lremovexattr
+    (199, &[Path(1)]), // fremovexattr
+    (235, &[Path(0)]), // utimes
+    (240, &[Path(0)]), // mq_open
+    (241, &[Path(0)]), // mq_unlink
     (242, &[InBuffer { arg: 1, len: 2 }]), // mq_timedsend
-    (243, &[OutBuffer(1)]),                // mq_timedreceive
-    (254, &[Path(1)]),                     // inotify_add_watch
-    (257, &[Path(1)]),                     // openat
-    (258, &[Path(1)]),                     // mkdirat
-    (259, &[Path(1)]),                     // mknodat
-    (260, &[Path(1)]),                     // fchownat
-    (261, &[Path(1)]),                     // futimesat
-    (262, &[Path(1)]),                     // newfstatat
-    (263, &[Path(1)]),                     // unlinkat
-    (264, &[Path(1), Path(3)]),            // renameat
-    (265, &[Path(1), Path(3)]),            // linkat
-    (266, &[Path(0), Path(2)]),            // symlinkat
-    (267, &[Path(1), OutPath(2)]),         // readlinkat
-    (268, &[Path(1)]),                     // fchmodat
-    (269, &[Path(1)]),                     // faccessat
-    (280, &[Path(1)]),                     // utimensat
-    (301, &[Path(4)]),                     // fanotify_mark
-    (303, &[Path(1)]),                     // name_to_handle_at
-    (313, &[Path(1)]),                     // finit_module
-    (316, &[Path(1), Path(3)]),            // renameat2
-    (318, &[OutBuffer(0)]),                // getrandom
-    (319, &[Path(0)]),                     // memfd_create
-    (322, &[Path(1), Argv(2)]),            // execveat
-    (332, &[Path(1)]),                     // statx
-    (428, &[Path(1)]),                     // open_tree
-    (437, &[Path(1)]),                     // openat2
-    (439, &[Path(1)]),                     // faccessat2
+    (243, &[OutBuffer(1)]), // mq_timedreceive
+    (254, &[Path(1)]), // inotify_add_watch
+    (257, &[Path(1)]), // openat
+    (258, &[Path(1)]), // mkdirat
+    (259, &[Path(1)]), // mknodat
+    (260, &[Path(1)]), // fchownat
+    (261, &[Path(1)]), // futimesat
+    (262, &[Path(1)]), // newfstatat
+    (263, &[Path(1)]), // unlinkat
+    (264, &[Path(1), Path(3)]), // renameat
+    (265, &[Path(1), Path(3)]), // linkat
+    (266, &[Path(0), Path(2)]), // symlinkat
+    (267, &[Path(1), OutPath(2)]), // readlinkat
+    (268, &[Path(1)]), // fchmodat
+    (269, &[Path(1)]), // faccessat
+    (280, &[Path(1)]), // utimensat
+    (301, &[Path(4)]), // fanotify_mark
+    (303, &[Path(1)]), // name_to_handle_at
+    (313, &[Path(1)]), // finit_module
+    (316, &[Path(1), Path(3)]), // renameat2
+    (318, &[OutBuffer(0)]), // getrandom
+    (319, &[Path(0)]), // memfd_create
+    (322, &[Path(1), Argv(2)]), // execveat
+    (332, &[Path(1)]), // statx
+    (428, &[Path(1)]), // open_tree
+    (437, &[Path(1)]), // openat2
+    (439, &[Path(1)]), // faccessat2
 ];
 
 pub const AARCH64: &[(i64, &[Arg])] = &[
-    (5, &[Path(0), Path(1)]),              // setxattr
-    (6, &[Path(0), Path(1)]),              // lsetxattr
-    (7, &[Path(1)]),                       // fsetxattr
-    (8, &[Path(0), Path(1)]),              // getxattr
-    (9, &[Path(0), Path(1)]),              // lgetxattr
-    (10, &[Path(1)]),                      // fgetxattr
-    (11, &[Path(0)]),                      // listxattr
-    (12, &[Path(0)]),                      // llistxattr
-    (14, &[Path(0), Path(1)]),             // removexattr
-    (15, &[Path(0), Path(1)]),             // lremovexattr
-    (16, &[Path(1)]),                      // fremovexattr
-    (17, &[OutPath(0)]),                   // getcwd
-    (27, &[Path(1)]),                      // inotify_add_watch
-    (33, &[Path(1)]),                      // mknodat
-    (34, &[Path(1)]),                      // mkdirat
-    (35, &[Path(1)]),                      // unlinkat
-    (36, &[Path(0), Path(2)]),             // symlinkat
-    (37, &[Path(1), Path(3)]),             // linkat
-    (38, &[Path(1), Path(3)]),             // renameat
-    (39, &[Path(0)]),                      // umount2
-    (40, &[Path(0), Path(1), Path(2)]),    // mount
-    (41, &[Path(0), Path(1)]),             // pivot_root
-    (43, &[Path(0)]),                      // statfs
-    (45, &[Path(0)]),                      // truncate
-    (48, &[Path(1)]),                      // faccessat
-    (49, &[Path(0)]),                      // chdir
-    (51, &[Path(0)]),                      // chroot
-    (53, &[Path(1)]),                      // fchmodat
-    (54, &[Path(1)]),                      // fchownat
-    (56, &[Path(1)]),                      // openat
-    (63, &[OutBuffer(1)]),                 // read
-    (64, &[InBuffer { arg: 1, len: 2 }]),  // write
-    (67, &[OutBuffer(1)]),                 // pread64
-    (68, &[InBuffer { arg: 1, len: 2 }]),  // pwrite64
-    (78, &[Path(1), OutPath(2)]),          // readlinkat
-    (79, &[Path(1)]),                      // newfstatat
-    (88, &[Path(1)]),                      // utimensat
-    (89, &[Path(0)]),                      // acct
-    (106, &[Path(0)]),                     // delete_module
+    (5, &[Path(0), Path(1)]), // setxattr
+    (6, &[Path(0), Path(1)]), // lsetxattr
+    (7, &[Path(1)]), // fsetxattr
+    (8, &[Path(0), Path(1)]), // getxattr
+    (9, &[Path(0), Path(1)]), // lgetxattr
+    (10, &[Path(1)]), // fgetxattr
+    (11, &[Path(0)]), // listxattr
+    (12, &[Path(0)]), // llistxattr
+    (14, &[Path(0), Path(1)]), // removexattr
+    (15, &[Path(0), Path(1)]), // lremovexattr
+    (16, &[Path(1)]), // fremovexattr
+    (17, &[OutPath(0)]), // getcwd
+    (27, &[Path(1)]), // inotify_add_watch
+    (33, &[Path(1)]), // mknodat
+    (34, &[Path(1)]), // mkdirat
+    (35, &[Path(1)]), // unlinkat
+    (36, &[Path(0), Path(2)]), // symlinkat
+    (37, &[Path(1), Path(3)]), // linkat
+    (38, &[Path(1), Path(3)]), // renameat
+    (39, &[Path(0)]), // umount2
+    (40, &[Path(0), Path(1), Path(2)]), // mount
+    (41, &[Path(0), Path(1)]), // pivot_root
+    (43, &[Path(0)]), // statfs
+    (45, &[Path(0)]), // truncate
+    (48, &[Path(1)]), // faccessat
+    (49, &[Path(0)]), // chdir
+    (51, &[Path(0)]), // chroot
+    (53, &[Path(1)]), // fchmodat
+    (54, &[Path(1)]), // fchownat
+    (56, &[Path(1)]), // openat
+    (63, &[OutBuffer(1)]), // read
+    (64, &[InBuffer { arg: 1, len: 2 }]), // write
+    (67, &[OutBuffer(1)]), // pread64
+    (68, &[InBuffer { arg: 1, len: 2 }]), // pwrite64
+    (78, &[Path(1), OutPath(2)]), // readlinkat
+    (79, &[Path(1)]), // newfstatat
+    (88, &[Path(1)]), // utimensat
+    (89, &[Path(0)]), // acct
+    (106, &[Path(0)]), // delete_module
     (161, &[InBuffer { arg: 0, len: 1 }]), // sethostname
     (162, &[InBuffer { arg: 0, len: 1 }]), // setdomainname
-    (180, &[Path(0)]),                     // mq_open
-    (181, &[Path(0)]),                     // mq_unlink
+    (180, &[Path(0)]), // mq_open
+    (181, &[Path(0)]), // mq_unlink
     (182, &[InBuffer { arg: 1, len: 2 }]), // mq_timedsend
-    (183, &[OutBuffer(1)]),                // mq_timedreceive
+    (183, &[OutBuffer(1)]), // mq_timedreceive
     (206, &[InBuffer { arg: 1, len: 2 }]), // sendto
-    (207, &[OutBuffer(1)]),                // recvfrom
-    (221, &[Path(0), Argv(1)]),            // execve
-    (224, &[Path(0)]),                     // swapon
-    (225, &[Path(0)]),                     // swapoff
-    (263, &[Path(4)]),                     // fanotify_mark
-    (264, &[Path(1)]),                     // name_to_handle_at
-    (273, &[Path(1)]),                     // finit_module
-    (276, &[Path(1), Path(3)]),            // renameat2
-    (278, &[OutBuffer(0)]),                // getrandom
-    (279, &[Path(0)]),                     // memfd_create
-    (281, &[Path(1), Argv(2)]),            // execveat
-    (291, &[Path(1)]),                     // statx
-    (428, &[Path(1)]),                     // open_tree
-    (437, &[Path(1)]),                     // openat2
-    (439, &[Path(1)]),                     // faccessat2
+    (207, &[OutBuffer(1)]), // recvfrom
+    (221, &[Path(0), Argv(1)]), // execve
+    (224, &[Path(0)]), // swapon
+    (225, &[Path(0)]), // swapoff
+    (263, &[Path(4)]), // fanotify_mark
+    (264, &[Path(1)]), // name_to_handle_at
+    (273, &[Path(1)]), // finit_module
+    (276, &[Path(1), Path(3)]), // renameat2
+    (278, &[OutBuffer(0)]), // getrandom
+    (279, &[Path(0)]), // memfd_create
+    (281, &[Path(1), Argv(2)]), // execveat
+    (291, &[Path(1)]), // statx
+    (428, &[Path(1)]), // open_tree
+    (437, &[Path(1)]), // openat2
+    (439, &[Path(1)]), // faccessat2
 ];
