@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// Forward to this file (- for stdout).
     #[arg(long)]
     fwd: Option<String>,
-    /// Raw event kinds to forward, joined with + (trace, memory, syscalls, threads, blocks).
+    /// Raw event kinds to forward, joined with + (trace, memory, syscalls, syscall-data, threads, blocks).
     #[arg(long)]
     forward: Option<String>,
     /// Show the progress line even when stderr is not a terminal.

@@ -76,7 +76,11 @@ fn encode_frame(out: &mut Vec<u8>, frame: &Frame) -> bool {
         ),
         Frame::Execs(e) => encode::execs(out, e.vcpu, e.first_exec, &e.ids),
         Frame::Memory(m) => encode::memory(out, m.vcpu, &m.exec, &m.pc, &m.addr, &m.info, &m.value),
-        Frame::Syscalls(s) => encode::syscalls(out, s.vcpu, &s.exec, &s.number, &s.args, &s.ret, &s.returned),
+        Frame::Syscalls(s) => {
+            let d = &s.data;
+            let data = encode::SyscallDataRef { call: &d.call, info: &d.info, len: &d.len, bytes: &d.bytes };
+            encode::syscalls(out, s.vcpu, &s.exec, &s.number, &s.args, &s.ret, &s.returned, data)
+        }
         Frame::Thread { vcpu, event } => encode::thread(out, *vcpu, *event),
         Frame::Record { tag, payload } => {
             if payload.len() > encode::MAX_RECORD_LEN {

@@ -36,6 +36,7 @@ typedef cannonball_script_types_argument_spec_t cb_argument_spec;
 #define CB_DISASSEMBLY CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_DISASSEMBLY
 #define CB_BLOCK_COUNTS CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_BLOCK_COUNTS
 #define CB_MEMORY_COUNTS CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_MEMORY_COUNTS
+#define CB_SYSCALL_DATA CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_SYSCALL_DATA
 
 /* Argument types for cb_argument. */
 #define CB_TEXT CANNONBALL_SCRIPT_TYPES_ARGUMENT_TYPE_TEXT
@@ -128,6 +129,14 @@ void cb_instructions_free(cb_instruction *insns, size_t count);
 /* Sends one record to the run's forwarding sink (sock=PATH or fwd=FILE); `tag` is the
  * script's own record type. Without a sink the host drops and counts it. */
 void cb_emit(uint32_t tag, const void *data, size_t len);
+
+/* Decoding event_batch.sys_data_info (CB_SYSCALL_DATA): blob i belongs to call
+ * sys_data_call.ptr[i], is sys_data_len.ptr[i] bytes of sys_data, after blob i-1. */
+#define CB_SYSDATA_TRUNCATED 0x08  /* the string or buffer goes on past what was captured */
+#define CB_SYSDATA_UNREADABLE 0x10 /* the guest pointer was not readable: no bytes */
+#define CB_SYSDATA_ELEMENT 0x20    /* an element of a string array (execve's argv) */
+#define CB_SYSDATA_AT_RETURN 0x40  /* captured at the call's return (data read) */
+static inline uint32_t cb_sysdata_arg(uint8_t info) { return info & 7; }
 
 /* Decoding event_batch.mem_info. */
 static inline uint32_t cb_mem_size(uint8_t info) { return 1u << (info & 7); }

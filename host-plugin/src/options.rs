@@ -36,7 +36,7 @@ pub struct HostOptions {
     #[arg(long, value_name = "FILE")]
     pub fwd: Option<String>,
 
-    /// Raw events to pass through to the sink, joined with +: trace, memory, syscalls, threads,
+    /// Raw events to pass through to the sink, joined with +: trace, memory, syscalls, syscall-data, threads,
     /// blocks. Without a script the default is trace; with one, only what the script emits.
     #[arg(long, value_name = "KINDS")]
     pub forward: Option<String>,
@@ -80,10 +80,13 @@ pub fn parse_forward_kinds(text: &str) -> Result<EventKinds> {
             "trace" => EventKinds::TRACE | EventKinds::BLOCKS,
             "memory" => EventKinds::MEMORY,
             "syscalls" => EventKinds::SYSCALLS,
+            "syscall-data" => EventKinds::SYSCALLS | EventKinds::SYSCALL_DATA,
             "threads" => EventKinds::THREADS,
             "blocks" => EventKinds::BLOCKS,
             other => {
-                bail!("forward={text}: unknown kind '{other}' (trace, memory, syscalls, threads, blocks; join with +)")
+                bail!(
+                    "forward={text}: unknown kind '{other}' (trace, memory, syscalls, syscall-data, threads, blocks; join with +)"
+                )
             }
         };
     }

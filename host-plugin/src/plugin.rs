@@ -96,7 +96,11 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         }
         None => Subscription { kinds: EventKinds::empty(), filter: host_filter()? },
     };
-    let kinds = subscription.kinds | forwarded;
+    let mut kinds = subscription.kinds | forwarded;
+    // System call data travels with the system call events: it implies them.
+    if kinds.contains(EventKinds::SYSCALL_DATA) {
+        kinds |= EventKinds::SYSCALLS;
+    }
 
     let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target);
     if RUN.set(Run { capture, factory, info, args, endpoint }).is_err() {

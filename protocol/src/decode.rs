@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use crate::frame::{Block, End, ExitStatus, Execs, Frame, FrameKind, Hello, Memory, Syscalls, ThreadEvent, VcpuCount};
+use crate::frame::{
+    Block, End, Execs, ExitStatus, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent, VcpuCount,
+};
 use crate::{MAGIC, MAX_FRAME_LEN, PREAMBLE_LEN, VERSION};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +153,27 @@ impl Decoder {
 }
 
 /// Reads fields from one frame's payload, failing on overrun.
+/// The data section of a Syscalls frame with `calls` calls: every blob must name one of them
+/// in ascending order, an argument 0-5, and lengths that add up to the bytes present.
+fn syscall_data(r: &mut Reader<'_>, calls: usize) -> Result<SyscallData, DecodeError> {
+    let m = r.u32()? as usize;
+    let call: Vec<u32> = r.column(m, 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let info = r.column(m, 1)?.to_vec();
+    let len: Vec<u32> = r.column(m, 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let total = r.u32()? as usize;
+    let bytes = r.take(total)?.to_vec();
+    if call.iter().any(|&c| c as usize >= calls) || call.windows(2).any(|w| w[0] > w[1]) {
+        return Err(r.bad("data names a call that is not in the frame"));
+    }
+    if info.iter().any(|&i| i & 7 > 5) {
+        return Err(r.bad("data names an argument beyond the sixth"));
+    }
+    if len.iter().map(|&l| l as u64).sum::<u64>() != total as u64 {
+        return Err(r.bad("data lengths do not add up"));
+    }
+    Ok(SyscallData { call, info, len, bytes })
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     kind: FrameKind,
@@ -260,7 +283,8 @@ fn parse(kind: FrameKind, payload: &[u8]) -> Result<Frame, DecodeError> {
             let args = r.u64s(n.checked_mul(6).ok_or_else(|| r.bad("count overflows"))?)?;
             let ret = r.i64s(n)?;
             let returned = r.column(n, 1)?.iter().map(|&b| b != 0).collect();
-            Frame::Syscalls(Syscalls { vcpu, exec, number, args, ret, returned })
+            let data = if r.bytes.is_empty() { SyscallData::default() } else { syscall_data(&mut r, n)? };
+            Frame::Syscalls(Syscalls { vcpu, exec, number, args, ret, returned, data })
         }
         FrameKind::Thread => {
             let vcpu = r.u32()?;

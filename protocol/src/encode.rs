@@ -117,7 +117,18 @@ pub fn memory(out: &mut Vec<u8>, vcpu: u32, exec: &[u64], pc: &[u64], addr: &[u6
     finish(out, at);
 }
 
-/// System calls; `args` holds six values per call.
+/// The `sys-data*` columns of a batch, borrowed (see [`SyscallData`](crate::SyscallData)).
+#[derive(Clone, Copy, Default)]
+pub struct SyscallDataRef<'a> {
+    pub call: &'a [u32],
+    pub info: &'a [u8],
+    pub len: &'a [u32],
+    pub bytes: &'a [u8],
+}
+
+/// System calls; `args` holds six values per call. With `data` non-empty, its section
+/// follows the calls (older consumers never see it: the host sends it only when asked).
+#[allow(clippy::too_many_arguments)]
 pub fn syscalls(
     out: &mut Vec<u8>,
     vcpu: u32,
@@ -126,6 +137,7 @@ pub fn syscalls(
     args: &[u64],
     ret: &[i64],
     returned: &[bool],
+    data: SyscallDataRef<'_>,
 ) {
     let n = number.len();
     debug_assert!(exec.len() == n && args.len() == 6 * n && ret.len() == n && returned.len() == n);
@@ -137,6 +149,17 @@ pub fn syscalls(
     u64s(out, args);
     i64s(out, ret);
     out.extend(returned.iter().map(|&r| r as u8));
+    if !data.call.is_empty() {
+        let m = data.call.len();
+        debug_assert!(data.info.len() == m && data.len.len() == m);
+        u32_(out, m as u32);
+        out.reserve(9 * m + 4 + data.bytes.len());
+        data.call.iter().for_each(|&c| u32_(out, c));
+        out.extend_from_slice(data.info);
+        data.len.iter().for_each(|&l| u32_(out, l));
+        u32_(out, data.bytes.len() as u32);
+        out.extend_from_slice(data.bytes);
+    }
     finish(out, at);
 }
 

@@ -114,6 +114,36 @@ pub struct Syscalls {
     pub args: Vec<u64>,
     pub ret: Vec<i64>,
     pub returned: Vec<bool>,
+    /// The calls' strings and buffers (forwarded with `syscall-data`; else empty).
+    pub data: SyscallData,
+}
+
+/// Strings and buffers of system call arguments, one entry per blob, as the WIT
+/// `event-batch.sys-data*` columns: `call` indexes the frame's calls (ascending), `info` has
+/// the argument index in bits 0-2 and the flags TRUNCATED 8, UNREADABLE 16, ELEMENT 32,
+/// AT_RETURN 64; blob i is `len[i]` bytes of `bytes`, following blob i-1.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SyscallData {
+    pub call: Vec<u32>,
+    pub info: Vec<u8>,
+    pub len: Vec<u32>,
+    pub bytes: Vec<u8>,
+}
+
+impl SyscallData {
+    pub fn is_empty(&self) -> bool {
+        self.call.is_empty()
+    }
+
+    /// (call, info, bytes) of every blob, in order.
+    pub fn blobs(&self) -> impl Iterator<Item = (u32, u8, &[u8])> + '_ {
+        let mut at = 0usize;
+        self.call.iter().zip(&self.info).zip(&self.len).map(move |((&call, &info), &len)| {
+            let bytes = &self.bytes[at..at + len as usize];
+            at += len as usize;
+            (call, info, bytes)
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +194,10 @@ impl Frame {
             }
             Frame::Execs(e) => 16 + 4 * e.ids.len(),
             Frame::Memory(m) => 8 + 33 * m.pc.len(),
-            Frame::Syscalls(s) => 8 + 73 * s.number.len(),
+            Frame::Syscalls(s) => {
+                let d = &s.data;
+                8 + 73 * s.number.len() + if d.is_empty() { 0 } else { 8 + 9 * d.call.len() + d.bytes.len() }
+            }
             Frame::Thread { .. } => 5,
             Frame::Record { payload, .. } => 4 + payload.len(),
             Frame::End(e) => 20 + 12 * e.instructions.len() + if e.exit.is_some() { 8 } else { 0 },

@@ -15,7 +15,9 @@ pub mod encode;
 mod frame;
 
 pub use decode::{DecodeError, Decoder};
-pub use frame::{Block, End, ExitStatus, Execs, Frame, FrameKind, Hello, Memory, Syscalls, ThreadEvent, VcpuCount};
+pub use frame::{
+    Block, End, Execs, ExitStatus, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent, VcpuCount,
+};
 
 /// First four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"CBAL";

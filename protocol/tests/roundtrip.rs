@@ -30,7 +30,10 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
     );
     encode::execs(&mut out, 1, 7, &[0, 1, 1]);
     encode::memory(&mut out, 1, &[7, 8], &[0x401001, 0x401004], &[0x1000, 0x2000], &[3, 8 | 2], &[5, 6]);
-    encode::syscalls(&mut out, 0, &[3], &[231], &[1, 2, 3, 4, 5, 6], &[-2], &[false]);
+    encode::syscalls(&mut out, 0, &[3], &[231], &[1, 2, 3, 4, 5, 6], &[-2], &[false], Default::default());
+    let data =
+        encode::SyscallDataRef { call: &[0, 0, 1], info: &[1, 1 | 8, 1 | 64], len: &[4, 0, 2], bytes: b"/etchi" };
+    encode::syscalls(&mut out, 2, &[0, 0], &[257, 0], &[0; 12], &[3, 2], &[true, true], data);
     encode::thread(&mut out, 3, ThreadEvent::Exit);
     encode::record(&mut out, 9, b"hello").unwrap();
     let end = End {
@@ -59,6 +62,21 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
             args: vec![1, 2, 3, 4, 5, 6],
             ret: vec![-2],
             returned: vec![false],
+            data: SyscallData::default(),
+        }),
+        Frame::Syscalls(Syscalls {
+            vcpu: 2,
+            exec: vec![0, 0],
+            number: vec![257, 0],
+            args: vec![0; 12],
+            ret: vec![3, 2],
+            returned: vec![true, true],
+            data: SyscallData {
+                call: vec![0, 0, 1],
+                info: vec![1, 9, 65],
+                len: vec![4, 0, 2],
+                bytes: b"/etchi".to_vec(),
+            },
         }),
         Frame::Thread { vcpu: 3, event: ThreadEvent::Exit },
         Frame::Record { tag: 9, payload: b"hello".to_vec() },

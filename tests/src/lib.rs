@@ -11,6 +11,7 @@ pub mod census;
 pub mod guest;
 pub mod objdump;
 pub mod oracle;
+pub mod strace;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()

@@ -55,7 +55,8 @@ fn parse_call(line: &str) -> Option<Call> {
     };
     let (name, rest) = rest.split_once('(')?;
     let (args, ret) = rest.rsplit_once(") = ")?;
-    let args = if args.is_empty() { Vec::new() } else { args.split(", ").map(str::to_owned).collect() };
+    // Strings may contain ", ": split where strace would.
+    let args = cannonball_tests::strace::split_args(args);
     let ret = (ret != "?").then(|| ret.to_owned());
     Some(Call { vcpu, name: name.to_owned(), args, ret })
 }

@@ -45,6 +45,7 @@ pub fn test(args: &[String]) -> Result<()> {
     build::run(Command::new(paths::root().join("qemu/deps.sh")).args([
         "strace",
         "gcc-aarch64-linux-gnu",
+        "libc6-dev-arm64-cross",
         "python3.11",
         "libpython3.11-testsuite",
         "coreutils",

@@ -26,7 +26,7 @@ pub struct DumpArgs {
     /// Print only totals per event kind and rates, one JSON object at the end.
     #[arg(long)]
     count: bool,
-    /// Raw events to forward when running a program: trace, memory, syscalls, threads,
+    /// Raw events to forward when running a program: trace, memory, syscalls, syscall-data, threads,
     /// blocks, joined with + (default: trace).
     #[arg(long)]
     forward: Option<String>,

@@ -133,16 +133,23 @@ impl Printer {
             Frame::Syscalls(s) => {
                 self.totals.syscalls += s.number.len() as u64;
                 if print {
+                    let data = data_json(&s.data, s.number.len());
                     for i in 0..s.number.len() {
                         let args: Vec<String> = s.args[6 * i..6 * i + 6].iter().map(|&a| hex(a)).collect();
                         let ret = if s.returned[i] { s.ret[i].to_string() } else { "null".into() };
-                        let _ = writeln!(
+                        let _ = write!(
                             line,
-                            r#"{{"event":"syscall","pid":{pid},"vcpu":{},"number":{},"args":[{}],"ret":{ret}}}"#,
+                            r#"{{"event":"syscall","pid":{pid},"vcpu":{},"number":{},"args":[{}],"ret":{ret}"#,
                             s.vcpu,
                             s.number[i],
                             args.join(",")
                         );
+                        let data = &data[i];
+                        let _ = if data.is_empty() {
+                            writeln!(line, "}}")
+                        } else {
+                            writeln!(line, r#","data":[{data}]}}"#)
+                        };
                     }
                 }
             }
@@ -215,6 +222,22 @@ impl Printer {
         }
         Ok(())
     }
+}
+
+/// Per call, its data blobs as JSON objects joined with commas: argument, info bits, the
+/// bytes as text (invalid UTF-8 replaced) and in hex.
+fn data_json(data: &cannonball_client::protocol::SyscallData, calls: usize) -> Vec<String> {
+    let mut out = vec![String::new(); calls];
+    for (call, info, bytes) in data.blobs() {
+        let Some(objects) = out.get_mut(call as usize) else { continue };
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        if !objects.is_empty() {
+            objects.push(',');
+        }
+        let text = json_str(&String::from_utf8_lossy(bytes));
+        let _ = write!(objects, r#"{{"arg":{},"info":{info},"text":{text},"hex":"{hex}"}}"#, info & 7);
+    }
+    out
 }
 
 fn json_str(s: &str) -> String {

@@ -1,5 +1,7 @@
 // syscalls: an strace for QEMU guests. One line per system call, `name(args) = ret`, in the
-// report syscalls.txt, then a count per call (like `strace -c`, counts only).
+// report syscalls.txt, then a count per call (like `strace -c`, counts only). Strings and
+// buffers print as `strace -s 32` prints them (subscribed to SYSCALL_DATA): paths in full,
+// data and argv strings to 32 bytes then `...`.
 //
 // Lines of one vCPU are in order; vCPUs come in batches (see docs/events.md), so lines of
 // different threads are grouped, not interleaved by time. Once a second vCPU has started,
@@ -22,6 +24,8 @@ import {
   subscribe,
 } from "@cannonball/sdk";
 import { argCount } from "./args";
+import { createsFile, dirFd, openFlags, openFlagsArg, setArch, takesDirFd } from "./flags";
+import { CallData } from "./strings";
 import { AARCH64, ERRNO, X86_64 } from "./tables";
 
 /** Numbers below this get counters in arrays; others (there are none today) in a Map. */
@@ -57,7 +61,9 @@ class Syscalls extends Script {
     if (info.arch == "x86_64") this.names = X86_64;
     else if (info.arch == "aarch64") this.names = AARCH64;
     else log.warn("no system call names for " + info.arch + ": printing numbers");
-    return subscribe(EventKinds.SYSCALLS | EventKinds.THREADS);
+    setArch(info.arch);
+    if (this.summaryOnly) return subscribe(EventKinds.SYSCALLS | EventKinds.THREADS);
+    return subscribe(EventKinds.SYSCALLS | EventKinds.SYSCALL_DATA | EventKinds.THREADS);
   }
 
   onThread(vcpu: u32, event: ThreadEvent): void {
@@ -66,6 +72,7 @@ class Syscalls extends Script {
 
   onEvents(batch: EventBatch): void {
     const n = batch.sysNumber.length;
+    const data = new CallData(batch);
     for (let i = 0; i < n; i++) {
       const number = batch.sysNumber.at(i);
       const returned = batch.sysReturned.at(i);
@@ -74,10 +81,23 @@ class Syscalls extends Script {
       if (this.summaryOnly) continue;
       const name = this.name(number);
       let line = this.prefix ? "[vcpu " + batch.vcpu.toString() + "] " + name + "(" : name + "(";
-      const shown = argCount(name);
+      let shown = argCount(name);
+      data.load(i, name == "getrandom");
+      const dirFds = takesDirFd(name);
+      const flagsArg = openFlagsArg(name);
+      // open's mode means something only when it creates: strace shows it then, in octal.
+      const mode = flagsArg >= 0 && createsFile(batch.sysArgs.at(i * 6 + flagsArg)) ? flagsArg + 1 : -1;
+      if (flagsArg >= 0 && mode < 0) shown = flagsArg + 1;
       for (let a = 0; a < shown; a++) {
         if (a > 0) line += ", ";
-        line += formatArg(batch.sysArgs.at(i * 6 + a));
+        const v = batch.sysArgs.at(i * 6 + a);
+        const text = data.shown[a];
+        const fd = dirFds ? dirFd(v) : null;
+        if (text !== null) line += text.length > 0 ? text : "0x" + v.toString(16);
+        else if (fd !== null) line += fd;
+        else if (a == flagsArg) line += openFlags(v);
+        else if (a == mode) line += "0" + (<u32>v).toString(8);
+        else line += formatArg(v);
       }
       line += ") = " + (returned ? formatRet(ret) : "?");
       this.report.line(line);

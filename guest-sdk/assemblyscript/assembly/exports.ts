@@ -89,9 +89,10 @@ export function init(archPtr: usize, archLen: usize, pid: u32, forked: bool, arg
     storeString(r + 4, error);
     return r;
   }
-  // ok: subscription at 4 = kinds 4, option<address-filter> tag 8, variant tag 12, payload 16.
+  // ok: subscription at 4 = kinds 4 (u16: nine flags), option<address-filter> tag 8, variant
+  // tag 12, payload 16.
   store<u8>(r, 0);
-  store<u8>(r, sub.kinds, 4);
+  store<u16>(r, sub.kinds, 4);
   const filter = sub.filter;
   if (filter === null) {
     store<u8>(r, 0, 8);
@@ -159,12 +160,13 @@ function column<T>(at: usize): Column<T> {
   return new Column<T>(<usize>load<u32>(at), <i32>load<u32>(at, 4));
 }
 
-// event-batch offsets of its eleven lists, in declaration order.
-const LISTS: StaticArray<usize> = [16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96];
+// event-batch offsets of its fifteen lists, in declaration order.
+const LISTS: StaticArray<usize> = [16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128];
 
 /**
- * on-events(batch: event-batch): 28 flat values are more than 16, so the host passes the
- * record in memory. vcpu 0, first-exec 8, the lists at LISTS, cut-short option<u32> 104 / 108.
+ * on-events(batch: event-batch): 34 flat values are more than 16, so the host passes the
+ * record in memory. vcpu 0, first-exec 8, the lists at LISTS (8 bytes each: pointer,
+ * length), cut-short option<u32> 136 (tag) / 140; 144 bytes, 8-aligned.
  */
 export function on_events(at: usize): void {
   releasePending();
@@ -182,8 +184,12 @@ export function on_events(at: usize): void {
   b.sysArgs = column<u64>(at + 80);
   b.sysRet = column<i64>(at + 88);
   b.sysReturned = column<bool>(at + 96);
-  b.hasCutShort = load<u8>(at, 104) != 0;
-  b.cutShort = load<u32>(at, 108);
+  b.sysDataCall = column<u32>(at + 104);
+  b.sysDataInfo = column<u8>(at + 112);
+  b.sysDataLen = column<u32>(at + 120);
+  b.sysData = column<u8>(at + 128);
+  b.hasCutShort = load<u8>(at, 136) != 0;
+  b.cutShort = load<u32>(at, 140);
   theScript().onEvents(b);
   for (let i = 0; i < LISTS.length; i++) {
     const list = at + unchecked(LISTS[i]);

@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.1.0`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.2.0`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc.
 
@@ -6,25 +6,25 @@ import { IMPORT_RET, liftBytes, loadString, releaseList, releaseStringAt } from 
 import { Instruction, Location, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "log")
+@external("cannonball:script/host@0.2.0", "log")
 declare function hostLog(level: i32, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "symbolize")
+@external("cannonball:script/host@0.2.0", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "read-memory")
+@external("cannonball:script/host@0.2.0", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "disassemble")
+@external("cannonball:script/host@0.2.0", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "write-report")
+@external("cannonball:script/host@0.2.0", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "append-report")
+@external("cannonball:script/host@0.2.0", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.1.0", "emit")
+@external("cannonball:script/host@0.2.0", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */

@@ -15,10 +15,12 @@ export {
   RunSummary,
   Subscription,
   SymbolInfo,
+  SyscallData,
   ThreadEvent,
   VcpuInstructions,
   VcpuMemory,
   mem,
+  sysdata,
   subscribe,
 } from "./types";
 export { appendReport, disassemble, emit, lastError, log, readMemory, symbolize, writeReport } from "./host";

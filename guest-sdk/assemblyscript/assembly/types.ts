@@ -15,23 +15,26 @@ export class RunInfo {
 
 /** The event kinds a script can subscribe to (flags: combine with `|`). */
 export namespace EventKinds {
-  export const NONE: u8 = 0;
+  export const NONE: u16 = 0;
   /** Translated blocks with their static facts (`onBlocks`). */
-  export const BLOCKS: u8 = 1 << 0;
+  export const BLOCKS: u16 = 1 << 0;
   /** Per-vCPU in-order block executions (`EventBatch.execs`). Implies BLOCKS. */
-  export const TRACE: u8 = 1 << 1;
+  export const TRACE: u16 = 1 << 1;
   /** Memory accesses (`EventBatch.mem*`). */
-  export const MEMORY: u8 = 1 << 2;
+  export const MEMORY: u16 = 1 << 2;
   /** System calls (`EventBatch.sys*`). */
-  export const SYSCALLS: u8 = 1 << 3;
+  export const SYSCALLS: u16 = 1 << 3;
   /** Thread start and exit (`onThread`). */
-  export const THREADS: u8 = 1 << 4;
+  export const THREADS: u16 = 1 << 4;
   /** Disassembly text in `Block.disassembly`. */
-  export const DISASSEMBLY: u8 = 1 << 5;
+  export const DISASSEMBLY: u16 = 1 << 5;
   /** Execution count of every block (`RunSummary.blockIds/blockExecs`). Implies BLOCKS. */
-  export const BLOCK_COUNTS: u8 = 1 << 6;
+  export const BLOCK_COUNTS: u16 = 1 << 6;
   /** Memory reads and writes per vCPU (`RunSummary.memory`). */
-  export const MEMORY_COUNTS: u8 = 1 << 7;
+  export const MEMORY_COUNTS: u16 = 1 << 7;
+  /** Strings and buffers of system call arguments (`EventBatch.sysData*`, `SyscallData`).
+   * Implies SYSCALLS. */
+  export const SYSCALL_DATA: u16 = 1 << 8;
 }
 
 /** A half-open guest address range [start, end). */
@@ -65,14 +68,14 @@ export class AddressFilter {
 export class Subscription {
   constructor(
     /** EventKinds flags, e.g. `EventKinds.SYSCALLS | EventKinds.THREADS`. */
-    public kinds: u8 = EventKinds.NONE,
+    public kinds: u16 = EventKinds.NONE,
     /** Instrument only this code; null means all code. */
     public filter: AddressFilter | null = null,
   ) {}
 }
 
 /** A subscription to `kinds`, for all code unless `filter` is given. */
-export function subscribe(kinds: u8, filter: AddressFilter | null = null): Subscription {
+export function subscribe(kinds: u16, filter: AddressFilter | null = null): Subscription {
   return new Subscription(kinds, filter);
 }
 
@@ -160,6 +163,14 @@ export class EventBatch {
   sysArgs: Column<u64> = new Column<u64>(0, 0);
   sysRet: Column<i64> = new Column<i64>(0, 0);
   sysReturned: Column<bool> = new Column<bool>(0, 0);
+  /** Strings and buffers of the calls (SYSCALL_DATA), one entry per blob: the call's index
+   * in `sysNumber`, ascending. Read them with `SyscallData`. */
+  sysDataCall: Column<u32> = new Column<u32>(0, 0);
+  /** Per blob: argument index in bits 0-2, then the `sysdata` flags. */
+  sysDataInfo: Column<u8> = new Column<u8>(0, 0);
+  sysDataLen: Column<u32> = new Column<u32>(0, 0);
+  /** Every blob's bytes, concatenated. */
+  sysData: Column<u8> = new Column<u8>(0, 0);
   /** Set in a vCPU's last batch when a fatal fault cut its last block execution short. */
   hasCutShort: bool = false;
   cutShort: u32 = 0;
@@ -219,6 +230,70 @@ export class Location {
 /** One disassembled instruction. */
 export class Instruction {
   constructor(public address: u64, public size: u32, public text: string) {}
+}
+
+/** Decoding `EventBatch.sysDataInfo`. */
+export namespace sysdata {
+  /** The string or buffer goes on past what was captured. */
+  export const TRUNCATED: u8 = 8;
+  /** The guest pointer was not readable: no bytes. */
+  export const UNREADABLE: u8 = 16;
+  /** An element of a string array (execve's argv), in order. */
+  export const ELEMENT: u8 = 32;
+  /** Captured at the call's return (data the kernel wrote). */
+  export const AT_RETURN: u8 = 64;
+  export function arg(info: u8): i32 {
+    return info & 7;
+  }
+}
+
+/**
+ * Walks the blobs of a batch's system calls in order: `next()` moves to the next blob;
+ * `call`, `info`, `start`, `length` describe it, `byte(i)` and `text()` read it. Valid only
+ * during the `onEvents` that received the batch.
+ */
+export class SyscallData {
+  /** Index of the current blob (-1 before the first `next()`). */
+  index: i32 = -1;
+  /** Offset of the current blob in `sysData`. */
+  start: i32 = 0;
+  length: i32 = 0;
+  private end: i32 = 0;
+
+  constructor(public batch: EventBatch) {}
+
+  /** Moves to the next blob; false after the last. */
+  next(): bool {
+    if (this.index + 1 >= this.batch.sysDataCall.length) return false;
+    this.index++;
+    this.start = this.end;
+    this.length = <i32>this.batch.sysDataLen.at(this.index);
+    this.end = this.start + this.length;
+    return true;
+  }
+
+  /** Index of the call (into `sysNumber`) of the current blob. */
+  get call(): i32 {
+    return <i32>this.batch.sysDataCall.at(this.index);
+  }
+
+  get info(): u8 {
+    return this.batch.sysDataInfo.at(this.index);
+  }
+
+  /** Argument index (0-5) of the current blob. */
+  get arg(): i32 {
+    return this.info & 7;
+  }
+
+  byte(i: i32): u8 {
+    return this.batch.sysData.at(this.start + i);
+  }
+
+  /** The blob's bytes as a string (UTF-8, invalid sequences replaced). */
+  text(): string {
+    return String.UTF8.decodeUnsafe(this.batch.sysData.ptr + <usize>this.start, <usize>this.length);
+  }
 }
 
 /** Decoding `EventBatch.memInfo`. */

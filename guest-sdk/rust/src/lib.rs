@@ -32,6 +32,7 @@ pub mod host;
 pub mod memory;
 #[doc(hidden)]
 pub mod runtime;
+pub mod syscall_data;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -50,6 +51,7 @@ pub use bindings::cannonball::script::types::{
     RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
+pub use syscall_data::{SyscallBlob, syscall_data};
 pub use host::{append_report, disassemble, emit, log, read_memory, symbolize, write_report};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.

@@ -86,7 +86,7 @@ fn analysis_loop(
                 crate::progress::EVENTS.fetch_add(events as u64, std::sync::atomic::Ordering::Relaxed);
                 deliver_blocks(&mut script);
                 if let Some(script) = &mut script {
-                    script.on_events(&batch);
+                    script.on_events(&mut batch);
                 }
                 forward::events(&batch);
                 clear_batch(&mut batch);

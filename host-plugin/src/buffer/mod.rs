@@ -8,6 +8,8 @@ mod slot;
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use crate::capture::Blobs;
+
 pub use slot::{Slot, clear_batch};
 
 /// Upper bound on simultaneously existing vCPU indices (guest threads alive at once).
@@ -68,15 +70,17 @@ pub fn record_memory(vcpu: u32, pc: u64, addr: u64, info: u32, value: u64) {
     }
 }
 
-pub fn record_syscall_entry(vcpu: u32, number: i64, args: [u64; 6]) {
+/// `data` fills in the call's strings and buffers read at entry (see `Slot`).
+pub fn record_syscall_entry(vcpu: u32, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
     let exec = crate::plugin::capture().current_exec(vcpu);
     // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_syscall_entry(exec, number, args) }
+    unsafe { slot(vcpu).record_syscall_entry(exec, number, args, data) }
 }
 
-pub fn record_syscall_return(vcpu: u32, number: i64, ret: i64) {
+/// `data` adds what the call wrote, from the arguments saved at entry.
+pub fn record_syscall_return(vcpu: u32, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
     // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_syscall_return(number, ret) }
+    unsafe { slot(vcpu).record_syscall_return(number, ret, data) }
 }
 
 pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {

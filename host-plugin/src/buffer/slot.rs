@@ -4,6 +4,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::batch;
+use crate::capture::Blobs;
 use crate::script::EventBatch;
 
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
@@ -11,6 +12,8 @@ use crate::script::EventBatch;
 const EXEC_CAP: usize = 1 << 16;
 const MEM_CAP: usize = 1 << 11;
 const SYS_CAP: usize = 1 << 10;
+/// Bytes of system call data (`syscall-data`) in one batch before it goes out.
+const SYS_DATA_CAP: usize = 1 << 20;
 
 struct PendingSyscall {
     exec: u64,
@@ -32,6 +35,8 @@ pub struct Slot {
     flush_at_next_exec: AtomicBool,
     batch: UnsafeCell<Box<EventBatch>>,
     pending: UnsafeCell<Option<PendingSyscall>>,
+    /// The strings and buffers of the pending call (empty unless subscribed to syscall-data).
+    pending_data: UnsafeCell<Blobs>,
     /// QEMU's raw access descriptions -> packed `mem-info`, direct-mapped: a program uses a
     /// handful of distinct values, and decoding one costs four calls into QEMU.
     info_cache: UnsafeCell<[(u32, u8); INFO_CACHE]>,
@@ -58,6 +63,10 @@ pub fn empty_batch(vcpu: u32) -> Box<EventBatch> {
         sys_args: Vec::new(),
         sys_ret: Vec::new(),
         sys_returned: Vec::new(),
+        sys_data_call: Vec::new(),
+        sys_data_info: Vec::new(),
+        sys_data_len: Vec::new(),
+        sys_data: Vec::new(),
         cut_short: None,
     })
 }
@@ -75,6 +84,10 @@ pub fn clear_batch(b: &mut EventBatch) {
     b.sys_args.clear();
     b.sys_ret.clear();
     b.sys_returned.clear();
+    b.sys_data_call.clear();
+    b.sys_data_info.clear();
+    b.sys_data_len.clear();
+    b.sys_data.clear();
     b.cut_short = None;
 }
 
@@ -92,6 +105,7 @@ impl Slot {
             flush_at_next_exec: AtomicBool::new(false),
             batch: UnsafeCell::new(empty_batch(vcpu)),
             pending: UnsafeCell::new(None),
+            pending_data: UnsafeCell::new(Blobs::default()),
             info_cache: UnsafeCell::new([(u32::MAX, 0); INFO_CACHE]),
         }
     }
@@ -193,22 +207,30 @@ impl Slot {
         }
     }
 
+    /// `data` captures the call's strings and buffers at entry (syscall-data).
+    ///
     /// # Safety
     /// Only on the owning thread.
-    pub unsafe fn record_syscall_entry(&self, exec: u64, number: i64, args: [u64; 6]) {
+    pub unsafe fn record_syscall_entry(&self, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
         let pending = unsafe { &mut *self.pending.get() };
         if let Some(unreturned) = pending.take() {
             unsafe { self.push_syscall(unreturned, None) };
         }
+        data(unsafe { &mut *self.pending_data.get() });
         *pending = Some(PendingSyscall { exec, number, args });
     }
 
+    /// `data` captures what the call wrote, given its arguments (syscall-data).
+    ///
     /// # Safety
     /// Only on the owning thread.
-    pub unsafe fn record_syscall_return(&self, number: i64, ret: i64) {
+    pub unsafe fn record_syscall_return(&self, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
         let pending = unsafe { &mut *self.pending.get() };
         match pending.take() {
-            Some(call) if call.number == number => unsafe { self.push_syscall(call, Some(ret)) },
+            Some(call) if call.number == number => {
+                data(&call.args, unsafe { &mut *self.pending_data.get() });
+                unsafe { self.push_syscall(call, Some(ret)) }
+            }
             Some(other) => {
                 unsafe { self.push_syscall(other, None) };
             }
@@ -223,7 +245,16 @@ impl Slot {
         b.sys_args.extend_from_slice(&call.args);
         b.sys_ret.push(ret.unwrap_or(0));
         b.sys_returned.push(ret.is_some());
-        if b.sys_exec.len() >= SYS_CAP {
+        let data = unsafe { &mut *self.pending_data.get() };
+        if !data.is_empty() {
+            let call = (b.sys_number.len() - 1) as u32;
+            b.sys_data_call.extend(std::iter::repeat_n(call, data.info.len()));
+            b.sys_data_info.extend_from_slice(&data.info);
+            b.sys_data_len.extend_from_slice(&data.len);
+            b.sys_data.extend_from_slice(&data.data);
+            data.clear();
+        }
+        if b.sys_exec.len() >= SYS_CAP || b.sys_data.len() >= SYS_DATA_CAP {
             unsafe { self.flush(false) };
         }
     }
@@ -262,6 +293,7 @@ impl Slot {
         unsafe {
             clear_batch(self.batch());
             *self.pending.get() = None;
+            (*self.pending_data.get()).clear();
         }
         self.set_alive(false);
         self.syscall_return_pc.store(0, Ordering::Relaxed);

@@ -12,6 +12,10 @@ pub mod fault;
 mod filter;
 mod icount;
 mod memory;
+mod syscall_data;
+// Generated (host-plugin/tools/gen-syscall-data.mjs): kept as the generator writes it.
+#[rustfmt::skip]
+mod syscall_table;
 mod syscalls;
 mod trace;
 mod translate;
@@ -21,5 +25,6 @@ pub use blocks::BlockRegistry;
 pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
 pub use memory::{MemoryCounters, pack_mem_info};
+pub use syscall_data::{Blobs, SyscallTable};
 pub use syscalls::{on_syscall, on_syscall_return};
 pub use translate::Capture;

@@ -1,9 +1,11 @@
-//! System calls: entry and return callbacks, paired per vCPU in its buffer.
+//! System calls: entry and return callbacks, paired per vCPU in its buffer, with their
+//! strings and buffers for scripts subscribed to `syscall-data` (`syscall_data`).
 
 use std::ffi::c_uint;
 
 use qemu_plugin_sys as sys;
 
+use super::syscall_data::{Arg, QemuMemory, capture_entry, capture_return};
 use crate::buffer;
 
 #[allow(clippy::too_many_arguments)]
@@ -25,8 +27,18 @@ pub unsafe extern "C" fn on_syscall(
     if !crate::qemu::extensions::available() {
         buffer::note_syscall_return_pc(vcpu, super::fault::read_pc().unwrap_or(0));
     }
-    if crate::plugin::capture().kinds.contains(crate::script::EventKinds::SYSCALLS) {
-        buffer::record_syscall_entry(vcpu, num, [a1, a2, a3, a4, a5, a6]);
+    let capture = crate::plugin::capture();
+    if capture.kinds.contains(crate::script::EventKinds::SYSCALLS) {
+        let args = [a1, a2, a3, a4, a5, a6];
+        // Scripts without syscall-data have no table: no guest memory is read for them.
+        match capture.syscall_data.as_ref().map(|t| t.get(num)).filter(|spec| !spec.is_empty()) {
+            Some(spec) => buffer::record_syscall_entry(vcpu, num, args, |blobs| {
+                // SAFETY: QEMU runs this callback on the calling vCPU's thread.
+                let mut memory = unsafe { QemuMemory::new() };
+                capture_entry(spec, &args, &mut memory, blobs)
+            }),
+            None => buffer::record_syscall_entry(vcpu, num, args, |_| {}),
+        }
     }
     if crate::plugin::capture().execve_numbers.contains(&num) {
         crate::plugin::before_exec();
@@ -43,7 +55,18 @@ pub fn execve_numbers(arch: &str) -> [i64; 2] {
 }
 
 pub unsafe extern "C" fn on_syscall_return(_id: sys::qemu_plugin_id_t, vcpu: c_uint, num: i64, ret: i64) {
-    if crate::plugin::capture().kinds.contains(crate::script::EventKinds::SYSCALLS) {
-        buffer::record_syscall_return(vcpu, num, ret);
+    let capture = crate::plugin::capture();
+    if capture.kinds.contains(crate::script::EventKinds::SYSCALLS) {
+        let spec = capture.syscall_data.as_ref().map_or(&[][..], |t| t.get(num));
+        // Only calls that write to the guest have anything to read at their return.
+        if ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))) {
+            buffer::record_syscall_return(vcpu, num, ret, |args, blobs| {
+                // SAFETY: as in `on_syscall`.
+                let mut memory = unsafe { QemuMemory::new() };
+                capture_return(spec, args, ret, &mut memory, blobs)
+            });
+        } else {
+            buffer::record_syscall_return(vcpu, num, ret, |_, _| {});
+        }
     }
 }

@@ -26,6 +26,20 @@ pub struct Capture {
     guest_base_known: std::sync::atomic::AtomicBool,
     /// execve/execveat numbers of the guest architecture (see `plugin::before_exec`).
     pub execve_numbers: [i64; 2],
+    /// Which system call arguments hold strings and buffers: only when subscribed to
+    /// `syscall-data`, so that without it no guest memory is read.
+    pub syscall_data: Option<super::SyscallTable>,
+}
+
+/// The syscall-data table of `arch`, or a warning that it has none.
+fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
+    let table = super::SyscallTable::for_arch(arch);
+    if table.is_none() {
+        crate::console::line(&format!(
+            "cannonball: warning: no system call data for {arch} (x86_64 and aarch64 have it): syscall-data delivers none"
+        ));
+    }
+    table
 }
 
 impl Capture {
@@ -48,6 +62,7 @@ impl Capture {
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
             exec_counter: wants_exec_index.then(U64Scoreboard::new),
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
+            syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
         }
     }
 

@@ -9,6 +9,8 @@ use wasmtime::{Config, Engine, Store};
 use super::bindings::exports::{
     Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptInfo, ScriptPre, Subscription, ThreadEvent,
 };
+use super::bindings::v0_1;
+use super::compat;
 use super::host_api::HostState;
 use super::limits::{self, Limits, OnError};
 use crate::console;
@@ -18,7 +20,7 @@ use crate::sink::OutDir;
 /// child of every fork (where the script starts afresh).
 pub struct ScriptFactory {
     engine: Engine,
-    pre: ScriptPre<HostState>,
+    pre: Pre,
     name: String,
     arch: String,
     out: OutDir,
@@ -56,9 +58,15 @@ impl ScriptFactory {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
         Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
+        v0_1::Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
+        // The current world first; a component that does not fit it may be a 0.1.0 script
+        // (wasmtime compares the exports' types, so the check is exact).
         let pre = linker
             .instantiate_pre(&component)
-            .and_then(ScriptPre::new)
+            .and_then(|pre| match ScriptPre::new(pre.clone()) {
+                Ok(current) => Ok(Pre::Current(current)),
+                Err(e) => v0_1::ScriptPre::new(pre).map(Pre::V0_1).map_err(|_| e),
+            })
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} {}", path.display(), world_mismatch(&component, &engine)))?;
         Ok(Self { engine, pre, name, arch: arch.to_owned(), out, limits })
@@ -75,19 +83,32 @@ impl ScriptFactory {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(self.limits.call_ticks());
-        let script = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("cannot instantiate script {}", self.name))?;
+        let script = match &self.pre {
+            Pre::Current(pre) => pre.instantiate(&mut store).map(Instance::Current),
+            Pre::V0_1(pre) => pre.instantiate(&mut store).map(Instance::V0_1),
+        }
+        .map_err(|e| anyhow!("{e:#}"))
+        .with_context(|| format!("cannot instantiate script {}", self.name))?;
         Ok(ScriptHost { store, script, broken: false, limits: self.limits.clone() })
     }
+}
+
+/// A linked script of either interface version.
+enum Pre {
+    Current(ScriptPre<HostState>),
+    V0_1(v0_1::ScriptPre<HostState>),
+}
+
+/// A live instance of either interface version.
+enum Instance {
+    Current(Script),
+    V0_1(v0_1::Script),
 }
 
 /// One live script instance.
 pub struct ScriptHost {
     store: Store<HostState>,
-    script: Script,
+    script: Instance,
     /// Set after a trap: wasmtime refuses every further call into the instance.
     broken: bool,
     limits: Limits,
@@ -107,7 +128,11 @@ impl ScriptHost {
     /// arguments cannot be checked.
     pub fn describe(&mut self) -> Result<ScriptInfo> {
         self.arm();
-        match self.script.call_describe(&mut self.store) {
+        let described = match &self.script {
+            Instance::Current(s) => s.call_describe(&mut self.store),
+            Instance::V0_1(s) => s.call_describe(&mut self.store).map(compat::script_info),
+        };
+        match described {
             Ok(info) => Ok(info),
             Err(e) => bail!("{}", self.failure("describe", &e)),
         }
@@ -118,7 +143,13 @@ impl ScriptHost {
     pub fn init(&mut self, info: &RunInfo, args: &[Argument]) -> Result<Option<Subscription>> {
         self.arm();
         let name = self.name().to_owned();
-        match self.script.call_init(&mut self.store, info, args) {
+        let result = match &self.script {
+            Instance::Current(s) => s.call_init(&mut self.store, info, args),
+            Instance::V0_1(s) => s
+                .call_init(&mut self.store, &compat::run_info(info), &compat::arguments(args))
+                .map(|r| r.map(compat::subscription)),
+        };
+        match result {
             Ok(result) => result.map(Some).map_err(|msg| anyhow!("script {name}: {msg}")),
             Err(e) => {
                 self.trapped("init", e);
@@ -180,16 +211,25 @@ impl ScriptHost {
     pub fn on_blocks(&mut self, blocks: &[Block]) {
         if !self.broken {
             self.arm();
-            if let Err(e) = self.script.call_on_blocks(&mut self.store, blocks) {
+            let result = match &self.script {
+                Instance::Current(s) => s.call_on_blocks(&mut self.store, blocks),
+                Instance::V0_1(s) => s.call_on_blocks(&mut self.store, &compat::blocks(blocks)),
+            };
+            if let Err(e) = result {
                 self.trapped("on-blocks", e);
             }
         }
     }
 
-    pub fn on_events(&mut self, batch: &EventBatch) {
+    /// `batch` is mutable only to lend its columns to a 0.1.0 script; it comes back whole.
+    pub fn on_events(&mut self, batch: &mut EventBatch) {
         if !self.broken {
             self.arm();
-            if let Err(e) = self.script.call_on_events(&mut self.store, batch) {
+            let result = match &self.script {
+                Instance::Current(s) => s.call_on_events(&mut self.store, batch),
+                Instance::V0_1(s) => compat::with_old_batch(batch, |old| s.call_on_events(&mut self.store, old)),
+            };
+            if let Err(e) = result {
                 self.trapped("on-events", e);
             }
         }
@@ -198,7 +238,11 @@ impl ScriptHost {
     pub fn on_thread(&mut self, vcpu: u32, event: ThreadEvent) {
         if !self.broken {
             self.arm();
-            if let Err(e) = self.script.call_on_thread(&mut self.store, vcpu, event) {
+            let result = match &self.script {
+                Instance::Current(s) => s.call_on_thread(&mut self.store, vcpu, event),
+                Instance::V0_1(s) => s.call_on_thread(&mut self.store, vcpu, compat::thread_event(event)),
+            };
+            if let Err(e) = result {
                 self.trapped("on-thread", e);
             }
         }
@@ -212,7 +256,11 @@ impl ScriptHost {
             return Ok(()); // already reported when it failed
         }
         self.arm();
-        match self.script.call_finish(&mut self.store, summary) {
+        let result = match &self.script {
+            Instance::Current(s) => s.call_finish(&mut self.store, summary),
+            Instance::V0_1(s) => s.call_finish(&mut self.store, &compat::run_summary(summary)),
+        };
+        match result {
             Ok(result) => result.map_err(|msg| anyhow!("script {name}: finish failed: {msg}")),
             Err(e) => {
                 self.trapped("finish", e);
@@ -231,16 +279,18 @@ fn is_runtime_frame(frame: &str) -> bool {
 
 /// Why a component does not link: another interface version, or another world altogether.
 fn world_mismatch(component: &Component, engine: &Engine) -> String {
-    const OURS: &str = "cannonball:script@0.1.0";
+    const OURS: &str = "cannonball:script@0.2.0";
+    const ALSO: &str = "0.1.0";
     let ty = component.component_type();
     let names: Vec<String> =
         ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
     if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/")) {
         if let Some((_, version)) = other.split_once('@')
-            && version != "0.1.0"
+            && version != "0.2.0"
+            && version != ALSO
         {
             return format!(
-                "was built for cannonball:script@{version}; this host speaks {OURS}: rebuild it with this SDK"
+                "was built for cannonball:script@{version}; this host speaks {OURS} (and {ALSO}): rebuild it with this SDK"
             );
         }
     }

@@ -6,6 +6,7 @@
 
 mod arguments;
 pub(crate) mod bindings;
+mod compat;
 mod host_api;
 pub mod limits;
 mod loader;

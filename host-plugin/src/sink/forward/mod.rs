@@ -144,6 +144,17 @@ pub fn events(batch: &EventBatch) {
                 &batch.sys_args,
                 &batch.sys_ret,
                 &batch.sys_returned,
+                // Only when asked for: consumers of older streams never see the section.
+                if kinds.contains(EventKinds::SYSCALL_DATA) {
+                    encode::SyscallDataRef {
+                        call: &batch.sys_data_call,
+                        info: &batch.sys_data_info,
+                        len: &batch.sys_data_len,
+                        bytes: &batch.sys_data,
+                    }
+                } else {
+                    Default::default()
+                },
             )
         });
     }
