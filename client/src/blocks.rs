@@ -35,12 +35,26 @@ impl BlockTable {
 
     /// Every instruction address the executions ran, in order. An id the stream never
     /// described contributes nothing (the host always describes a block before its use).
+    /// A last execution cut short by a fault (`execs.cut_short`) yields only the instructions
+    /// that ran.
     pub fn pcs<'a>(&'a self, execs: &'a Execs) -> impl Iterator<Item = u64> + 'a {
-        execs.ids.iter().filter_map(|&id| self.get(id)).flat_map(|b| b.pcs())
+        let last = execs.ids.len().wrapping_sub(1);
+        execs.ids.iter().enumerate().filter_map(|(i, &id)| Some((i, self.get(id)?))).flat_map(move |(i, b)| {
+            let n = match execs.cut_short {
+                Some(executed) if i == last => executed as usize,
+                _ => usize::MAX,
+            };
+            b.pcs().take(n)
+        })
     }
 
     /// Instructions the executions ran, without producing their addresses.
     pub fn instruction_count(&self, execs: &Execs) -> u64 {
-        execs.ids.iter().map(|&id| u64::from(self.sizes.get(id as usize).copied().unwrap_or(0))).sum()
+        let size = |id: u32| u64::from(self.sizes.get(id as usize).copied().unwrap_or(0));
+        let total: u64 = execs.ids.iter().map(|&id| size(id)).sum();
+        match (execs.cut_short, execs.ids.last()) {
+            (Some(executed), Some(&last)) => total - size(last) + u64::from(executed).min(size(last)),
+            _ => total,
+        }
     }
 }

@@ -74,7 +74,7 @@ fn encode_frame(out: &mut Vec<u8>, frame: &Frame) -> bool {
                 symbol: b.symbol.as_deref(),
             }),
         ),
-        Frame::Execs(e) => encode::execs(out, e.vcpu, e.first_exec, &e.ids),
+        Frame::Execs(e) => encode::execs(out, e.vcpu, e.first_exec, &e.ids, e.cut_short),
         Frame::Memory(m) => encode::memory(out, m.vcpu, &m.exec, &m.pc, &m.addr, &m.info, &m.value),
         Frame::Syscalls(s) => {
             let d = &s.data;

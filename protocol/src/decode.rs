@@ -263,7 +263,8 @@ fn parse(kind: FrameKind, payload: &[u8]) -> Result<Frame, DecodeError> {
             let first_exec = r.u64()?;
             let count = r.u32()? as usize;
             let ids = r.column(count, 4)?.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
-            Frame::Execs(Execs { vcpu, first_exec, ids })
+            let cut_short = if r.bytes.is_empty() { None } else { Some(r.u32()?) };
+            Frame::Execs(Execs { vcpu, first_exec, ids, cut_short })
         }
         FrameKind::Memory => {
             let vcpu = r.u32()?;

@@ -90,7 +90,9 @@ pub fn blocks<'a>(out: &mut Vec<u8>, blocks: impl ExactSizeIterator<Item = Block
     finish(out, at);
 }
 
-pub fn execs(out: &mut Vec<u8>, vcpu: u32, first_exec: u64, ids: &[u32]) {
+/// Block executions; `cut_short` trails the ids only when set (consumers before it never see
+/// it: the plugin sets it only for a fault in the middle of a block).
+pub fn execs(out: &mut Vec<u8>, vcpu: u32, first_exec: u64, ids: &[u32], cut_short: Option<u32>) {
     let at = begin(out, FrameKind::Execs);
     u32_(out, vcpu);
     u64_(out, first_exec);
@@ -98,6 +100,9 @@ pub fn execs(out: &mut Vec<u8>, vcpu: u32, first_exec: u64, ids: &[u32]) {
     out.reserve(ids.len() * 4);
     for id in ids {
         out.extend_from_slice(&id.to_le_bytes());
+    }
+    if let Some(executed) = cut_short {
+        u32_(out, executed);
     }
     finish(out, at);
 }

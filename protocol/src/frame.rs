@@ -91,6 +91,9 @@ pub struct Execs {
     pub vcpu: u32,
     pub first_exec: u64,
     pub ids: Vec<u32>,
+    /// Set when a fault cut the last execution short: how many of that block's instructions
+    /// ran, the faulting one included (`event-batch.cut-short`).
+    pub cut_short: Option<u32>,
 }
 
 /// Memory accesses of one vCPU, as columns of equal length. `info` as in the WIT
@@ -192,7 +195,7 @@ impl Frame {
                     .map(|b| 19 + b.insn_sizes.len() + b.insn_bytes.len() + b.symbol.as_deref().map_or(0, str_len))
                     .sum::<usize>()
             }
-            Frame::Execs(e) => 16 + 4 * e.ids.len(),
+            Frame::Execs(e) => 16 + 4 * e.ids.len() + if e.cut_short.is_some() { 4 } else { 0 },
             Frame::Memory(m) => 8 + 33 * m.pc.len(),
             Frame::Syscalls(s) => {
                 let d = &s.data;

@@ -28,7 +28,7 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
             symbol: b.symbol.as_deref(),
         }),
     );
-    encode::execs(&mut out, 1, 7, &[0, 1, 1]);
+    encode::execs(&mut out, 1, 7, &[0, 1, 1], Some(2));
     encode::memory(&mut out, 1, &[7, 8], &[0x401001, 0x401004], &[0x1000, 0x2000], &[3, 8 | 2], &[5, 6]);
     encode::syscalls(&mut out, 0, &[3], &[231], &[1, 2, 3, 4, 5, 6], &[-2], &[false], Default::default());
     let data =
@@ -46,7 +46,7 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
     let frames = vec![
         Frame::Hello(hello),
         Frame::Blocks(blocks),
-        Frame::Execs(Execs { vcpu: 1, first_exec: 7, ids: vec![0, 1, 1] }),
+        Frame::Execs(Execs { vcpu: 1, first_exec: 7, ids: vec![0, 1, 1], cut_short: Some(2) }),
         Frame::Memory(Memory {
             vcpu: 1,
             exec: vec![7, 8],

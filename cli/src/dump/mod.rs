@@ -85,8 +85,12 @@ async fn dump_async(args: DumpArgs) -> Result<i32> {
         frames_seen.set(frames_seen.get() + 1);
         printer.frame(conn, frame?)
     });
-    let status = serve_until_done(serve, child.as_mut(), &frames_seen, &sock).await?;
-    printer.finish(started.elapsed())?;
+    let served = serve_until_done(serve, child.as_mut(), &frames_seen, &sock).await;
+    // Totals and the missing-end check also when a stream broke off (QEMU killed with
+    // SIGKILL, or crashed): what arrived before is reported, then why it is incomplete.
+    let finished = printer.finish(started.elapsed());
+    let status = served.context("a stream ended without its end frame (QEMU killed or crashed?)")?;
+    finished?;
     crate::forward_signals::child_exited();
     Ok(status.map_or(0, |s| {
         use std::os::unix::process::ExitStatusExt;

@@ -119,7 +119,7 @@ pub fn events(batch: &EventBatch) {
     let Some(f) = guard.as_mut() else { return };
     let kinds = kinds_of(f);
     if kinds.contains(EventKinds::TRACE) && !batch.execs.is_empty() {
-        f.frame(|out| encode::execs(out, batch.vcpu, batch.first_exec, &batch.execs));
+        f.frame(|out| encode::execs(out, batch.vcpu, batch.first_exec, &batch.execs, batch.cut_short));
     }
     if kinds.contains(EventKinds::MEMORY) && !batch.mem_pc.is_empty() {
         f.frame(|out| {
