@@ -312,11 +312,8 @@ fn parse(kind: FrameKind, payload: &[u8]) -> Result<Frame, DecodeError> {
             }
             let (records, frames) = (r.u64()?, r.u64()?);
             // The exit status trails the frame; streams of plugins before it end here.
-            let exit = if r.bytes.is_empty() {
-                None
-            } else {
-                Some(ExitStatus { status: r.u32()? as i32, signal: r.u32()? })
-            };
+            let exit =
+                if r.bytes.is_empty() { None } else { Some(ExitStatus { status: r.u32()? as i32, signal: r.u32()? }) };
             Frame::End(End { instructions, records, frames, exit })
         }
     };

@@ -181,12 +181,8 @@ fn results(out: &str) -> Results {
     let find = |prefix: &str| out.lines().filter(|l| l.starts_with(prefix)).last().unwrap_or("").to_string();
     let ran = find("Ran ");
     let ran = ran.split(" in ").next().unwrap().to_string();
-    let summary = out
-        .lines()
-        .filter(|l| l.starts_with("OK") || l.starts_with("FAILED ("))
-        .last()
-        .unwrap_or("")
-        .to_string();
+    let summary =
+        out.lines().filter(|l| l.starts_with("OK") || l.starts_with("FAILED (")).last().unwrap_or("").to_string();
     let mut failed: Vec<String> =
         out.lines().filter(|l| l.starts_with("FAIL: ") || l.starts_with("ERROR: ")).map(String::from).collect();
     failed.sort();
@@ -198,14 +194,14 @@ fn results(out: &str) -> Results {
 /// `python3.11 -m test -v MODULE` under plain QEMU and under a script: the same results.
 fn cpython_tests(module: &str) {
     let work = TempDir::new(module);
-    let guest = Guest::new(PYTHON, &["-m", "test", "-v", module], work.path()).env("TMPDIR", &work.path().display().to_string());
+    let guest = Guest::new(PYTHON, &["-m", "test", "-v", module], work.path())
+        .env("TMPDIR", &work.path().display().to_string());
     let c = compare(&guest, &work, true);
     let plain = results(&c.plain.stdout);
     assert!(plain.ran.starts_with("Ran "), "plain QEMU ran no tests:\n{}\n{}", c.plain.stdout, c.plain.stderr);
     let observed = results(&c.observed.stdout);
     assert_eq!(
-        observed,
-        plain,
+        observed, plain,
         "{module} under a script gives other results than under plain QEMU\nstderr:\n{}",
         c.observed.stderr
     );
@@ -412,7 +408,13 @@ fn server_under_cannonball_run(signal: i32, expected_code: i32) {
     cmd.args(server_args(port, &site)).current_dir(work.path()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
     let served = serve(cmd, port, signal);
     assert_answered(&served);
-    assert_eq!(served.status.code(), Some(expected_code), "cannonball run's status: {:?}\n{}", served.status, served.stderr);
+    assert_eq!(
+        served.status.code(),
+        Some(expected_code),
+        "cannonball run's status: {:?}\n{}",
+        served.status,
+        served.stderr
+    );
     assert_cov_reports(&out, &served.stderr);
 }
 

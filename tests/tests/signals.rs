@@ -220,7 +220,10 @@ fn probe_masks(kind: &str) {
             let blocked = sigblk(&status);
             if blocked & ALL_BLOCKABLE != ALL_BLOCKABLE {
                 let open: Vec<u32> = (1..=64).filter(|s| ALL_BLOCKABLE & !blocked & (1 << (s - 1)) != 0).collect();
-                failures.push(format!("thread {tid} ({}) SigBlk {blocked:016x}: signals {open:?} not blocked", comm.trim()));
+                failures.push(format!(
+                    "thread {tid} ({}) SigBlk {blocked:016x}: signals {open:?} not blocked",
+                    comm.trim()
+                ));
             }
         }
     }
@@ -233,7 +236,11 @@ fn probe_masks(kind: &str) {
     assert_eq!(guest_tids.len(), 7, "main and six threads");
     assert!(guest_tids.is_subset(&seen), "guest threads {guest_tids:?} are QEMU's threads {seen:?}");
     assert!(seen.len() > guest_tids.len(), "QEMU has threads of its own: {seen:?}");
-    assert!(failures.is_empty(), "[{kind}] threads that are not the guest's must block every signal:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "[{kind}] threads that are not the guest's must block every signal:\n{}",
+        failures.join("\n")
+    );
     assert!(output.status.success(), "{}: {stderr}", ending(&output.status));
     assert!(rest.contains("done"), "{rest}");
     if let Some(dump) = sink.dump {

@@ -149,6 +149,7 @@ fn script_dirs(dir: &Path) -> Result<ScriptDirs> {
 pub fn programs() -> Result<()> {
     let src_dir = paths::root().join("tests/programs");
     fs::create_dir_all(paths::programs())?;
+    run(Command::new(paths::root().join("qemu/deps.sh")).args(["gcc", "libc6-dev"]))?;
     for entry in fs::read_dir(&src_dir)? {
         let src = entry?.path();
         if src.extension().is_none_or(|e| e != "c") {

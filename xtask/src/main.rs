@@ -8,6 +8,7 @@
 mod bench;
 mod build;
 mod paths;
+mod preflight;
 mod run;
 
 use anyhow::Result;

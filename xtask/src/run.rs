@@ -53,6 +53,7 @@ pub fn test(args: &[String]) -> Result<()> {
         "findutils",
         "bash",
     ]))?;
+    crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     build::run(Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args))

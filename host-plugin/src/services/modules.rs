@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn symbolizes_a_function_of_this_process() {
         // Our own test binary is mapped from a file like any module (guest base 0 here).
-        let addr = symbolizes_a_function_of_this_process as usize as u64;
+        let addr = symbolizes_a_function_of_this_process as *const () as usize as u64;
         let loc = MODULES.symbolize(addr).expect("the test binary is a mapped file");
         assert!(loc.module.contains("cannonball"), "{loc:?}");
         let sym = loc.symbol.expect("test binaries keep their symbol table");
