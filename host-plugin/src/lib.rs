@@ -26,6 +26,7 @@ pub mod batch;
 pub mod buffer;
 pub mod capture;
 pub mod console;
+pub mod events;
 pub mod options;
 pub mod plugin;
 pub mod progress;

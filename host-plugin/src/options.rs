@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, builder::BoolishValueParser};
 
-use crate::script::{AddressFilter, AddressRange, EventKinds};
+use crate::events::{AddressFilter, AddressRange, EventKinds};
 
 /// Options owned by the host.
 #[derive(Parser, Debug, Clone)]

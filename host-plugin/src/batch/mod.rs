@@ -9,15 +9,19 @@
 //! The analysis thread also feeds the forwarder (`sink::forward`): raw events pass through
 //! after the script saw them, in the same order. A run without a script only forwards.
 
+mod consumer;
+
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::buffer::clear_batch;
-use crate::capture::BlockRegistry;
-use crate::script::{EventBatch, ScriptHost, ThreadEvent};
+use crate::events::clear_batch;
+use crate::events::{Block, EventBatch, ThreadEvent};
+use crate::script::ScriptHost;
 use crate::sink::forward;
+
+pub use consumer::{Consumer, Consumers};
 
 /// Messages in flight at most; each batch holds up to ~1 MB of columns.
 const CHANNEL_BOUND: usize = 8;
@@ -43,10 +47,12 @@ fn pipeline() -> std::sync::MutexGuard<'static, Option<Pipeline>> {
 }
 
 /// Starts the analysis thread with `script`, if any.
-pub fn start(script: Option<ScriptHost>, blocks: Option<&'static BlockRegistry>) {
+/// Starts the analysis thread with `script`, if any. `undelivered` hands out the blocks
+/// translated since its last call (none without a block subscription).
+pub fn start(script: Option<ScriptHost>, undelivered: Option<fn() -> Vec<Block>>) {
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
     let (free_tx, free) = mpsc::channel();
-    let thread = crate::threads::spawn("cannonball-analysis", move || analysis_loop(script, blocks, rx, free_tx))
+    let thread = crate::threads::spawn("cannonball-analysis", move || analysis_loop(script, undelivered, rx, free_tx))
         .expect("cannot start the analysis thread");
     *pipeline() = Some(Pipeline { tx, free, thread });
 }
@@ -55,27 +61,23 @@ pub fn start(script: Option<ScriptHost>, blocks: Option<&'static BlockRegistry>)
 const IDLE_FLUSH: Duration = Duration::from_millis(50);
 
 fn analysis_loop(
-    mut script: Option<ScriptHost>,
-    blocks: Option<&'static BlockRegistry>,
+    script: Option<ScriptHost>,
+    undelivered: Option<fn() -> Vec<Block>>,
     rx: Receiver<Message>,
     free: Sender<Box<EventBatch>>,
 ) -> Option<ScriptHost> {
-    let deliver_blocks = |script: &mut Option<ScriptHost>| {
-        if let Some(registry) = blocks {
-            let new = registry.take_undelivered();
-            if !new.is_empty() {
-                if let Some(script) = script {
-                    script.on_blocks(&new);
-                }
-                forward::blocks(&new);
-            }
+    let mut consumers = Consumers { script, forwarding: forward::Forwarding };
+    let deliver_blocks = |consumers: &mut Consumers<ScriptHost, forward::Forwarding>| {
+        let new = undelivered.map(|take| take()).unwrap_or_default();
+        if !new.is_empty() {
+            consumers.each(|c| c.blocks(&new));
         }
     };
     loop {
         let message = match rx.recv_timeout(IDLE_FLUSH) {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => {
-                forward::flush();
+                consumers.each(|c| c.idle());
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -84,33 +86,27 @@ fn analysis_loop(
             Message::Events(mut batch) => {
                 let events = batch.execs.len() + batch.mem_pc.len() + batch.sys_number.len();
                 crate::progress::EVENTS.fetch_add(events as u64, std::sync::atomic::Ordering::Relaxed);
-                deliver_blocks(&mut script);
-                if let Some(script) = &mut script {
-                    script.on_events(&mut batch);
-                }
-                forward::events(&batch);
+                deliver_blocks(&mut consumers);
+                consumers.each(|c| c.events(&mut batch));
                 clear_batch(&mut batch);
                 let _ = free.send(batch);
             }
             Message::Thread(vcpu, event) => {
-                deliver_blocks(&mut script);
-                if let Some(script) = &mut script {
-                    script.on_thread(vcpu, event);
-                }
-                forward::thread(vcpu, event);
+                deliver_blocks(&mut consumers);
+                consumers.each(|c| c.thread(vcpu, event));
             }
             Message::Barrier(done) => {
-                deliver_blocks(&mut script);
-                forward::flush();
+                deliver_blocks(&mut consumers);
+                consumers.each(|c| c.idle());
                 let _ = done.send(());
             }
             Message::Stop => {
-                deliver_blocks(&mut script);
+                deliver_blocks(&mut consumers);
                 break;
             }
         }
     }
-    script
+    consumers.script
 }
 
 fn send(message: Message) {

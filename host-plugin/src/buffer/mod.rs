@@ -6,11 +6,30 @@
 
 mod slot;
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::capture::Blobs;
+use crate::events::{Blobs, EventBatch};
 
-pub use slot::{Slot, clear_batch};
+pub use slot::Slot;
+
+/// Where full batches go and emptied ones come back from (the batch pipeline), connected at
+/// install: the buffers need not know the stage after them.
+pub struct Handoff {
+    pub submit: fn(Box<EventBatch>),
+    pub recycled: fn() -> Option<Box<EventBatch>>,
+}
+
+static HANDOFF: OnceLock<Handoff> = OnceLock::new();
+
+/// Connects the buffers to the next stage; once per process.
+pub fn connect(handoff: Handoff) {
+    let _ = HANDOFF.set(handoff);
+}
+
+pub(crate) fn handoff() -> &'static Handoff {
+    HANDOFF.get().expect("buffers used before buffer::connect")
+}
 
 /// Upper bound on simultaneously existing vCPU indices (guest threads alive at once).
 pub const MAX_VCPUS: usize = 4096;
@@ -60,8 +79,7 @@ pub fn record_exec(vcpu: u32, block: u32) {
 }
 
 #[inline]
-pub fn record_memory(vcpu: u32, pc: u64, addr: u64, info: u32, value: u64) {
-    let exec = crate::plugin::capture().current_exec(vcpu);
+pub fn record_memory(vcpu: u32, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
     let s = slot(vcpu);
     // SAFETY: called on the vCPU's own thread.
     unsafe {
@@ -71,8 +89,7 @@ pub fn record_memory(vcpu: u32, pc: u64, addr: u64, info: u32, value: u64) {
 }
 
 /// `data` fills in the call's strings and buffers read at entry (see `Slot`).
-pub fn record_syscall_entry(vcpu: u32, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
-    let exec = crate::plugin::capture().current_exec(vcpu);
+pub fn record_syscall_entry(vcpu: u32, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
     // SAFETY: called on the vCPU's own thread.
     unsafe { slot(vcpu).record_syscall_entry(exec, number, args, data) }
 }

@@ -3,9 +3,7 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use crate::batch;
-use crate::capture::Blobs;
-use crate::script::EventBatch;
+use crate::events::{Blobs, EventBatch, clear_batch, empty_batch, is_empty};
 
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
 /// small enough that many vCPUs' buffers stay within a few MB each.
@@ -47,53 +45,6 @@ const INFO_CACHE: usize = 64;
 // SAFETY: the cells are touched only by the owning vCPU thread, or by one thread while all
 // vCPUs are stopped (see the module docs of `buffer`).
 unsafe impl Sync for Slot {}
-
-pub fn empty_batch(vcpu: u32) -> Box<EventBatch> {
-    Box::new(EventBatch {
-        vcpu,
-        first_exec: 0,
-        execs: Vec::new(),
-        mem_exec: Vec::new(),
-        mem_pc: Vec::new(),
-        mem_addr: Vec::new(),
-        mem_info: Vec::new(),
-        mem_value: Vec::new(),
-        sys_exec: Vec::new(),
-        sys_number: Vec::new(),
-        sys_args: Vec::new(),
-        sys_ret: Vec::new(),
-        sys_returned: Vec::new(),
-        sys_data_call: Vec::new(),
-        sys_data_info: Vec::new(),
-        sys_data_len: Vec::new(),
-        sys_data: Vec::new(),
-        cut_short: None,
-    })
-}
-
-pub fn clear_batch(b: &mut EventBatch) {
-    b.first_exec = 0;
-    b.execs.clear();
-    b.mem_exec.clear();
-    b.mem_pc.clear();
-    b.mem_addr.clear();
-    b.mem_info.clear();
-    b.mem_value.clear();
-    b.sys_exec.clear();
-    b.sys_number.clear();
-    b.sys_args.clear();
-    b.sys_ret.clear();
-    b.sys_returned.clear();
-    b.sys_data_call.clear();
-    b.sys_data_info.clear();
-    b.sys_data_len.clear();
-    b.sys_data.clear();
-    b.cut_short = None;
-}
-
-fn is_empty(b: &EventBatch) -> bool {
-    b.execs.is_empty() && b.mem_exec.is_empty() && b.sys_exec.is_empty()
-}
 
 impl Slot {
     pub fn new(vcpu: u32) -> Self {
@@ -280,11 +231,12 @@ impl Slot {
             self.last_flushed_exec.store(last, Ordering::Relaxed);
         }
         let next_first_exec = b.first_exec + b.execs.len() as u64;
-        let mut fresh = batch::recycled_batch().unwrap_or_else(|| empty_batch(self.vcpu));
+        let handoff = super::handoff();
+        let mut fresh = (handoff.recycled)().unwrap_or_else(|| empty_batch(self.vcpu));
         fresh.vcpu = self.vcpu;
         fresh.first_exec = next_first_exec;
         let full = std::mem::replace(b, fresh);
-        batch::submit_events(full);
+        (handoff.submit)(full);
     }
 
     /// # Safety

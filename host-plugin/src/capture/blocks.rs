@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use qemu_plugin_sys as sys;
 
-use crate::script::Block;
+use crate::events::Block;
 
 pub struct BlockRegistry {
     with_disassembly: bool,

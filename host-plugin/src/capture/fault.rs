@@ -32,7 +32,7 @@ use qemu_plugin_sys as sys;
 
 use super::BlockRegistry;
 use crate::buffer::{self, MAX_VCPUS};
-use crate::script::EventKinds;
+use crate::events::EventKinds;
 
 unsafe extern "C" {
     // glib, provided by the QEMU process.
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn on_tb_cut(_id: sys::qemu_plugin_id_t, vcpu: c_uint, pc:
     if skipped == 0 || vcpu as usize >= MAX_VCPUS {
         return;
     }
-    let capture = crate::plugin::capture();
+    let capture = super::get();
     capture.icount.subtract(vcpu, u64::from(skipped));
     // Keep the first cut since the vCPU's last traced block execution: only it can belong to
     // that execution (a later fault happened after execution left the block). Later ones

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use qemu_plugin_sys as sys;
 
-use crate::script::AddressFilter;
+use crate::events::AddressFilter;
 use crate::services::modules::MODULES;
 
 pub enum CodeFilter {

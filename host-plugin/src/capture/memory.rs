@@ -54,7 +54,8 @@ fn mem_value(info: sys::qemu_plugin_meminfo_t) -> u64 {
 }
 
 unsafe extern "C" fn on_access(vcpu: c_uint, info: sys::qemu_plugin_meminfo_t, vaddr: u64, pc: *mut c_void) {
-    buffer::record_memory(vcpu, pc as u64, vaddr, info, mem_value(info));
+    let exec = super::get().current_exec(vcpu);
+    buffer::record_memory(vcpu, exec, pc as u64, vaddr, info, mem_value(info));
 }
 
 /// Inline read and write counters: one scoreboard whose per-vCPU element is {reads, writes}.

@@ -25,6 +25,30 @@ pub use blocks::BlockRegistry;
 pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
 pub use memory::{MemoryCounters, pack_mem_info};
-pub use syscall_data::{Blobs, SyscallTable};
+pub use syscall_data::SyscallTable;
 pub use syscalls::{on_syscall, on_syscall_return};
 pub use translate::Capture;
+
+use std::sync::OnceLock;
+
+static CAPTURE: OnceLock<Capture> = OnceLock::new();
+/// What runs before a successful execve replaces the process (see `syscalls`).
+static BEFORE_EXEC: OnceLock<fn()> = OnceLock::new();
+
+/// Makes `capture` the configuration every callback reads; once per process.
+pub fn install(capture: Capture, before_exec: fn()) -> Result<&'static Capture, &'static str> {
+    CAPTURE.set(capture).map_err(|_| "libcannonball.so was loaded twice in one QEMU; load it once")?;
+    let _ = BEFORE_EXEC.set(before_exec);
+    Ok(get())
+}
+
+/// The installed configuration, for the callbacks.
+pub fn get() -> &'static Capture {
+    CAPTURE.get().expect("capture callback before install")
+}
+
+fn before_exec() {
+    if let Some(f) = BEFORE_EXEC.get() {
+        f();
+    }
+}

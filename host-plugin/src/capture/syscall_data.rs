@@ -9,6 +9,8 @@
 
 use qemu_plugin_sys as sys;
 
+use crate::events::Blobs;
+
 /// What one argument of a system call points to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg {
@@ -63,32 +65,6 @@ impl SyscallTable {
     /// The data arguments of call `number` (empty for calls without any).
     pub fn get(&self, number: i64) -> &'static [Arg] {
         usize::try_from(number).ok().and_then(|n| self.by_number.get(n)).copied().unwrap_or(&[])
-    }
-}
-
-/// The blobs of one system call, in capture order, laid out as the `sys-data*` columns.
-#[derive(Default)]
-pub struct Blobs {
-    pub info: Vec<u8>,
-    pub len: Vec<u32>,
-    pub data: Vec<u8>,
-}
-
-impl Blobs {
-    pub fn is_empty(&self) -> bool {
-        self.info.is_empty()
-    }
-
-    pub fn clear(&mut self) {
-        self.info.clear();
-        self.len.clear();
-        self.data.clear();
-    }
-
-    /// Ends a blob whose bytes were appended to `data` since `start`.
-    fn close(&mut self, info: u8, start: usize) {
-        self.info.push(info);
-        self.len.push((self.data.len() - start) as u32);
     }
 }
 

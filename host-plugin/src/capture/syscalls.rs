@@ -27,21 +27,22 @@ pub unsafe extern "C" fn on_syscall(
     if !crate::qemu::extensions::available() {
         buffer::note_syscall_return_pc(vcpu, super::fault::read_pc().unwrap_or(0));
     }
-    let capture = crate::plugin::capture();
-    if capture.kinds.contains(crate::script::EventKinds::SYSCALLS) {
+    let capture = super::get();
+    if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let args = [a1, a2, a3, a4, a5, a6];
+        let exec = capture.current_exec(vcpu);
         // Scripts without syscall-data have no table: no guest memory is read for them.
         match capture.syscall_data.as_ref().map(|t| t.get(num)).filter(|spec| !spec.is_empty()) {
-            Some(spec) => buffer::record_syscall_entry(vcpu, num, args, |blobs| {
+            Some(spec) => buffer::record_syscall_entry(vcpu, exec, num, args, |blobs| {
                 // SAFETY: QEMU runs this callback on the calling vCPU's thread.
                 let mut memory = unsafe { QemuMemory::new() };
                 capture_entry(spec, &args, &mut memory, blobs)
             }),
-            None => buffer::record_syscall_entry(vcpu, num, args, |_| {}),
+            None => buffer::record_syscall_entry(vcpu, exec, num, args, |_| {}),
         }
     }
-    if crate::plugin::capture().execve_numbers.contains(&num) {
-        crate::plugin::before_exec();
+    if super::get().execve_numbers.contains(&num) {
+        super::before_exec();
     }
 }
 
@@ -55,8 +56,8 @@ pub fn execve_numbers(arch: &str) -> [i64; 2] {
 }
 
 pub unsafe extern "C" fn on_syscall_return(_id: sys::qemu_plugin_id_t, vcpu: c_uint, num: i64, ret: i64) {
-    let capture = crate::plugin::capture();
-    if capture.kinds.contains(crate::script::EventKinds::SYSCALLS) {
+    let capture = super::get();
+    if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let spec = capture.syscall_data.as_ref().map_or(&[][..], |t| t.get(num));
         // Only calls that write to the guest have anything to read at their return.
         if ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))) {

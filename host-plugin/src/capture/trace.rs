@@ -8,7 +8,7 @@ use crate::buffer;
 
 pub unsafe extern "C" fn on_block_exec(vcpu: c_uint, id: *mut c_void) {
     if super::fault::has_pending_cut(vcpu) {
-        if let Some(blocks) = &crate::plugin::capture().blocks {
+        if let Some(blocks) = &super::get().blocks {
             // SAFETY: on the vCPU's own thread, in an ordinary callback.
             unsafe { super::fault::apply_pending_cut(vcpu, blocks) };
         }

@@ -7,8 +7,8 @@ use qemu_plugin_sys as sys;
 
 use super::fault::BlockShapes;
 use super::{BlockCounters, BlockRegistry, CodeFilter, InstructionCounter, MemoryCounters, memory, trace};
+use crate::events::EventKinds;
 use crate::qemu::U64Scoreboard;
-use crate::script::EventKinds;
 
 /// Everything instrumentation needs, built once at install from the script's subscription.
 pub struct Capture {

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use super::bindings::exports::{Argument, ArgumentType, ScriptInfo};
+use crate::events::bindings::exports::{Argument, ArgumentType, ScriptInfo};
 use crate::options::ScriptArg;
 
 /// The arguments `init` receives: every declared key that was given or has a default.
@@ -120,7 +120,7 @@ fn short_type(kind: ArgumentType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::bindings::cannonball::script::types::ArgumentSpec;
+    use crate::events::bindings::cannonball::script::types::ArgumentSpec;
 
     fn info() -> ScriptInfo {
         let spec = |key: &str, kind, default: Option<&str>, required| ArgumentSpec {

@@ -4,10 +4,10 @@
 //! (no `sys-data*`) differ in layout; the rest are the same values under other Rust types.
 //! Event batches move their columns over and back, so no event is copied.
 
-use super::bindings::cannonball::script::{host as new_host, types as new};
-use super::bindings::exports::{EventBatch, EventKinds, Host, Subscription};
-use super::bindings::v0_1::cannonball::script::{host as old_host, types as old};
 use super::host_api::HostState;
+use crate::events::bindings::cannonball::script::{host as new_host, types as new};
+use crate::events::bindings::exports::{EventBatch, EventKinds, Host, Subscription};
+use crate::events::bindings::v0_1::cannonball::script::{host as old_host, types as old};
 
 /// The 0.1.0 services are the 0.2.0 ones under another instance name.
 impl old_host::Host for HostState {

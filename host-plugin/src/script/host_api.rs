@@ -5,10 +5,10 @@
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::cannonball::script::{host, types};
-use super::bindings::exports::{Host, LogLevel};
 use super::limits::{LOG_LINES, Limits, MemoryLimiter};
 use crate::console;
+use crate::events::bindings::cannonball::script::{host, types};
+use crate::events::bindings::exports::{Host, LogLevel};
 use crate::services::{disasm, memory, modules::MODULES};
 use crate::sink::OutDir;
 

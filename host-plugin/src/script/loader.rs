@@ -6,14 +6,14 @@ use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 
-use super::bindings::exports::{
-    Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptInfo, ScriptPre, Subscription, ThreadEvent,
-};
-use super::bindings::v0_1;
 use super::compat;
 use super::host_api::HostState;
 use super::limits::{self, Limits, OnError};
 use crate::console;
+use crate::events::bindings::exports::{
+    Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptInfo, ScriptPre, Subscription, ThreadEvent,
+};
+use crate::events::bindings::v0_1;
 use crate::sink::OutDir;
 
 /// A compiled and linked script, ready to be instantiated: once at start, and again in the

@@ -5,17 +5,24 @@
 //! moves to the analysis thread (`crate::batch`) for the event calls, and `finish` runs at exit.
 
 mod arguments;
-pub(crate) mod bindings;
 mod compat;
 mod host_api;
 pub mod limits;
 mod loader;
 
 pub use arguments::{help_section, validate};
-pub use bindings::exports::{
-    AddressFilter, AddressRange, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
-    ThreadEvent, VcpuInstructions, VcpuMemory,
-};
 pub use host_api::report_name_for_child;
 pub use limits::Limits;
 pub use loader::{ScriptFactory, ScriptHost};
+
+impl crate::batch::Consumer for ScriptHost {
+    fn blocks(&mut self, blocks: &[crate::events::Block]) {
+        self.on_blocks(blocks);
+    }
+    fn events(&mut self, batch: &mut crate::events::EventBatch) {
+        self.on_events(batch);
+    }
+    fn thread(&mut self, vcpu: u32, event: crate::events::ThreadEvent) {
+        self.on_thread(vcpu, event);
+    }
+}

@@ -20,7 +20,7 @@ pub use endpoint::Endpoint;
 use writer::Writer;
 
 use crate::console;
-use crate::script::{Block, EventBatch, EventKinds, ThreadEvent};
+use crate::events::{Block, EventBatch, EventKinds, ThreadEvent};
 
 /// Send the buffer to the writer once it holds this much.
 const FLUSH_AT: usize = 256 << 10;
@@ -87,6 +87,24 @@ pub fn is_active() -> bool {
 /// Raw kinds to pass through, empty without a sink.
 fn kinds_of(f: &Forwarder) -> EventKinds {
     f.kinds
+}
+
+/// The forwarder as the analysis loop's consumer (`crate::batch::Consumer`).
+pub struct Forwarding;
+
+impl crate::batch::Consumer for Forwarding {
+    fn blocks(&mut self, new: &[Block]) {
+        blocks(new);
+    }
+    fn events(&mut self, batch: &mut EventBatch) {
+        events(batch);
+    }
+    fn thread(&mut self, vcpu: u32, event: ThreadEvent) {
+        thread(vcpu, event);
+    }
+    fn idle(&mut self) {
+        flush();
+    }
 }
 
 /// New blocks, when the stream carries executions or blocks.

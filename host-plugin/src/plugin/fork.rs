@@ -1,0 +1,66 @@
+//! A guest fork: the parent delivers what it buffered, the child starts its own analysis
+//! with a fresh script instance and its own forwarded stream.
+
+use cannonball_protocol::Hello;
+
+use super::{RUN, run};
+use crate::capture::fault;
+use crate::events::RunInfo;
+use crate::sink::forward;
+use crate::{batch, buffer, console};
+
+/// Before the guest forks (QEMU has stopped every other vCPU): deliver everything buffered, so
+/// that the parent's events are neither lost nor inherited by the child.
+pub(super) unsafe extern "C" fn before_fork() {
+    if RUN.get().is_none() {
+        return;
+    }
+    // SAFETY: QEMU's fork_start() holds the exclusive section.
+    unsafe { buffer::flush_all(false, |_| {}) };
+    batch::wait_until_delivered();
+    forward::prepare_fork(run().endpoint.as_ref());
+}
+
+pub(super) unsafe extern "C" fn in_parent_after_fork() {
+    if RUN.get().is_some() {
+        forward::parent_after_fork();
+    }
+}
+
+/// In the child: no analysis thread exists, and the script holds the parent's state. Start
+/// from zero with a fresh instance whose reports carry the child's pid.
+pub(super) unsafe extern "C" fn in_forked_child() {
+    let Some(run) = RUN.get() else { return };
+    // Threads started here (analysis, forwarding) inherit a mask that blocks every signal.
+    let _blocked = crate::threads::SignalsBlocked::new();
+    batch::forget_after_fork();
+    crate::progress::forget_after_fork();
+    fault::forget_pending_cuts();
+    // SAFETY: the child has a single thread.
+    unsafe { buffer::reset_all() };
+    crate::capture::get().reset_counts();
+    if let Some(blocks) = &crate::capture::get().blocks {
+        blocks.redeliver_all();
+    }
+    let pid = std::process::id();
+    let info = RunInfo { pid, forked: true, ..run.info.clone() };
+    let script_name = run.factory.as_ref().map(|f| f.name().to_owned()).unwrap_or_default();
+    let hello = Hello { pid, forked: true, arch: info.arch.clone(), script: script_name };
+    forward::child_after_fork(run.endpoint.as_ref(), &hello);
+    let Some(factory) = &run.factory else {
+        batch::start(None, super::undelivered_blocks());
+        return;
+    };
+    let started =
+        factory.instantiate(Some(pid)).and_then(|mut script| Ok(script.init(&info, &run.args)?.map(|_| script)));
+    match started {
+        Ok(script) => batch::start(script, super::undelivered_blocks()),
+        Err(err) => {
+            console::line(&format!(
+                "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
+                console::one_line(&err)
+            ));
+            batch::start(None, super::undelivered_blocks());
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Install: parse the options, load the script, ask it what to capture, connect the stages of
+//! the data path and register exactly the callbacks the subscription needs.
+
+use anyhow::{Result, bail};
+use qemu_plugin_sys as sys;
+
+use cannonball_protocol::Hello;
+
+use super::lifecycle::{self, before_exec};
+use super::{RUN, Run, fork, undelivered_blocks};
+use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
+use crate::events::{EventKinds, RunInfo, Subscription};
+use crate::script::ScriptFactory;
+use crate::sink::OutDir;
+use crate::sink::forward::{self, Endpoint};
+use crate::{batch, buffer, console, options};
+
+/// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
+pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> Result<()> {
+    let opts = options::parse(raw_args)?;
+    if opts.host.help && opts.host.script.is_none() {
+        console::line(&options::help_text());
+        std::process::exit(0);
+    }
+    let endpoint = Endpoint::from_options(&opts.host)?;
+    let forwarded = forwarded_kinds(&opts, endpoint.is_some())?;
+    let script_path = match (&opts.host.script, &endpoint) {
+        (None, Some(_)) => None,
+        _ => Some(opts.script()?),
+    };
+    let out = OutDir::prepare(&opts.host.out)?;
+    let (factory, mut script, args) = match script_path {
+        Some(path) => {
+            let limits = crate::script::Limits::from_options(&opts.host)?;
+            let factory = ScriptFactory::load(path, target, out, limits)?;
+            let mut script = factory.instantiate(None)?;
+            let described = script.describe()?;
+            if opts.host.help {
+                console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
+                std::process::exit(0);
+            }
+            let args = crate::script::validate(&described, &opts.script_args)?;
+            (Some(factory), Some(script), args)
+        }
+        None => {
+            if let Some(arg) = opts.script_args.first() {
+                bail!("unknown plugin argument '{}' (no script is loaded; help=true lists the options)", arg.key);
+            }
+            (None, None, Vec::new())
+        }
+    };
+
+    let info = RunInfo { arch: target.to_owned(), pid: std::process::id(), forked: false };
+    // The stream opens before `init`, so that the script may emit from there on.
+    if let Some(endpoint) = &endpoint {
+        let script_name = script.as_ref().map(|s| s.name().to_owned()).unwrap_or_default();
+        let hello = Hello { pid: info.pid, forked: false, arch: info.arch.clone(), script: script_name };
+        forward::start(endpoint.open()?, &hello, forwarded)?;
+    }
+    if script.is_some() && opts.host.forward_filter.is_some() {
+        bail!("forward-filter= applies to the built-in forwarder only; the script chooses its own filter");
+    }
+    let host_filter = || opts.host.forward_filter.as_deref().map(options::parse_filter).transpose();
+    let subscription = match script.as_mut().map(|s| s.init(&info, &args)).transpose()? {
+        Some(Some(subscription)) => subscription,
+        // init trapped and the script was detached: the guest runs without it.
+        Some(None) => {
+            script = None;
+            Subscription { kinds: EventKinds::empty(), filter: None }
+        }
+        None => Subscription { kinds: EventKinds::empty(), filter: host_filter()? },
+    };
+    let mut kinds = subscription.kinds | forwarded;
+    // System call data travels with the system call events: it implies them.
+    if kinds.contains(EventKinds::SYSCALL_DATA) {
+        kinds |= EventKinds::SYSCALLS;
+    }
+
+    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target);
+    crate::capture::install(capture, before_exec).map_err(anyhow::Error::msg)?;
+    if RUN.set(Run { factory, info, args, endpoint }).is_err() {
+        bail!("libcannonball.so was loaded twice in one QEMU; load it once");
+    }
+    buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
+    batch::start(script, undelivered_blocks());
+    if let Some(fd) = opts.host.progress_fd {
+        crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
+    }
+
+    // SAFETY: registrations of 'static callbacks; pthread_atfork with 'static handlers.
+    unsafe {
+        sys::qemu_plugin_register_vcpu_tb_trans_cb(id, Some(lifecycle::on_translate));
+        sys::qemu_plugin_register_vcpu_init_cb(id, Some(lifecycle::on_vcpu_init));
+        sys::qemu_plugin_register_vcpu_exit_cb(id, Some(lifecycle::on_vcpu_exit));
+        // Always: the exit path needs each thread's last system call (see capture::fault),
+        // and execve ends this process's analysis.
+        sys::qemu_plugin_register_vcpu_syscall_cb(id, Some(on_syscall));
+        crate::qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
+        if kinds.contains(EventKinds::SYSCALLS) {
+            sys::qemu_plugin_register_vcpu_syscall_ret_cb(id, Some(on_syscall_return));
+        }
+        sys::qemu_plugin_register_atexit_cb(id, Some(lifecycle::on_exit), std::ptr::null_mut());
+        libc::pthread_atfork(Some(fork::before_fork), Some(fork::in_parent_after_fork), Some(fork::in_forked_child));
+    }
+    Ok(())
+}
+
+/// The raw kinds the built-in forwarder passes through: `forward=`, or the whole trace when
+/// a sink is given without a script.
+fn forwarded_kinds(opts: &options::Options, has_sink: bool) -> Result<EventKinds> {
+    match (&opts.host.forward, has_sink) {
+        (Some(_), false) => bail!("forward= needs a sink: sock=PATH or fwd=FILE"),
+        (Some(kinds), true) => options::parse_forward_kinds(kinds),
+        (None, true) if opts.host.script.is_none() => Ok(EventKinds::TRACE | EventKinds::BLOCKS),
+        (None, _) => Ok(EventKinds::empty()),
+    }
+}

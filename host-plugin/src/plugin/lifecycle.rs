@@ -1,0 +1,118 @@
+//! A run's life after install: blocks translated, guest threads starting and ending, and the
+//! end of the process (exit in any form, or a successful execve), where everything buffered is
+//! delivered, the script's `finish` runs and the forwarded stream ends.
+
+use std::ffi::{c_uint, c_void};
+
+use qemu_plugin_sys as sys;
+
+use crate::capture::{Capture, fault};
+use crate::events::{EventKinds, RunSummary, ThreadEvent, VcpuInstructions, VcpuMemory};
+use crate::script::ScriptHost;
+use crate::sink::forward;
+use crate::{batch, buffer, console};
+
+pub(super) unsafe extern "C" fn on_translate(_id: sys::qemu_plugin_id_t, tb: *mut sys::qemu_plugin_tb) {
+    // SAFETY: `tb` is the block QEMU is translating right now.
+    unsafe { crate::capture::get().instrument(tb) };
+}
+
+fn wants_threads() -> bool {
+    crate::capture::get().kinds.contains(EventKinds::THREADS)
+}
+
+pub(super) unsafe extern "C" fn on_vcpu_init(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
+    fault::vcpu_init(vcpu);
+    buffer::thread_started(vcpu);
+    if wants_threads() {
+        batch::submit_thread_event(vcpu, ThreadEvent::Start);
+    }
+}
+
+pub(super) unsafe extern "C" fn on_vcpu_exit(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
+    if let Some(blocks) = &crate::capture::get().blocks {
+        // SAFETY: on the exiting vCPU's own thread.
+        unsafe { fault::apply_pending_cut(vcpu, blocks) };
+    }
+    buffer::thread_exited(vcpu);
+    if wants_threads() {
+        batch::submit_thread_event(vcpu, ThreadEvent::Exit);
+    }
+}
+
+/// Runs when the guest exits for any reason (exit, exit_group in any thread, fatal signal),
+/// after QEMU stopped every other vCPU and removed all other callbacks.
+pub(super) unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _data: *mut c_void) {
+    // SAFETY: QEMU runs the exit callback after stopping all vCPUs.
+    unsafe { finish_process(true) };
+}
+
+/// A single-threaded guest calls execve: a successful exec replaces the process without
+/// QEMU's exit path, so this process's analysis ends here (reports, the forwarded stream's
+/// end). Should the exec fail, the process runs on unobserved.
+pub fn before_exec() {
+    if buffer::alive_count() <= 1 {
+        // SAFETY: the only guest thread is the caller, inside its system call.
+        unsafe { finish_process(false) };
+    }
+}
+
+/// Delivers everything, calls the script's `finish`, ends the forwarded stream. Once per
+/// process (an exec that failed leaves nothing for the exit callback to do).
+///
+/// # Safety
+/// No other vCPU may run.
+unsafe fn finish_process(at_exit: bool) {
+    static FINISHED_IN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if FINISHED_IN.swap(std::process::id(), std::sync::atomic::Ordering::SeqCst) == std::process::id() {
+        return;
+    }
+    if at_exit && !crate::qemu::extensions::available() {
+        // SAFETY: as above.
+        unsafe { fault::correct_fatal_fault_at_exit(crate::capture::get()) };
+    }
+    if let Some(blocks) = &crate::capture::get().blocks {
+        for vcpu in buffer::vcpus() {
+            // SAFETY: as above.
+            unsafe { fault::apply_pending_cut(vcpu, blocks) };
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        buffer::flush_all(true, |vcpu| {
+            if wants_threads() {
+                batch::submit_thread_event(vcpu, ThreadEvent::Exit);
+            }
+        })
+    };
+    let script: Option<ScriptHost> = batch::stop();
+    let summary = summary(crate::capture::get());
+    if let Some(mut script) = script
+        && let Err(err) = script.finish(&summary)
+    {
+        console::line(&format!("cannonball: error: {}", console::one_line(&err)));
+    }
+    crate::progress::finish(summary.instructions.iter().map(|c| c.instructions).sum());
+    // After finish, which may still emit; waits until the sink took everything.
+    let exit = if at_exit { crate::qemu::extensions::user_exit_status() } else { None };
+    forward::finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
+}
+
+fn summary(capture: &Capture) -> RunSummary {
+    let instructions = capture
+        .instructions_per_vcpu()
+        .into_iter()
+        .map(|(vcpu, instructions)| VcpuInstructions { vcpu, instructions })
+        .collect();
+    let memory = capture.memory_counts.as_ref().map_or_else(Vec::new, |m| {
+        m.per_vcpu().into_iter().map(|(vcpu, reads, writes)| VcpuMemory { vcpu, reads, writes }).collect()
+    });
+    let (block_ids, block_execs) = match (&capture.block_counts, &capture.blocks) {
+        (Some(counts), Some(blocks)) => {
+            let n = blocks.count();
+            ((0..n).collect(), counts.totals(n))
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    RunSummary { instructions, memory, block_ids, block_execs }
+}
