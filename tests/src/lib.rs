@@ -58,7 +58,7 @@ impl TempDir {
     pub fn new(label: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = root().join("target/test-tmp").join(format!("{label}-{}-{n}", std::process::id()));
+        let path = Tree::source().target().join("test-tmp").join(format!("{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
