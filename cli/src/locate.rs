@@ -1,20 +1,22 @@
-//! Finding what a run needs: the QEMU build, libcannonball.so, and the guest's architecture.
+//! Finding what a run needs (the tree, QEMU, libcannonball.so, the guest's target) and the
+//! QEMU command that `run` and `dump` start. The paths and the command line themselves are
+//! cannonball-launcher's; what is the command's own is how a missing piece is explained.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use cannonball_launcher::{QemuCommand, Tree, arch_of, plugin_arg, resolve_program};
 
 /// The Cannonball tree: `$CANNONBALL_HOME`, else the source tree this binary was built from.
 pub fn root() -> PathBuf {
-    match std::env::var_os("CANNONBALL_HOME") {
-        Some(home) => PathBuf::from(home),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
-    }
+    Tree::from_env().root().to_path_buf()
 }
 
 /// `qemu-ARCH` as built by qemu/build.sh.
-pub fn qemu(arch: &str) -> Result<PathBuf> {
-    let path = root().join("target/qemu/bin").join(format!("qemu-{arch}"));
+fn qemu(arch: &str) -> Result<PathBuf> {
+    let path = Tree::from_env().qemu(arch);
     if !path.is_file() {
         bail!("{} not found: build it with `cargo xtask build` (or set CANNONBALL_HOME)", path.display());
     }
@@ -22,9 +24,9 @@ pub fn qemu(arch: &str) -> Result<PathBuf> {
 }
 
 /// libcannonball.so: next to this executable (both in target/release), else in the tree.
-pub fn plugin() -> Result<PathBuf> {
+fn plugin() -> Result<PathBuf> {
     let beside = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("libcannonball.so")));
-    let candidates = beside.into_iter().chain([root().join("target/release/libcannonball.so")]);
+    let candidates = beside.into_iter().chain([Tree::from_env().plugin()]);
     for candidate in candidates {
         if candidate.is_file() {
             return Ok(candidate);
@@ -33,45 +35,29 @@ pub fn plugin() -> Result<PathBuf> {
     bail!("libcannonball.so not found: build it with `cargo xtask build` (or set CANNONBALL_HOME)")
 }
 
-/// The QEMU target for an ELF executable, from its header's e_machine.
-pub fn arch_of(program: &Path) -> Result<&'static str> {
-    let resolved = resolve_program(program)?;
-    let mut header = [0u8; 20];
-    let file = std::fs::File::open(&resolved).with_context(|| format!("cannot open {}", resolved.display()))?;
-    std::io::Read::read_exact(&mut &file, &mut header)
-        .ok()
-        .filter(|_| header.starts_with(b"\x7fELF"))
-        .with_context(|| format!("{} is not an ELF executable", resolved.display()))?;
-    let machine = u16::from_le_bytes([header[18], header[19]]);
-    Ok(match machine {
-        62 => "x86_64",
-        183 => "aarch64",
-        m => bail!("{}: ELF machine {m} is not supported (x86_64, aarch64); pass --arch", resolved.display()),
-    })
+/// The program a run starts: found as the shell would, with the QEMU target that runs it.
+pub struct Guest {
+    program: PathBuf,
+    args: Vec<OsString>,
+    arch: String,
 }
 
-/// A program name as the shell would find it: a path, or a name looked up in PATH.
-pub fn resolve_program(program: &Path) -> Result<PathBuf> {
-    if program.components().count() > 1 || program.is_file() {
-        return Ok(program.to_path_buf());
+impl Guest {
+    /// `command` is the program and its arguments (what follows `--`); `arch` overrides the
+    /// target named by the program's ELF header.
+    pub fn new(command: &[OsString], arch: Option<&str>) -> Result<Guest> {
+        let program = resolve_program(Path::new(&command[0]))?;
+        let arch = match arch {
+            Some(arch) => arch.to_owned(),
+            None => arch_of(&program)?.to_owned(),
+        };
+        Ok(Guest { program, args: command[1..].to_vec(), arch })
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-        .with_context(|| format!("program {} not found", program.display()))
-}
 
-/// QEMU's `-plugin` value: the plugin path and comma-joined `key=value` options. QEMU splits
-/// at commas, so a value containing one cannot be passed.
-pub fn plugin_arg(plugin: &Path, options: &[String]) -> Result<String> {
-    let mut arg = plugin.display().to_string();
-    for option in options {
-        if option.contains(',') {
-            bail!("plugin option '{option}' contains a comma, which QEMU's -plugin syntax cannot carry");
-        }
-        arg.push(',');
-        arg.push_str(option);
+    /// `qemu-ARCH -plugin libcannonball.so,OPTIONS... PROGRAM ARGS`.
+    pub fn command(&self, options: &[String]) -> Result<Command> {
+        let qemu = qemu(&self.arch)?;
+        let plugin = plugin_arg(&plugin()?, options)?;
+        Ok(QemuCommand::new(qemu, &self.program).plugin(plugin).args(&self.args).command())
     }
-    Ok(arg)
 }

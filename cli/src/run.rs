@@ -7,7 +7,6 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
@@ -49,12 +48,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
-    let program = PathBuf::from(&args.program[0]);
-    let resolved = locate::resolve_program(&program)?;
-    let arch = match &args.arch {
-        Some(arch) => arch.clone(),
-        None => locate::arch_of(&resolved)?.to_owned(),
-    };
+    let guest = locate::Guest::new(&args.program, args.arch.as_deref())?;
     let mut options = Vec::new();
     if let Some(script) = &args.script {
         if !script.is_file() {
@@ -85,13 +79,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
 
     let started = Instant::now();
     let wall_start = SystemTime::now();
-    let mut child = Command::new(locate::qemu(&arch)?)
-        .arg("-plugin")
-        .arg(locate::plugin_arg(&locate::plugin()?, &options)?)
-        .arg(&resolved)
-        .args(&args.program[1..])
-        .spawn()
-        .context("cannot start QEMU")?;
+    let mut child = guest.command(&options)?.spawn().context("cannot start QEMU")?;
     crate::forward_signals::install(child.id());
     let mut last = (0u64, 0u64);
     if let Some((read_end, write_end)) = pipe {

@@ -7,6 +7,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
+use cannonball_launcher::QemuCommand;
+
 use crate::census::{self, Census};
 use crate::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, qemu, script};
 
@@ -47,14 +49,12 @@ impl Guest {
     /// `qemu-x86_64 [-d plugin -D LOG] [-plugin P]... program args`, environment cleared and
     /// set to the guest's, stdin/stdout/stderr not yet configured.
     pub fn command(&self, plugins: &[String], log: Option<&Path>) -> Command {
-        let mut cmd = Command::new(qemu("x86_64"));
+        let mut launch = QemuCommand::new(qemu("x86_64"), &self.program).plugins(plugins.iter().cloned());
         if let Some(log) = log {
-            cmd.arg("-d").arg("plugin").arg("-D").arg(log);
+            launch = launch.plugin_log(log);
         }
-        for p in plugins {
-            cmd.arg("-plugin").arg(p);
-        }
-        cmd.arg(&self.program).args(&self.args).current_dir(&self.cwd).env_clear();
+        let mut cmd = launch.args(&self.args).command();
+        cmd.current_dir(&self.cwd).env_clear();
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use cannonball_launcher::{self as launcher, Tree};
+
 pub mod census;
 pub mod guest;
 pub mod objdump;
 pub mod oracle;
 pub mod strace;
 
+/// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Tree::source().root().to_path_buf()
 }
 
 fn artifact(path: PathBuf) -> PathBuf {
@@ -23,29 +26,29 @@ fn artifact(path: PathBuf) -> PathBuf {
 }
 
 pub fn qemu(arch: &str) -> PathBuf {
-    artifact(root().join("target/qemu/bin").join(format!("qemu-{arch}")))
+    artifact(Tree::source().qemu(arch))
 }
 
 pub fn plugin() -> PathBuf {
-    artifact(root().join("target/release/libcannonball.so"))
+    artifact(Tree::source().plugin())
 }
 
 /// One of QEMU's C plugins, e.g. `oracle_plugin("insn")` for libinsn.so.
 pub fn oracle_plugin(name: &str) -> PathBuf {
-    artifact(root().join("target/qemu/plugins").join(format!("lib{name}.so")))
+    artifact(Tree::source().qemu_plugin(name))
 }
 
 /// The `cannonball` command.
 pub fn cli() -> PathBuf {
-    artifact(root().join("target/release/cannonball"))
+    artifact(Tree::source().cli())
 }
 
 pub fn script(name: &str) -> PathBuf {
-    artifact(root().join("target/scripts").join(format!("{name}.wasm")))
+    artifact(Tree::source().script(name))
 }
 
 pub fn program(name: &str) -> PathBuf {
-    artifact(root().join("target/programs").join(name))
+    artifact(Tree::source().program(name))
 }
 
 /// A fresh directory under target/test-tmp/, removed when dropped.
@@ -55,7 +58,7 @@ impl TempDir {
     pub fn new(label: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = root().join("target/test-tmp").join(format!("{label}-{}-{n}", std::process::id()));
+        let path = Tree::source().target().join("test-tmp").join(format!("{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
@@ -76,14 +79,20 @@ impl Drop for TempDir {
     }
 }
 
-/// A `-plugin` argument: the library and its `key=value` options.
+/// A `-plugin` argument: the library and its `key=value` options ([`launcher::plugin_arg`];
+/// the tests' options never hold a comma).
 pub fn plugin_arg(lib: &Path, options: &[String]) -> String {
-    let mut arg = lib.display().to_string();
-    for o in options {
-        arg.push(',');
-        arg.push_str(o);
-    }
-    arg
+    launcher::plugin_arg(lib, options).unwrap()
+}
+
+/// `qemu-<arch> -d plugin -D <log> -plugin P1 -plugin P2 ... program args`, for [`run_qemu`]
+/// and the tests that need to start QEMU themselves.
+pub fn qemu_command(arch: &str, plugins: &[String], program: &Path, args: &[&str], log: &Path) -> Command {
+    launcher::QemuCommand::new(qemu(arch), program)
+        .plugin_log(log)
+        .plugins(plugins.iter().cloned())
+        .args(args)
+        .command()
 }
 
 /// The result of one QEMU run.
@@ -107,12 +116,8 @@ impl QemuRun {
 /// comparisons against QEMU's own plugins possible even for multi-threaded guests.
 pub fn run_qemu(arch: &str, plugins: &[String], program: &Path, args: &[&str], work: &TempDir) -> QemuRun {
     let log = work.join("qemu-plugin.log");
-    let mut cmd = Command::new(qemu(arch));
-    cmd.arg("-d").arg("plugin").arg("-D").arg(&log);
-    for p in plugins {
-        cmd.arg("-plugin").arg(p);
-    }
-    cmd.arg(program).args(args).current_dir(work.path());
+    let mut cmd = qemu_command(arch, plugins, program, args, &log);
+    cmd.current_dir(work.path());
     // A stable environment: the guest's work must not depend on the caller's locale.
     cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
     let output = cmd.output().expect("cannot start qemu");

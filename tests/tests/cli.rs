@@ -3,7 +3,8 @@
 
 use std::process::{Command, Output};
 
-use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, program, root, run_qemu};
+use cannonball_launcher::Tree;
+use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 fn cannonball(args: &[&str], work: &TempDir) -> Output {
     // Rust scripts share the example scripts' target directory (same profile), so the SDK's
@@ -11,7 +12,7 @@ fn cannonball(args: &[&str], work: &TempDir) -> Output {
     Command::new(cli())
         .args(args)
         .current_dir(work.path())
-        .env("CARGO_TARGET_DIR", root().join("target/wasm"))
+        .env("CARGO_TARGET_DIR", Tree::source().target().join("wasm"))
         .output()
         .unwrap()
 }
@@ -106,7 +107,7 @@ fn new_refuses_bad_names_and_existing_directories() {
 fn inspect_every_example_script() {
     let work = TempDir::new("inspect");
     let mut seen = 0;
-    for entry in std::fs::read_dir(root().join("target/scripts")).unwrap() {
+    for entry in std::fs::read_dir(Tree::source().scripts()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let text = ok(&cannonball(&["inspect", path.to_str().unwrap()], &work));
@@ -119,10 +120,10 @@ fn inspect_every_example_script() {
     }
     assert!(seen >= 9, "every example script: {seen}");
     // What a script declares and imports, exactly, for two of them.
-    let cov = ok(&cannonball(&["inspect", root().join("target/scripts/cov.wasm").to_str().unwrap()], &work));
+    let cov = ok(&cannonball(&["inspect", script("cov").to_str().unwrap()], &work));
     assert!(cov.contains("host services: symbolize, read-memory, disassemble, write-report\n"), "{cov}");
     assert!(cov.contains("  all=BOOL  "), "{cov}");
-    let syscalls = ok(&cannonball(&["inspect", root().join("target/scripts/syscalls.wasm").to_str().unwrap()], &work));
+    let syscalls = ok(&cannonball(&["inspect", script("syscalls").to_str().unwrap()], &work));
     assert!(syscalls.contains("wasi imports:  none"), "AssemblyScript scripts import no WASI: {syscalls}");
 }
 

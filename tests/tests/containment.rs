@@ -3,6 +3,7 @@
 //! failure and where in the script it happened; with on-error=abort QEMU exits 1. The
 //! fixture is example-scripts/misbehave. Also the sandbox: what a script must not reach.
 
+use cannonball_launcher::QemuCommand;
 use cannonball_tests::{QemuRun, TempDir, plugin, plugin_arg, program, run_qemu, script};
 
 fn run_misbehave(options: &[&str], work: &TempDir) -> QemuRun {
@@ -131,13 +132,15 @@ fn a_log_flood_is_capped() {
 fn the_sandbox_denies_files_environment_and_network() {
     let work = TempDir::new("sandbox");
     // A secret in QEMU's own environment must not reach the script.
-    let mut cmd = std::process::Command::new(cannonball_tests::qemu("x86_64"));
     let options = [
         format!("script={}", script("misbehave").display()),
         format!("out={}", work.join("out").display()),
         "probe=true".to_string(),
     ];
-    cmd.arg("-plugin").arg(plugin_arg(&plugin(), &options)).arg(program("demo")).env("CANNONBALL_SECRET", "42");
+    let mut cmd = QemuCommand::new(cannonball_tests::qemu("x86_64"), program("demo"))
+        .plugin(plugin_arg(&plugin(), &options))
+        .command();
+    cmd.env("CANNONBALL_SECRET", "42");
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let probe = std::fs::read_to_string(work.join("out/probe.txt")).unwrap();

@@ -13,14 +13,7 @@ use cannonball_tests::*;
 
 /// Starts `qemu -d plugin -D log -plugin ... spin [args]` and waits until the guest runs.
 fn start_spin(plugins: &[String], spin_args: &[&str], work: &TempDir) -> Child {
-    let mut cmd = Command::new(qemu("x86_64"));
-    cmd.arg("-d").arg("plugin").arg("-D").arg(work.join("qemu-plugin.log"));
-    for p in plugins {
-        cmd.arg("-plugin").arg(p);
-    }
-    let mut child = cmd
-        .arg(program("spin"))
-        .args(spin_args)
+    let mut child = qemu_command("x86_64", plugins, &program("spin"), spin_args, &work.join("qemu-plugin.log"))
         .current_dir(work.path())
         .env_remove("RUST_BACKTRACE")
         .stdout(Stdio::piped())

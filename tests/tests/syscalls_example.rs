@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cannonball_launcher::QemuCommand;
 use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// One line of the trace: `[vcpu N] name(a, b) = ret`.
@@ -285,10 +286,9 @@ fn summary_only_and_help() {
     let ours: Counts = report.summary.iter().map(|(&n, (_, c, e))| (n, (*c, *e))).collect();
     assert_eq!(ours, oracles[0], "libsyscall");
 
-    let help = Command::new(cannonball_tests::qemu("x86_64"))
-        .arg("-plugin")
-        .arg(plugin_arg(&plugin(), &[format!("script={}", script("syscalls").display()), "help=true".into()]))
-        .arg("/bin/true")
+    let help = QemuCommand::new(cannonball_tests::qemu("x86_64"), "/bin/true")
+        .plugin(plugin_arg(&plugin(), &[format!("script={}", script("syscalls").display()), "help=true".into()]))
+        .command()
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);

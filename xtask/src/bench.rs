@@ -2,6 +2,7 @@
 //! capture configuration, Cannonball's and QEMU's own C plugins measured in the same run.
 //! Prints wall-time medians and the ratio to plain QEMU. Timings are never asserted anywhere.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use cannonball_launcher::{QemuCommand, Tree, plugin_arg};
 
-use crate::{build, paths};
+use crate::build;
 
 /// Input size for configurations too slow for the full input.
 const SMALL_INPUT: usize = 64 << 10;
@@ -27,96 +29,81 @@ struct Config {
 
 pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     build::all()?;
-    let dir = paths::target().join("bench");
+    let tree = Tree::source();
+    let dir = tree.target().join("bench");
     fs::create_dir_all(&dir)?;
     let input = make_input(&dir, input_mb << 20)?;
     let small = make_input(&dir, SMALL_INPUT)?;
     let gzip = which("gzip")?;
 
-    let plugin_dir = paths::target().join("qemu/plugins");
-    let c = |name: &str, args: &str| {
-        let mut p = plugin_dir.join(format!("lib{name}.so")).display().to_string();
-        if !args.is_empty() {
-            p.push(',');
-            p.push_str(args);
-        }
-        p
-    };
+    // QEMU's C plugins, and libcannonball.so with a script: `-plugin` values with `options`.
+    let c = |name: &str, options: &[&str]| plugin_arg(&tree.qemu_plugin(name), options);
     let out = dir.join("out");
     fs::create_dir_all(&out)?;
-    let cb = |script: &str, args: &str| {
-        let mut p = format!(
-            "{},script={},out={}",
-            paths::plugin().display(),
-            paths::scripts().join(format!("{script}.wasm")).display(),
-            out.display()
-        );
-        if !args.is_empty() {
-            p.push(',');
-            p.push_str(args);
-        }
-        p
+    let cb = |script: &str, options: &[&str]| {
+        let run = [format!("script={}", tree.script(script).display()), format!("out={}", out.display())];
+        plugin_arg(&tree.plugin(), run.iter().map(String::as_str).chain(options.iter().copied()))
     };
     let drcov_file = dir.join("drcov.log");
     let configs = vec![
         Config { name: "plain QEMU", plugins: vec![], target: None, small_input: false },
         Config {
             name: "cannonball icount (inline per block)",
-            plugins: vec![cb("icount", "")],
+            plugins: vec![cb("icount", &[])?],
             target: Some(1.10),
             small_input: false,
         },
         Config {
             name: "C libinsn inline=true (inline per insn)",
-            plugins: vec![c("insn", "inline=true")],
+            plugins: vec![c("insn", &["inline=true"])?],
             target: None,
             small_input: false,
         },
         Config {
             name: "C libinsn (callback per insn)",
-            plugins: vec![c("insn", "")],
+            plugins: vec![c("insn", &[])?],
             target: None,
             small_input: false,
         },
         Config {
             name: "cannonball block hit counts (inline)",
-            plugins: vec![cb("census", "kinds=block-counts")],
+            plugins: vec![cb("census", &["kinds=block-counts"])?],
             target: Some(1.15),
             small_input: false,
         },
         Config {
             name: "C libbb inline=true (inline per block)",
-            plugins: vec![c("bb", "inline=true")],
+            plugins: vec![c("bb", &["inline=true"])?],
             target: None,
             small_input: false,
         },
-        Config { name: "C libbb (callback per block)", plugins: vec![c("bb", "")], target: None, small_input: false },
-        Config { name: "C hotblocks", plugins: vec![c("hotblocks", "")], target: None, small_input: false },
+        Config { name: "C libbb (callback per block)", plugins: vec![c("bb", &[])?], target: None, small_input: false },
+        Config { name: "C hotblocks", plugins: vec![c("hotblocks", &[])?], target: None, small_input: false },
         Config {
             name: "cannonball PC trace, every PC into Wasm checksum",
-            plugins: vec![cb("census", "kinds=trace")],
+            plugins: vec![cb("census", &["kinds=trace"])?],
             target: Some(3.0),
             small_input: false,
         },
         Config {
             name: "C drcov",
-            plugins: vec![c("drcov", &format!("filename={}", drcov_file.display()))],
+            plugins: vec![c("drcov", &[&format!("filename={}", drcov_file.display())])?],
             target: None,
             small_input: false,
         },
         Config {
             name: "cannonball memory, every access into Wasm by size",
-            plugins: vec![cb("census", "kinds=memory")],
+            plugins: vec![cb("census", &["kinds=memory"])?],
             target: Some(8.0),
             small_input: false,
         },
         Config {
             name: "C libmem callback=true",
-            plugins: vec![c("mem", "callback=true")],
+            plugins: vec![c("mem", &["callback=true"])?],
             target: None,
             small_input: false,
         },
-        Config { name: "C execlog (64 KB input)", plugins: vec![c("execlog", "")], target: None, small_input: true },
+        Config { name: "C execlog (64 KB input)", plugins: vec![c("execlog", &[])?], target: None, small_input: true },
     ];
 
     println!("gzip -9 of {input_mb} MB under qemu-x86_64, median of {runs} runs (wall time)\n");
@@ -150,6 +137,7 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
 /// consumer's frame count must equal the producer's (dump fails otherwise), and the PCs it
 /// expanded must equal the producer's own inline instruction count from the end frame.
 fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) -> Result<()> {
+    let tree = Tree::source();
     println!("\nForwarding (forward=trace over a Unix socket to `cannonball dump --count`), median of {runs}:\n");
     println!("| configuration | median s | × plain QEMU | PC events/s | bytes/s | lossless | target |");
     println!("|---|---|---|---|---|---|---|");
@@ -157,7 +145,7 @@ fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) ->
     let summary = dir.join("dump.json");
     let mut samples = Vec::new();
     for _ in 0..runs {
-        let mut dump = Command::new(paths::target().join("release/cannonball"))
+        let mut dump = Command::new(tree.cli())
             .args(["dump", "--count", "--sock"])
             .arg(&sock)
             .arg("-o")
@@ -168,7 +156,7 @@ fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) ->
         while !sock.exists() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let plugin = format!("{},sock={},forward=trace", paths::plugin().display(), sock.display());
+        let plugin = plugin_arg(&tree.plugin(), [format!("sock={}", sock.display()), "forward=trace".into()])?;
         let t = median(&time_runs(gzip, input, &[plugin], 1)?);
         if !dump.wait()?.success() {
             bail!("cannonball dump failed: the stream was incomplete");
@@ -234,14 +222,14 @@ fn make_input(dir: &Path, bytes: usize) -> Result<PathBuf> {
 fn time_runs(gzip: &Path, input: &Path, plugins: &[String], runs: usize) -> Result<Vec<f64>> {
     let mut times = Vec::new();
     for _ in 0..runs {
-        let mut cmd = Command::new(paths::qemu_bin("x86_64"));
-        for p in plugins {
-            cmd.arg("-plugin").arg(p);
-        }
         // Plugins print through qemu_plugin_outs; -d plugin -D /dev/null keeps that cost
         // (formatting, writing) without filling the disk.
-        cmd.arg("-d").arg("plugin").arg("-D").arg("/dev/null");
-        cmd.arg(gzip).arg("-9").arg("-c").arg(input).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut cmd = QemuCommand::new(Tree::source().qemu("x86_64"), gzip)
+            .plugin_log("/dev/null")
+            .plugins(plugins.iter().cloned())
+            .args([OsStr::new("-9"), OsStr::new("-c"), input.as_os_str()])
+            .command();
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let start = Instant::now();
         let out = cmd.output().context("cannot run qemu")?;
         let elapsed = start.elapsed().as_secs_f64();

@@ -5,8 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-
-use crate::paths;
+use cannonball_launcher::{Lang, Tree};
 
 pub fn all() -> Result<()> {
     qemu()?;
@@ -31,13 +30,13 @@ fn cargo() -> Command {
 
 /// QEMU and its C plugins, built by the project's own script (cached by a stamp).
 pub fn qemu() -> Result<()> {
-    run(&mut Command::new(paths::root().join("qemu/build.sh")))
+    run(&mut Command::new(Tree::source().root().join("qemu/build.sh")))
 }
 
 /// target/release/libcannonball.so
 pub fn plugin() -> Result<()> {
     eprintln!("xtask: building libcannonball.so");
-    run(cargo().current_dir(paths::root()).args(["build", "--release", "--quiet", "-p", "cannonball-plugin"]))
+    run(cargo().current_dir(Tree::source().root()).args(["build", "--release", "--quiet", "-p", "cannonball-plugin"]))
 }
 
 fn ensure_rust_target(target: &str) -> Result<()> {
@@ -49,19 +48,19 @@ fn ensure_rust_target(target: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every example script, as target/scripts/<name>.wasm: the Rust ones (a Cargo.toml) with
-/// cargo, the C ones (.c files) and the AssemblyScript ones (a package.json) with
-/// `cannonball build`.
+/// Every example script, as target/scripts/<name>.wasm: the Rust ones with cargo, in one
+/// workspace; the C and AssemblyScript ones with `cannonball build`, as users build theirs.
 pub fn scripts() -> Result<()> {
-    let root = paths::root();
+    let tree = Tree::source();
+    let root = tree.root();
     let examples = root.join("example-scripts");
     let ScriptDirs { rust, c, assemblyscript } = script_dirs(&examples)?;
-    fs::create_dir_all(paths::scripts())?;
+    fs::create_dir_all(tree.scripts())?;
 
     ensure_rust_target("wasm32-wasip2")?;
     eprintln!("xtask: building the Rust example scripts");
-    let wasm_target = paths::target().join("wasm");
-    run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"]).args([
+    let wasm_target = tree.target().join("wasm");
+    run(cargo().current_dir(root).args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"]).args([
         "--manifest-path".as_ref(),
         examples.join("Cargo.toml").as_os_str(),
         "--target-dir".as_ref(),
@@ -69,7 +68,7 @@ pub fn scripts() -> Result<()> {
     ]))?;
     for name in rust {
         let built = wasm_target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
-        let dest = paths::scripts().join(format!("{name}.wasm"));
+        let dest = tree.script(&name);
         fs::copy(&built, &dest).with_context(|| format!("cannot copy {}", built.display()))?;
     }
 
@@ -82,15 +81,7 @@ pub fn scripts() -> Result<()> {
             "wasi-libc@backports",
         ]))?;
         eprintln!("xtask: building the C example scripts");
-        run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "-p", "cannonball-cli"]))?;
-        for name in c {
-            let out = paths::scripts().join(format!("{name}.wasm"));
-            run(Command::new(paths::target().join("release/cannonball"))
-                .arg("build")
-                .arg(examples.join(&name))
-                .arg("-o")
-                .arg(&out))?;
-        }
+        cannonball_build(&tree, &examples, &c)?;
     }
 
     if !assemblyscript.is_empty() {
@@ -100,26 +91,25 @@ pub fn scripts() -> Result<()> {
             run(Command::new(root.join("qemu/deps.sh")).args(["nodejs", "npm"]))?;
         }
         eprintln!("xtask: building the AssemblyScript example scripts");
-        run(cargo().current_dir(&root).args(["build", "--release", "--quiet", "-p", "cannonball-cli"]))?;
-        for name in assemblyscript {
-            let out = paths::scripts().join(format!("{name}.wasm"));
-            run(Command::new(paths::target().join("release/cannonball"))
-                .arg("build")
-                .arg(examples.join(&name))
-                .arg("-o")
-                .arg(&out))?;
-        }
+        cannonball_build(&tree, &examples, &assemblyscript)?;
     }
     Ok(())
 }
 
-/// The example script directories by language.
+/// `cannonball build example-scripts/NAME -o target/scripts/NAME.wasm` for each name, with
+/// the command built first.
+fn cannonball_build(tree: &Tree, examples: &Path, names: &[String]) -> Result<()> {
+    run(cargo().current_dir(tree.root()).args(["build", "--release", "--quiet", "-p", "cannonball-cli"]))?;
+    for name in names {
+        run(Command::new(tree.cli()).arg("build").arg(examples.join(name)).arg("-o").arg(tree.script(name)))?;
+    }
+    Ok(())
+}
+
+/// The example script directories by language ([`Lang::detect`]).
 struct ScriptDirs {
-    /// With a Cargo.toml.
     rust: Vec<String>,
-    /// With .c files.
     c: Vec<String>,
-    /// With a package.json.
     assemblyscript: Vec<String>,
 }
 
@@ -127,15 +117,15 @@ fn script_dirs(dir: &Path) -> Result<ScriptDirs> {
     let (mut rust, mut c, mut assemblyscript) = (Vec::new(), Vec::new(), Vec::new());
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
+        if !path.is_dir() {
+            continue;
+        }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if path.join("Cargo.toml").is_file() {
-            rust.push(name);
-        } else if path.join("package.json").is_file() {
-            assemblyscript.push(name);
-        } else if path.is_dir()
-            && fs::read_dir(&path)?.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "c")))
-        {
-            c.push(name);
+        match Lang::detect(&path)? {
+            Some(Lang::Rust) => rust.push(name),
+            Some(Lang::C) => c.push(name),
+            Some(Lang::AssemblyScript) => assemblyscript.push(name),
+            None => {}
         }
     }
     rust.sort();
@@ -147,16 +137,17 @@ fn script_dirs(dir: &Path) -> Result<ScriptDirs> {
 /// The guest programs in tests/programs/*.c, compiled for x86_64 into target/programs/.
 /// Not position-independent, so that their addresses match `objdump` and `readelf` output.
 pub fn programs() -> Result<()> {
-    let src_dir = paths::root().join("tests/programs");
-    fs::create_dir_all(paths::programs())?;
-    run(Command::new(paths::root().join("qemu/deps.sh")).args(["gcc", "libc6-dev"]))?;
+    let tree = Tree::source();
+    let src_dir = tree.root().join("tests/programs");
+    fs::create_dir_all(tree.programs())?;
+    run(Command::new(tree.root().join("qemu/deps.sh")).args(["gcc", "libc6-dev"]))?;
     for entry in fs::read_dir(&src_dir)? {
         let src = entry?.path();
         if src.extension().is_none_or(|e| e != "c") {
             continue;
         }
         let name = src.file_stem().unwrap().to_string_lossy().into_owned();
-        let out = paths::programs().join(&name);
+        let out = tree.program(&name);
         if is_newer(&out, &src) {
             continue;
         }

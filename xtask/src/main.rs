@@ -7,7 +7,6 @@
 
 mod bench;
 mod build;
-mod paths;
 mod preflight;
 mod run;
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
-use crate::paths;
+use cannonball_launcher::Tree;
 
 /// A check: what it runs, and which package provides what it needs.
 struct Check {
@@ -54,7 +54,7 @@ const CHECKS: &[Check] = &[
 ];
 
 pub fn check() -> Result<()> {
-    let dir = paths::target().join("preflight");
+    let dir = Tree::source().target().join("preflight");
     std::fs::create_dir_all(&dir)?;
     for check in CHECKS {
         if !(check.run)(&dir) {

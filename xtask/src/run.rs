@@ -4,23 +4,21 @@ use std::fs;
 use std::process::Command;
 
 use anyhow::{Context, Result};
+use cannonball_launcher::{QemuCommand, Tree, plugin_arg};
 
-use crate::{build, paths};
+use crate::build;
 
 /// Runs `script` on the bundled demo program and prints its report `report`.
 fn run_on_demo(script: &str, report: &str) -> Result<()> {
-    let out = paths::target().join("demo");
+    let tree = Tree::source();
+    let out = tree.target().join("demo");
     fs::create_dir_all(&out)?;
-    let plugin_arg = format!(
-        "{},script={},out={}",
-        paths::plugin().display(),
-        paths::scripts().join(format!("{script}.wasm")).display(),
-        out.display()
-    );
-    eprintln!("\n$ qemu-x86_64 -plugin libcannonball.so,script={script}.wasm,out=target/demo target/programs/demo\n");
-    build::run(
-        Command::new(paths::qemu_bin("x86_64")).arg("-plugin").arg(&plugin_arg).arg(paths::programs().join("demo")),
+    let plugin = plugin_arg(
+        &tree.plugin(),
+        [format!("script={}", tree.script(script).display()), format!("out={}", out.display())],
     )?;
+    eprintln!("\n$ qemu-x86_64 -plugin libcannonball.so,script={script}.wasm,out=target/demo target/programs/demo\n");
+    build::run(&mut QemuCommand::new(tree.qemu("x86_64"), tree.program("demo")).plugin(plugin).command())?;
     let path = out.join(report);
     let text = fs::read_to_string(&path).with_context(|| format!("the script wrote no {}", path.display()))?;
     println!("\n{}:\n\n{text}", path.display());
@@ -31,7 +29,7 @@ fn run_on_demo(script: &str, report: &str) -> Result<()> {
 /// disassembly with hit counts; then the instruction totals.
 pub fn demo() -> Result<()> {
     build::all()?;
-    let _ = fs::remove_dir_all(paths::target().join("demo"));
+    let _ = fs::remove_dir_all(Tree::source().target().join("demo"));
     run_on_demo("cov", "cov.txt")?;
     run_on_demo("icount", "icount.txt")
 }
@@ -42,7 +40,8 @@ pub fn test(args: &[String]) -> Result<()> {
     // for its aarch64 guest. Then the programs nobody here wrote that real_programs.rs runs
     // (CPython with its own test suite, coreutils, tar, find, bash), each by name: deps.sh
     // installs without recommends.
-    build::run(Command::new(paths::root().join("qemu/deps.sh")).args([
+    let root = Tree::source().root().to_path_buf();
+    build::run(Command::new(root.join("qemu/deps.sh")).args([
         "strace",
         "gcc-aarch64-linux-gnu",
         "libc6-dev-arm64-cross",
@@ -56,5 +55,5 @@ pub fn test(args: &[String]) -> Result<()> {
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    build::run(Command::new(cargo).current_dir(paths::root()).args(["test", "--release", "--workspace"]).args(args))
+    build::run(Command::new(cargo).current_dir(&root).args(["test", "--release", "--workspace"]).args(args))
 }

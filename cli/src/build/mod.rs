@@ -6,44 +6,17 @@ mod assemblyscript;
 mod c;
 mod rust;
 
-use std::fmt;
 use std::path::Path;
 
 use anyhow::{Result, bail};
+pub use cannonball_launcher::Lang;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
-pub enum Lang {
-    Rust,
-    C,
-    #[value(name = "as", alias = "assemblyscript")]
-    AssemblyScript,
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Lang::Rust => "rust",
-            Lang::C => "c",
-            Lang::AssemblyScript => "as",
-        })
+/// The project's language, or an error naming what a script project has.
+fn detect(project: &Path) -> Result<Lang> {
+    match Lang::detect(project)? {
+        Some(lang) => Ok(lang),
+        None => bail!("{} is not a script project: no Cargo.toml, package.json or .c file", project.display()),
     }
-}
-
-/// Rust: a Cargo.toml; AssemblyScript: a package.json; C: any .c file.
-pub fn detect(project: &Path) -> Result<Lang> {
-    if project.join("Cargo.toml").is_file() {
-        return Ok(Lang::Rust);
-    }
-    if project.join("package.json").is_file() {
-        return Ok(Lang::AssemblyScript);
-    }
-    let has_c = std::fs::read_dir(project)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", project.display()))?
-        .any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "c")));
-    if has_c {
-        return Ok(Lang::C);
-    }
-    bail!("{} is not a script project: no Cargo.toml, package.json or .c file", project.display())
 }
 
 /// Builds `project` into the component `output`. `root` holds wit/ and guest-sdk/.

@@ -130,11 +130,7 @@ async fn serve_until_done(
 }
 
 fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process::Child> {
-    let program = PathBuf::from(&args.program[0]);
-    let arch = match &args.arch {
-        Some(arch) => arch.clone(),
-        None => locate::arch_of(&program)?.to_owned(),
-    };
+    let guest = locate::Guest::new(&args.program, args.arch.as_deref())?;
     let mut options = vec![format!("sock={}", sock.display())];
     if let Some(script) = &args.script {
         options.push(format!("script={}", script.display()));
@@ -143,9 +139,7 @@ fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process:
         options.push(format!("forward={kinds}"));
     }
     options.extend(args.plugin_opts.iter().cloned());
-    let plugin = locate::plugin_arg(&locate::plugin()?, &options)?;
-    let mut cmd = tokio::process::Command::new(locate::qemu(&arch)?);
-    cmd.arg("-plugin").arg(plugin).arg(locate::resolve_program(&program)?).args(&args.program[1..]);
+    let mut cmd = tokio::process::Command::from(guest.command(&options)?);
     if args.output.is_none() && !args.count {
         // stdout carries the JSON lines; the guest's own output goes to stderr.
         cmd.stdout(std::process::Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
