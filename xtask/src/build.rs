@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use crate::paths;
 
 pub fn all() -> Result<()> {
+    crate::gen_as::check()?;
     qemu()?;
     plugin()?;
     scripts()?;
