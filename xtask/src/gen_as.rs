@@ -95,7 +95,7 @@ fn int_type(int: Int) -> &'static str {
 }
 
 /// Follows `type a = b` aliases.
-fn resolved<'a>(resolve: &'a Resolve, ty: &Type) -> Option<&'a TypeDefKind> {
+pub(crate) fn resolved<'a>(resolve: &'a Resolve, ty: &Type) -> Option<&'a TypeDefKind> {
     let mut ty = *ty;
     loop {
         match ty {
