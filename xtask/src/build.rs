@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use cannonball_launcher::{Lang, Tree};
 
 pub fn all() -> Result<()> {
+    crate::gen_as::check()?;
     qemu()?;
     plugin()?;
     scripts()?;

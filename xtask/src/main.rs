@@ -4,9 +4,11 @@
 //! - `demo`:  builds what is missing and runs a script on the bundled demo program
 //! - `test`:  builds, then runs every test
 //! - `bench`: capture overhead against plain QEMU and QEMU's C plugins
+//! - `gen-as`: the AssemblyScript SDK's canonical-ABI layout from wit/ (`--check`: only verify)
 
 mod bench;
 mod build;
+mod gen_as;
 mod preflight;
 mod run;
 
@@ -44,6 +46,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Generate the AssemblyScript SDK's canonical-ABI layout (assembly/generated/layout.ts)
+    /// from wit/.
+    GenAs {
+        /// Only check that the checked-in file is up to date.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() {
@@ -53,6 +62,7 @@ fn main() {
         Command::Demo => run::demo(),
         Command::Test { args } => run::test(&args),
         Command::Bench { runs, input_mb, only } => bench::run(runs, input_mb, only.as_deref()),
+        Command::GenAs { check } => gen_as::run(check),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");

@@ -1,6 +1,9 @@
 // The component model's canonical ABI for the `script` world, by hand: AssemblyScript has no
 // binding generator. Strings are (ptr, len) UTF-8, lists (ptr, len); everything the host
 // passes in was allocated through `cabi_realloc` and is freed here once the export returns.
+// Every offset and size comes from generated/layout.ts (`cargo xtask gen-as`, from wit/).
+
+import * as L from "./generated/layout";
 
 /** Where an empty list points: the host may ask for 0 bytes, which must not reach the heap. */
 const EMPTY: usize = memory.data(8, 8);
@@ -11,7 +14,8 @@ export function cabiRealloc(old: usize, oldSize: usize, align: usize, newSize: u
     if (old != 0 && old != EMPTY) heap.free(old);
     return EMPTY;
   }
-  // TLSF blocks are 16-byte aligned, enough for every type of this world (at most 8).
+  // TLSF blocks are 16-byte aligned, enough for every type of this world (at most 8: the
+  // tests check the generated layout's alignments).
   if (old == 0 || old == EMPTY) return heap.alloc(newSize);
   return heap.realloc(old, newSize);
 }
@@ -30,13 +34,28 @@ export function liftString(ptr: usize, len: usize): string {
   return len == 0 ? "" : String.UTF8.decodeUnsafe(ptr, len);
 }
 
-/** A string stored at `at` as (ptr: u32, len: u32). */
-export function loadString(at: usize): string {
-  return liftString(load<u32>(at), load<u32>(at, 4));
+/** The pointer of the string or list stored at `at`. */
+// @ts-ignore: decorator
+@inline
+export function listPtr(at: usize): usize {
+  return <usize>load<u32>(at + L.List.PTR);
 }
 
+/** The length of the string or list stored at `at`. */
+// @ts-ignore: decorator
+@inline
+export function listLen(at: usize): usize {
+  return <usize>load<u32>(at + L.List.LEN);
+}
+
+/** A string stored at `at` as (ptr: u32, len: u32). */
+export function loadString(at: usize): string {
+  return liftString(listPtr(at), listLen(at));
+}
+
+/** Frees the string or list stored at `at`. */
 export function releaseStringAt(at: usize): void {
-  releaseList(load<u32>(at), load<u32>(at, 4));
+  releaseList(listPtr(at), listLen(at));
 }
 
 export function liftBytes(ptr: usize, len: usize): Uint8Array {
@@ -70,12 +89,17 @@ export function storeString(at: usize, s: string): void {
   const len = <usize>String.UTF8.byteLength(s);
   const p = allocPending(len);
   String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, p);
-  store<u32>(at, <u32>p);
-  store<u32>(at, <u32>len, 4);
+  storeList(at, p, len);
+}
+
+/** Stores a (ptr, len) string or list at `at`. */
+export function storeList(at: usize, ptr: usize, len: usize): void {
+  store<u32>(at + L.List.PTR, <u32>ptr);
+  store<u32>(at + L.List.LEN, <u32>len);
 }
 
 /** The static area through which exports return results of more than one flat value. */
-export const RET_AREA: usize = memory.data(64, 8);
+export const RET_AREA: usize = memory.data(L.EXPORT_RET_SIZE, L.EXPORT_RET_ALIGN);
 
 /** The area imports write their results to (the guest passes its address). */
-export const IMPORT_RET: usize = memory.data(64, 8);
+export const IMPORT_RET: usize = memory.data(L.IMPORT_RET_SIZE, L.IMPORT_RET_ALIGN);

@@ -2,14 +2,15 @@
 // `init` (`Args`). The host has already checked values against the declarations and filled
 // in defaults, so a declared argument with a default is always present.
 
+import * as L from "./generated/layout";
 import { fail } from "./script";
 
 /** The type of an argument's value; the host checks values before the guest runs. */
 export enum ArgumentType {
-  Text = 0,
-  Integer = 1,
-  Boolean = 2,
-  Address = 3,
+  Text = L.ArgumentType.TEXT,
+  Integer = L.ArgumentType.INTEGER,
+  Boolean = L.ArgumentType.BOOLEAN,
+  Address = L.ArgumentType.ADDRESS,
 }
 
 /** One argument a script accepts: `ArgumentSpec.integer("top", "how many").default("10")`. */

@@ -2,7 +2,8 @@
 // build` compiles this file as an entry; the SDK's transform renames `on_blocks` etc. to the
 // world's kebab-case names (AssemblyScript cannot spell them).
 //
-// Layouts (offsets in bytes) follow the canonical ABI's rules for this world's types.
+// Layouts (offsets in bytes, sizes, discriminants) come from generated/layout.ts, which
+// `cargo xtask gen-as` generates from wit/ (the tests compare it with wit-bindgen's).
 
 import {
   RET_AREA,
@@ -10,13 +11,17 @@ import {
   cabiRealloc,
   liftBytes,
   liftString,
+  listLen,
+  listPtr,
   loadString,
   release,
   releaseList,
   releasePending,
   releaseStringAt,
+  storeList,
   storeString,
 } from "./abi";
+import * as L from "./generated/layout";
 import { Argument, Args } from "./args";
 import { log } from "./host";
 import { scriptDescription, scriptName, scriptVersion, takeFailure, theScript } from "./script";
@@ -40,30 +45,27 @@ export function cabi_realloc(old: usize, oldSize: usize, align: usize, newSize: 
 export function describe(): usize {
   releasePending();
   const r = RET_AREA;
-  storeString(r, scriptName);
-  storeString(r + 8, scriptVersion);
-  storeString(r + 16, scriptDescription);
+  storeString(r + L.ScriptInfo.NAME, scriptName);
+  storeString(r + L.ScriptInfo.VERSION, scriptVersion);
+  storeString(r + L.ScriptInfo.DESCRIPTION, scriptDescription);
   const specs = theScript().arguments();
-  // argument-spec: key 0, kind 8, default option<string> 12 (tag) / 16, required 24, help 28;
-  // 36 bytes.
-  const list = allocPending(<usize>specs.length * 36);
+  const list = allocPending(<usize>specs.length * L.ArgumentSpec.SIZE_OF);
   for (let i = 0; i < specs.length; i++) {
     const spec = unchecked(specs[i]);
-    const at = list + <usize>i * 36;
-    storeString(at, spec.key);
-    store<u8>(at, <u8>spec.kind, 8);
+    const at = list + <usize>i * L.ArgumentSpec.SIZE_OF;
+    storeString(at + L.ArgumentSpec.KEY, spec.key);
+    store<L.ArgumentTypeTag>(at + L.ArgumentSpec.KIND, <L.ArgumentTypeTag>spec.kind);
     const dflt = spec.defaultValue;
     if (dflt !== null) {
-      store<u8>(at, 1, 12);
-      storeString(at + 16, dflt);
+      store<u8>(at + L.ArgumentSpec.DEFAULT, 1);
+      storeString(at + L.ArgumentSpec.DEFAULT_SOME, dflt);
     } else {
-      store<u8>(at, 0, 12);
+      store<u8>(at + L.ArgumentSpec.DEFAULT, 0);
     }
-    store<u8>(at, spec.isRequired ? 1 : 0, 24);
-    storeString(at + 28, spec.help);
+    store<u8>(at + L.ArgumentSpec.REQUIRED, spec.isRequired ? 1 : 0);
+    storeString(at + L.ArgumentSpec.HELP, spec.help);
   }
-  store<u32>(r, <u32>list, 24);
-  store<u32>(r, <u32>specs.length, 28);
+  storeList(r + L.ScriptInfo.ARGUMENTS, list, <usize>specs.length);
   return r;
 }
 
@@ -74,10 +76,10 @@ export function init(archPtr: usize, archLen: usize, pid: u32, forked: bool, arg
   releaseList(archPtr, archLen);
   const args = new Array<Argument>(<i32>argsLen);
   for (let i: usize = 0; i < argsLen; i++) {
-    const at = argsPtr + i * 16;
-    unchecked((args[<i32>i] = new Argument(loadString(at), loadString(at + 8))));
-    releaseStringAt(at);
-    releaseStringAt(at + 8);
+    const at = argsPtr + i * L.Argument.SIZE_OF;
+    unchecked((args[<i32>i] = new Argument(loadString(at + L.Argument.KEY), loadString(at + L.Argument.VALUE))));
+    releaseStringAt(at + L.Argument.KEY);
+    releaseStringAt(at + L.Argument.VALUE);
   }
   releaseList(argsPtr, argsLen);
 
@@ -86,59 +88,59 @@ export function init(archPtr: usize, archLen: usize, pid: u32, forked: bool, arg
   const error = takeFailure();
   if (error !== null) {
     store<u8>(r, 1);
-    storeString(r + 4, error);
+    storeString(r + L.InitFn.ERR, error);
     return r;
   }
-  // ok: subscription at 4 = kinds 4 (u16: nine flags), option<address-filter> tag 8, variant
-  // tag 12, payload 16.
+  // ok: result<subscription, string>, the subscription at OK.
   store<u8>(r, 0);
-  store<u16>(r, sub.kinds, 4);
+  const s = r + L.InitFn.OK;
+  store<L.EventKindsRepr>(s + L.Subscription.KINDS, sub.kinds);
   const filter = sub.filter;
   if (filter === null) {
-    store<u8>(r, 0, 8);
+    store<u8>(s + L.Subscription.FILTER, 0);
     return r;
   }
-  store<u8>(r, 1, 8);
-  store<u8>(r, filter.tag, 12);
+  store<u8>(s + L.Subscription.FILTER, 1);
+  const f = s + L.Subscription.FILTER_SOME;
+  store<L.AddressFilterTag>(f, filter.tag);
   if (filter.tag == AddressFilter.MODULE) {
-    storeString(r + 16, filter.module);
+    storeString(f + L.AddressFilter.PAYLOAD, filter.module);
   } else if (filter.tag == AddressFilter.RANGES) {
     const n = filter.ranges.length;
-    const list = allocPending(<usize>n * 16);
+    const list = allocPending(<usize>n * L.AddressRange.SIZE_OF);
     for (let i = 0; i < n; i++) {
-      store<u64>(list + <usize>i * 16, unchecked(filter.ranges[i]).start);
-      store<u64>(list + <usize>i * 16, unchecked(filter.ranges[i]).end, 8);
+      const at = list + <usize>i * L.AddressRange.SIZE_OF;
+      store<u64>(at + L.AddressRange.START, unchecked(filter.ranges[i]).start);
+      store<u64>(at + L.AddressRange.END, unchecked(filter.ranges[i]).end);
     }
-    store<u32>(r, <u32>list, 16);
-    store<u32>(r, <u32>n, 20);
+    storeList(f + L.AddressFilter.PAYLOAD, list, <usize>n);
   }
   return r;
 }
 
-/** on-blocks(blocks: list<block>); block: id 0, vaddr 8, insn-sizes 16, insn-bytes 24,
- * disassembly 32, symbol option<string> 40 (tag) / 44; 56 bytes. */
+/** on-blocks(blocks: list<block>). */
 export function on_blocks(ptr: usize, count: usize): void {
   releasePending();
   const blocks = new Array<Block>(<i32>count);
   for (let i: usize = 0; i < count; i++) {
-    const at = ptr + i * 56;
-    const sizesPtr = <usize>load<u32>(at, 16), sizesLen = <usize>load<u32>(at, 20);
-    const bytesPtr = <usize>load<u32>(at, 24), bytesLen = <usize>load<u32>(at, 28);
-    const disPtr = <usize>load<u32>(at, 32), disLen = <usize>load<u32>(at, 36);
+    const at = ptr + i * L.Block.SIZE_OF;
+    const sizesPtr = listPtr(at + L.Block.INSN_SIZES), sizesLen = listLen(at + L.Block.INSN_SIZES);
+    const bytesPtr = listPtr(at + L.Block.INSN_BYTES), bytesLen = listLen(at + L.Block.INSN_BYTES);
+    const disPtr = listPtr(at + L.Block.DISASSEMBLY), disLen = listLen(at + L.Block.DISASSEMBLY);
     const disassembly = new Array<string>(<i32>disLen);
     for (let j: usize = 0; j < disLen; j++) {
-      unchecked((disassembly[<i32>j] = loadString(disPtr + j * 8)));
-      releaseStringAt(disPtr + j * 8);
+      unchecked((disassembly[<i32>j] = loadString(disPtr + j * L.List.SIZE_OF)));
+      releaseStringAt(disPtr + j * L.List.SIZE_OF);
     }
     let symbol: string | null = null;
-    if (load<u8>(at, 40) != 0) {
-      symbol = loadString(at + 44);
-      releaseStringAt(at + 44);
+    if (load<u8>(at + L.Block.SYMBOL) != 0) {
+      symbol = loadString(at + L.Block.SYMBOL_SOME);
+      releaseStringAt(at + L.Block.SYMBOL_SOME);
     }
     unchecked(
       (blocks[<i32>i] = new Block(
-        load<u32>(at),
-        load<u64>(at, 8),
+        load<u32>(at + L.Block.ID),
+        load<u64>(at + L.Block.VADDR),
         liftBytes(sizesPtr, sizesLen),
         liftBytes(bytesPtr, bytesLen),
         disassembly,
@@ -157,57 +159,69 @@ export function on_blocks(ptr: usize, count: usize): void {
 // @ts-ignore: decorator
 @inline
 function column<T>(at: usize): Column<T> {
-  return new Column<T>(<usize>load<u32>(at), <i32>load<u32>(at, 4));
+  return new Column<T>(listPtr(at), <i32>listLen(at));
 }
 
 // event-batch offsets of its fifteen lists, in declaration order.
-const LISTS: StaticArray<usize> = [16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128];
+const LISTS: StaticArray<usize> = [
+  L.EventBatch.EXECS,
+  L.EventBatch.MEM_EXEC,
+  L.EventBatch.MEM_PC,
+  L.EventBatch.MEM_ADDR,
+  L.EventBatch.MEM_INFO,
+  L.EventBatch.MEM_VALUE,
+  L.EventBatch.SYS_EXEC,
+  L.EventBatch.SYS_NUMBER,
+  L.EventBatch.SYS_ARGS,
+  L.EventBatch.SYS_RET,
+  L.EventBatch.SYS_RETURNED,
+  L.EventBatch.SYS_DATA_CALL,
+  L.EventBatch.SYS_DATA_INFO,
+  L.EventBatch.SYS_DATA_LEN,
+  L.EventBatch.SYS_DATA,
+];
 
 /**
  * on-events(batch: event-batch): 34 flat values are more than 16, so the host passes the
- * record in memory. vcpu 0, first-exec 8, the lists at LISTS (8 bytes each: pointer,
- * length), cut-short option<u32> 136 (tag) / 140; 144 bytes, 8-aligned.
+ * record in memory (L.OnEventsFn.PARAMS_INDIRECT).
  */
 export function on_events(at: usize): void {
+  if (!L.OnEventsFn.PARAMS_INDIRECT) ERROR("on-events now takes flat parameters: lift them one by one");
   releasePending();
   const b = new EventBatch();
-  b.vcpu = load<u32>(at);
-  b.firstExec = load<u64>(at, 8);
-  b.execs = column<u32>(at + 16);
-  b.memExec = column<u64>(at + 24);
-  b.memPc = column<u64>(at + 32);
-  b.memAddr = column<u64>(at + 40);
-  b.memInfo = column<u8>(at + 48);
-  b.memValue = column<u64>(at + 56);
-  b.sysExec = column<u64>(at + 64);
-  b.sysNumber = column<i64>(at + 72);
-  b.sysArgs = column<u64>(at + 80);
-  b.sysRet = column<i64>(at + 88);
-  b.sysReturned = column<bool>(at + 96);
-  b.sysDataCall = column<u32>(at + 104);
-  b.sysDataInfo = column<u8>(at + 112);
-  b.sysDataLen = column<u32>(at + 120);
-  b.sysData = column<u8>(at + 128);
-  b.hasCutShort = load<u8>(at, 136) != 0;
-  b.cutShort = load<u32>(at, 140);
+  b.vcpu = load<u32>(at + L.EventBatch.VCPU);
+  b.firstExec = load<u64>(at + L.EventBatch.FIRST_EXEC);
+  b.execs = column<u32>(at + L.EventBatch.EXECS);
+  b.memExec = column<u64>(at + L.EventBatch.MEM_EXEC);
+  b.memPc = column<u64>(at + L.EventBatch.MEM_PC);
+  b.memAddr = column<u64>(at + L.EventBatch.MEM_ADDR);
+  b.memInfo = column<u8>(at + L.EventBatch.MEM_INFO);
+  b.memValue = column<u64>(at + L.EventBatch.MEM_VALUE);
+  b.sysExec = column<u64>(at + L.EventBatch.SYS_EXEC);
+  b.sysNumber = column<i64>(at + L.EventBatch.SYS_NUMBER);
+  b.sysArgs = column<u64>(at + L.EventBatch.SYS_ARGS);
+  b.sysRet = column<i64>(at + L.EventBatch.SYS_RET);
+  b.sysReturned = column<bool>(at + L.EventBatch.SYS_RETURNED);
+  b.sysDataCall = column<u32>(at + L.EventBatch.SYS_DATA_CALL);
+  b.sysDataInfo = column<u8>(at + L.EventBatch.SYS_DATA_INFO);
+  b.sysDataLen = column<u32>(at + L.EventBatch.SYS_DATA_LEN);
+  b.sysData = column<u8>(at + L.EventBatch.SYS_DATA);
+  b.hasCutShort = load<u8>(at + L.EventBatch.CUT_SHORT) != 0;
+  b.cutShort = load<u32>(at + L.EventBatch.CUT_SHORT_SOME);
   theScript().onEvents(b);
   for (let i = 0; i < LISTS.length; i++) {
     const list = at + unchecked(LISTS[i]);
-    releaseList(load<u32>(list), load<u32>(list, 4));
+    releaseList(listPtr(list), listLen(list));
   }
   release(at);
 }
 
 export function on_thread(vcpu: u32, event: u32): void {
   releasePending();
-  theScript().onThread(vcpu, event == 0 ? ThreadEvent.Start : ThreadEvent.Exit);
+  theScript().onThread(vcpu, event == L.ThreadEvent.START ? ThreadEvent.Start : ThreadEvent.Exit);
 }
 
-/**
- * finish(summary: run-summary) -> result<_, string>: the summary's four lists arrive flat;
- * vcpu-instructions is {vcpu 0, instructions 8} (16 bytes), vcpu-memory {vcpu 0, reads 8,
- * writes 16} (24 bytes).
- */
+/** finish(summary: run-summary) -> result<_, string>: the summary's four lists arrive flat. */
 export function finish(
   insPtr: usize,
   insLen: usize,
@@ -222,13 +236,24 @@ export function finish(
   const s = new RunSummary();
   s.instructions = new Array<VcpuInstructions>(<i32>insLen);
   for (let i: usize = 0; i < insLen; i++) {
-    const at = insPtr + i * 16;
-    unchecked((s.instructions[<i32>i] = new VcpuInstructions(load<u32>(at), load<u64>(at, 8))));
+    const at = insPtr + i * L.VcpuInstructions.SIZE_OF;
+    unchecked(
+      (s.instructions[<i32>i] = new VcpuInstructions(
+        load<u32>(at + L.VcpuInstructions.VCPU),
+        load<u64>(at + L.VcpuInstructions.INSTRUCTIONS),
+      )),
+    );
   }
   s.memory = new Array<VcpuMemory>(<i32>memLen);
   for (let i: usize = 0; i < memLen; i++) {
-    const at = memPtr + i * 24;
-    unchecked((s.memory[<i32>i] = new VcpuMemory(load<u32>(at), load<u64>(at, 8), load<u64>(at, 16))));
+    const at = memPtr + i * L.VcpuMemory.SIZE_OF;
+    unchecked(
+      (s.memory[<i32>i] = new VcpuMemory(
+        load<u32>(at + L.VcpuMemory.VCPU),
+        load<u64>(at + L.VcpuMemory.READS),
+        load<u64>(at + L.VcpuMemory.WRITES),
+      )),
+    );
   }
   s.blockIds = new Column<u32>(idsPtr, <i32>idsLen);
   s.blockExecs = new Column<u64>(execsPtr, <i32>execsLen);
@@ -243,7 +268,7 @@ export function finish(
     store<u8>(r, 0);
   } else {
     store<u8>(r, 1);
-    storeString(r + 4, error);
+    storeString(r + L.FinishFn.ERR, error);
   }
   return r;
 }

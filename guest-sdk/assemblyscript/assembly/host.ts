@@ -1,13 +1,16 @@
 // The host services of interface `cannonball:script/host@0.2.0`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
-// come back through IMPORT_RET, in memory the host allocated through cabi_realloc.
+// come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
+// discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
+// checked against wit/ by the generator's tests.
 
-import { IMPORT_RET, liftBytes, loadString, releaseList, releaseStringAt } from "./abi";
+import { IMPORT_RET, liftBytes, listLen, listPtr, loadString, releaseList, releaseStringAt } from "./abi";
+import * as L from "./generated/layout";
 import { Instruction, Location, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
 @external("cannonball:script/host@0.2.0", "log")
-declare function hostLog(level: i32, ptr: usize, len: usize): void;
+declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
 @external("cannonball:script/host@0.2.0", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
@@ -47,18 +50,18 @@ function bytesOf<T>(value: T): Uint8Array {
 /** One line (or several) on QEMU's stderr, prefixed with the script's name. */
 export namespace log {
   export function error(message: string): void {
-    send(0, message);
+    send(L.LogLevel.ERROR, message);
   }
   export function warn(message: string): void {
-    send(1, message);
+    send(L.LogLevel.WARN, message);
   }
   export function info(message: string): void {
-    send(2, message);
+    send(L.LogLevel.INFO, message);
   }
   export function debug(message: string): void {
-    send(3, message);
+    send(L.LogLevel.DEBUG, message);
   }
-  function send(level: i32, message: string): void {
+  function send(level: L.LogLevelTag, message: string): void {
     const utf8 = String.UTF8.encode(message);
     hostLog(level, changetype<usize>(utf8), <usize>utf8.byteLength);
   }
@@ -66,9 +69,11 @@ export namespace log {
 
 /** result<_, string> at IMPORT_RET: null for ok, else the error (also kept as lastError). */
 function takeUnitResult(): string | null {
+  // write-report and append-report share the type, so they share the layout.
+  if (L.WriteReportFn.ERR != L.AppendReportFn.ERR) ERROR("write-report and append-report differ");
   if (load<u8>(IMPORT_RET) == 0) return null;
-  lastErrorMessage = loadString(IMPORT_RET + 4);
-  releaseStringAt(IMPORT_RET + 4);
+  lastErrorMessage = loadString(IMPORT_RET + L.WriteReportFn.ERR);
+  releaseStringAt(IMPORT_RET + L.WriteReportFn.ERR);
   return lastErrorMessage;
 }
 
@@ -114,25 +119,33 @@ export function symbolize(address: u64): Location | null {
   const r = IMPORT_RET;
   hostSymbolize(address, r);
   if (load<u8>(r) == 0) return null;
-  // option<location>: location at 8 = module (8..16), module-base 16, offset 24,
-  // option<symbol> at 32: tag, symbol at 40 = name (40..48), start 48, size 56.
+  // option<location>: the location at SOME, its option<symbol> at SYMBOL (tag) / SYMBOL_SOME.
+  const loc = r + L.SymbolizeFn.SOME;
   let symbol: SymbolInfo | null = null;
-  if (load<u8>(r, 32) != 0) {
-    symbol = new SymbolInfo(loadString(r + 40), load<u64>(r, 48), load<u64>(r, 56));
-    releaseStringAt(r + 40);
+  if (load<u8>(loc + L.Location.SYMBOL) != 0) {
+    const sym = loc + L.Location.SYMBOL_SOME;
+    symbol = new SymbolInfo(loadString(sym + L.Symbol.NAME), load<u64>(sym + L.Symbol.START), load<u64>(sym + L.Symbol.SIZE));
+    releaseStringAt(sym + L.Symbol.NAME);
   }
-  const location = new Location(loadString(r + 8), load<u64>(r, 16), load<u64>(r, 24), symbol);
-  releaseStringAt(r + 8);
+  const location = new Location(
+    loadString(loc + L.Location.MODULE),
+    load<u64>(loc + L.Location.MODULE_BASE),
+    load<u64>(loc + L.Location.OFFSET),
+    symbol,
+  );
+  releaseStringAt(loc + L.Location.MODULE);
   return location;
 }
 
 /** Reads guest memory; null if any byte is unmapped (the reason: lastError()). */
 export function readMemory(address: u64, length: u32): Uint8Array | null {
   hostReadMemory(address, length, IMPORT_RET);
-  const ptr = <usize>load<u32>(IMPORT_RET, 4);
-  const len = <usize>load<u32>(IMPORT_RET, 8);
+  // ok (list<u8>) and err (string) are both (ptr, len) at the same offset.
+  if (L.ReadMemoryFn.OK != L.ReadMemoryFn.ERR) ERROR("read-memory's ok and err differ");
+  const ptr = listPtr(IMPORT_RET + L.ReadMemoryFn.OK);
+  const len = listLen(IMPORT_RET + L.ReadMemoryFn.OK);
   if (load<u8>(IMPORT_RET) != 0) {
-    lastErrorMessage = loadString(IMPORT_RET + 4);
+    lastErrorMessage = loadString(IMPORT_RET + L.ReadMemoryFn.ERR);
     releaseList(ptr, len);
     return null;
   }
@@ -144,14 +157,19 @@ export function readMemory(address: u64, length: u32): Uint8Array | null {
 /** Disassembles `code` as located at `address`, for the guest's architecture. */
 export function disassemble(address: u64, code: Uint8Array): Instruction[] {
   hostDisassemble(address, code.dataStart, <usize>code.byteLength, IMPORT_RET);
-  const ptr = <usize>load<u32>(IMPORT_RET);
-  const count = <i32>load<u32>(IMPORT_RET, 4);
+  const ptr = listPtr(IMPORT_RET);
+  const count = <i32>listLen(IMPORT_RET);
   const out = new Array<Instruction>(count);
-  // instruction: address u64 at 0, size u32 at 8, text at 12..20; 24 bytes each.
   for (let i = 0; i < count; i++) {
-    const at = ptr + <usize>i * 24;
-    unchecked((out[i] = new Instruction(load<u64>(at), load<u32>(at, 8), loadString(at + 12))));
-    releaseStringAt(at + 12);
+    const at = ptr + <usize>i * L.Instruction.SIZE_OF;
+    unchecked(
+      (out[i] = new Instruction(
+        load<u64>(at + L.Instruction.ADDRESS),
+        load<u32>(at + L.Instruction.SIZE),
+        loadString(at + L.Instruction.TEXT),
+      )),
+    );
+    releaseStringAt(at + L.Instruction.TEXT);
   }
   releaseList(ptr, <usize>count);
   return out;

@@ -1,5 +1,8 @@
 // The values of `cannonball:script/types`, as AssemblyScript classes. Names follow the WIT
-// (kebab-case → camelCase) and the Rust SDK.
+// (kebab-case → camelCase) and the Rust SDK. Flag bits and discriminants come from
+// generated/layout.ts (`cargo xtask gen-as`, from wit/).
+
+import * as L from "./generated/layout";
 
 /** Facts about the run, known before the guest executes its first instruction. */
 export class RunInfo {
@@ -17,24 +20,24 @@ export class RunInfo {
 export namespace EventKinds {
   export const NONE: u16 = 0;
   /** Translated blocks with their static facts (`onBlocks`). */
-  export const BLOCKS: u16 = 1 << 0;
+  export const BLOCKS: u16 = L.EventKinds.BLOCKS;
   /** Per-vCPU in-order block executions (`EventBatch.execs`). Implies BLOCKS. */
-  export const TRACE: u16 = 1 << 1;
+  export const TRACE: u16 = L.EventKinds.TRACE;
   /** Memory accesses (`EventBatch.mem*`). */
-  export const MEMORY: u16 = 1 << 2;
+  export const MEMORY: u16 = L.EventKinds.MEMORY;
   /** System calls (`EventBatch.sys*`). */
-  export const SYSCALLS: u16 = 1 << 3;
+  export const SYSCALLS: u16 = L.EventKinds.SYSCALLS;
   /** Thread start and exit (`onThread`). */
-  export const THREADS: u16 = 1 << 4;
+  export const THREADS: u16 = L.EventKinds.THREADS;
   /** Disassembly text in `Block.disassembly`. */
-  export const DISASSEMBLY: u16 = 1 << 5;
+  export const DISASSEMBLY: u16 = L.EventKinds.DISASSEMBLY;
   /** Execution count of every block (`RunSummary.blockIds/blockExecs`). Implies BLOCKS. */
-  export const BLOCK_COUNTS: u16 = 1 << 6;
+  export const BLOCK_COUNTS: u16 = L.EventKinds.BLOCK_COUNTS;
   /** Memory reads and writes per vCPU (`RunSummary.memory`). */
-  export const MEMORY_COUNTS: u16 = 1 << 7;
+  export const MEMORY_COUNTS: u16 = L.EventKinds.MEMORY_COUNTS;
   /** Strings and buffers of system call arguments (`EventBatch.sysData*`, `SyscallData`).
    * Implies SYSCALLS. */
-  export const SYSCALL_DATA: u16 = 1 << 8;
+  export const SYSCALL_DATA: u16 = L.EventKinds.SYSCALL_DATA;
 }
 
 /** A half-open guest address range [start, end). */
@@ -44,9 +47,9 @@ export class AddressRange {
 
 /** Which code is instrumented (`address-filter`). */
 export class AddressFilter {
-  static readonly MAIN_BINARY: u8 = 0;
-  static readonly MODULE: u8 = 1;
-  static readonly RANGES: u8 = 2;
+  static readonly MAIN_BINARY: u8 = L.AddressFilter.MAIN_BINARY;
+  static readonly MODULE: u8 = L.AddressFilter.MODULE;
+  static readonly RANGES: u8 = L.AddressFilter.RANGES;
 
   private constructor(public tag: u8, public module: string, public ranges: AddressRange[]) {}
 
@@ -178,8 +181,8 @@ export class EventBatch {
 
 /** A guest thread started or exited. */
 export enum ThreadEvent {
-  Start = 0,
-  Exit = 1,
+  Start = L.ThreadEvent.START,
+  Exit = L.ThreadEvent.EXIT,
 }
 
 export class VcpuInstructions {
