@@ -5,8 +5,8 @@
 //! way: at commas, each piece made UTF-8 with `from_utf8_lossy` (a C string has no NUL, so
 //! pieces are cut at NUL too).
 //!
-//! Checked: `options::parse`, `parse_forward_kinds`, `parse_filter`, `Endpoint::from_options`
-//! and `Limits::from_options` (what install does with the text before touching the file
+//! Checked: `options::parse`, `parse_forward_kinds`, `parse_filter`, `options::endpoint`
+//! and `options::limits` (what install does with the text before touching the file
 //! system) never panic, and every error they return is one non-empty line whenever the
 //! arguments themselves contain no line break (a message may quote what the user typed).
 //! Accepted limits must give an epoch deadline (`Limits::call_ticks`) that is no shorter than
@@ -14,9 +14,7 @@
 #![no_main]
 
 use cannonball::options::{self, Options};
-use cannonball::script::Limits;
 use cannonball::script::limits::TICK;
-use cannonball::sink::forward::Endpoint;
 use libfuzzer_sys::fuzz_target;
 
 fn check_error(err: &anyhow::Error, input_has_newline: bool, what: &str) {
@@ -44,10 +42,10 @@ fn check_options(opts: &Options, input_has_newline: bool) {
             check_error(&err, input_has_newline, "parse_filter");
         }
     }
-    if let Err(err) = Endpoint::from_options(&opts.host) {
-        check_error(&err, input_has_newline, "Endpoint::from_options");
+    if let Err(err) = options::endpoint(&opts.host) {
+        check_error(&err, input_has_newline, "options::endpoint");
     }
-    match Limits::from_options(&opts.host) {
+    match options::limits(&opts.host) {
         Ok(limits) => {
             let _ = limits.describe_time();
             // The per-call deadline goes to `Store::set_epoch_deadline`, which adds it to the
@@ -60,7 +58,7 @@ fn check_options(opts: &Options, input_has_newline: bool) {
                 assert!(u128::from(ticks) >= wanted, "call_ticks {ticks} is below {wanted} ticks: {limits:?}");
             }
         }
-        Err(err) => check_error(&err, input_has_newline, "Limits::from_options"),
+        Err(err) => check_error(&err, input_has_newline, "options::limits"),
     }
 }
 

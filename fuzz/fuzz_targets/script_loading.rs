@@ -35,7 +35,7 @@ fn scratch() -> &'static Scratch {
         let out = OutDir::prepare(&dir.join("out")).expect("prepare the out directory");
         // The limits of a plain `script=FILE.wasm` run: every host option at its default.
         let defaults = cannonball::options::parse(&[]).expect("default options parse");
-        let limits = Limits::from_options(&defaults.host).expect("default limits are valid");
+        let limits = cannonball::options::limits(&defaults.host).expect("default limits are valid");
         Scratch { script: dir.join("fuzz.wasm"), out, limits }
     })
 }

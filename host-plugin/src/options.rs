@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, builder::BoolishValueParser};
 
+use std::time::Duration;
+
 use crate::events::{AddressFilter, AddressRange, EventKinds};
+use crate::script::{Limits, OnError};
+use crate::sink::forward::Endpoint;
 
 /// Options owned by the host.
 #[derive(Parser, Debug, Clone)]
@@ -72,6 +76,46 @@ pub struct HostOptions {
     pub help: bool,
 }
 
+// Typed configuration for the stages: each stage gets its own values, none reads options.
+
+/// The script's limits and error policy (`script-memory=`, `script-time=`, `report-limit=`,
+/// `on-error=`).
+pub fn limits(opts: &HostOptions) -> Result<Limits> {
+    if opts.script_memory == 0 {
+        bail!("script-memory=0: a script needs some memory (MiB)");
+    }
+    // try_from: a huge finite value must be an argument error, not a panic.
+    let call_time = Duration::try_from_secs_f64(opts.script_time)
+        .map_err(|_| anyhow::anyhow!("script-time={} is not a number of seconds", opts.script_time))?;
+    let on_error = match opts.on_error.as_str() {
+        "detach" => OnError::Detach,
+        "abort" => OnError::Abort,
+        other => bail!("on-error={other}: expected detach or abort"),
+    };
+    Ok(Limits {
+        memory_bytes: (opts.script_memory as usize).saturating_mul(1 << 20),
+        call_time: (!call_time.is_zero()).then_some(call_time),
+        report_bytes: opts.report_limit.saturating_mul(1 << 20),
+        on_error,
+    })
+}
+
+/// The forwarding sink the options name, if any (`sock=`, `sock-timeout=`, `fwd=`).
+pub fn endpoint(opts: &HostOptions) -> Result<Option<Endpoint>> {
+    match (&opts.sock, &opts.fwd) {
+        (Some(_), Some(_)) => bail!("give one sink: sock=PATH or fwd=FILE, not both"),
+        (Some(path), None) => {
+            let timeout = Duration::try_from_secs_f64(opts.sock_timeout)
+                .map_err(|_| anyhow::anyhow!("sock-timeout={} is not a number of seconds", opts.sock_timeout))?;
+            Ok(Some(Endpoint::Socket { path: path.clone(), timeout }))
+        }
+        (None, Some(f)) if f == "-" => Ok(Some(Endpoint::Stdout)),
+        (None, Some(f)) if f.is_empty() => bail!("fwd= needs a file name, or - for stdout"),
+        (None, Some(f)) => Ok(Some(Endpoint::File(PathBuf::from(f)))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The `forward=` kinds: names joined with `+` (QEMU splits plugin arguments at commas).
 pub fn parse_forward_kinds(text: &str) -> Result<EventKinds> {
     let mut kinds = EventKinds::empty();
@@ -124,12 +168,7 @@ fn parse_address(s: &str) -> Option<u64> {
     }
 }
 
-/// A `key=value` the host does not own: it belongs to the script.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptArg {
-    pub key: String,
-    pub value: String,
-}
+pub use crate::script::ScriptArg;
 
 /// The parsed command line.
 #[derive(Debug, Clone)]

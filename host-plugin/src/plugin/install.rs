@@ -12,7 +12,7 @@ use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
 use crate::events::{EventKinds, RunInfo, Subscription};
 use crate::script::ScriptFactory;
 use crate::sink::OutDir;
-use crate::sink::forward::{self, Endpoint};
+use crate::sink::forward;
 use crate::{batch, buffer, console, options};
 
 /// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
@@ -22,7 +22,7 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         console::line(&options::help_text());
         std::process::exit(0);
     }
-    let endpoint = Endpoint::from_options(&opts.host)?;
+    let endpoint = options::endpoint(&opts.host)?;
     let forwarded = forwarded_kinds(&opts, endpoint.is_some())?;
     let script_path = match (&opts.host.script, &endpoint) {
         (None, Some(_)) => None,
@@ -31,7 +31,7 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
     let out = OutDir::prepare(&opts.host.out)?;
     let (factory, mut script, args) = match script_path {
         Some(path) => {
-            let limits = crate::script::Limits::from_options(&opts.host)?;
+            let limits = options::limits(&opts.host)?;
             let factory = ScriptFactory::load(path, target, out, limits)?;
             let mut script = factory.instantiate(None)?;
             let described = script.describe()?;

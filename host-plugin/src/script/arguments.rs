@@ -4,10 +4,16 @@
 use anyhow::{Result, bail};
 
 use crate::events::bindings::exports::{Argument, ArgumentType, ScriptInfo};
-use crate::options::ScriptArg;
 
 /// The arguments `init` receives: every declared key that was given or has a default.
 /// Booleans are normalised to `true`/`false`.
+/// A `key=value` the host does not own: it belongs to the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptArg {
+    pub key: String,
+    pub value: String,
+}
+
 pub fn validate(info: &ScriptInfo, given: &[ScriptArg]) -> Result<Vec<Argument>> {
     for arg in given {
         if !info.arguments.iter().any(|spec| spec.key == arg.key) {

@@ -11,10 +11,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use wasmtime::{Engine, ResourceLimiter};
-
-use crate::options::HostOptions;
 
 /// Epoch granularity: the precision of the per-call time limit.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -40,26 +37,6 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn from_options(opts: &HostOptions) -> Result<Self> {
-        if opts.script_memory == 0 {
-            bail!("script-memory=0: a script needs some memory (MiB)");
-        }
-        // try_from: a huge finite value must be an argument error, not a panic.
-        let call_time = Duration::try_from_secs_f64(opts.script_time)
-            .map_err(|_| anyhow::anyhow!("script-time={} is not a number of seconds", opts.script_time))?;
-        let on_error = match opts.on_error.as_str() {
-            "detach" => OnError::Detach,
-            "abort" => OnError::Abort,
-            other => bail!("on-error={other}: expected detach or abort"),
-        };
-        Ok(Self {
-            memory_bytes: (opts.script_memory as usize).saturating_mul(1 << 20),
-            call_time: (!call_time.is_zero()).then_some(call_time),
-            report_bytes: opts.report_limit.saturating_mul(1 << 20),
-            on_error,
-        })
-    }
-
     /// The epoch deadline for one call, in ticks from now.
     pub fn call_ticks(&self) -> u64 {
         match self.call_time {
@@ -133,9 +110,9 @@ pub fn ensure_ticker(engine: &Engine) {
 mod tests {
     use super::*;
 
-    fn limits(args: &[&str]) -> Result<Limits> {
+    fn limits(args: &[&str]) -> anyhow::Result<Limits> {
         let raw: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        Limits::from_options(&crate::options::parse(&raw).unwrap().host)
+        crate::options::limits(&crate::options::parse(&raw).unwrap().host)
     }
 
     /// Found by fuzzing (fuzz/artifacts-found/plugin_args): huge values were a panic or a

@@ -10,9 +10,9 @@ mod host_api;
 pub mod limits;
 mod loader;
 
-pub use arguments::{help_section, validate};
+pub use arguments::{ScriptArg, help_section, validate};
 pub use host_api::report_name_for_child;
-pub use limits::Limits;
+pub use limits::{Limits, OnError};
 pub use loader::{ScriptFactory, ScriptHost};
 
 impl crate::batch::Consumer for ScriptHost {

@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use wit_bindgen_core::abi::{self, Bindgen, Instruction};
-use wit_bindgen_core::wit_parser::{
-    Alignment, ArchitectureSize, Resolve, SizeAlign, Type, TypeDefKind, WorldItem,
-};
+use wit_bindgen_core::wit_parser::{Alignment, ArchitectureSize, Resolve, SizeAlign, Type, TypeDefKind, WorldItem};
 
 use super::{OUTPUT, constant, pascal};
 use cannonball_launcher::Tree;
@@ -25,10 +23,16 @@ use cannonball_launcher::Tree;
 enum Sym {
     Addr,
     /// A load at `offset` (wasm32) from the enclosing base, `width` bytes.
-    Load { offset: usize, width: usize },
+    Load {
+        offset: usize,
+        width: usize,
+    },
     Record(Vec<Sym>),
     /// A discriminant and, per case, the payload read by that case's block.
-    Cases { tag: Box<Sym>, payloads: Vec<Option<Sym>> },
+    Cases {
+        tag: Box<Sym>,
+        payloads: Vec<Option<Sym>>,
+    },
     Flags(Vec<Sym>),
     /// A string or list: pointer and length loads (the elements live elsewhere).
     List(Box<Sym>, Box<Sym>),
@@ -88,7 +92,9 @@ impl Bindgen for Recorder {
             I32Load8U { offset } | I32Load8S { offset } => load(offset, 1),
             I32Load16U { offset } | I32Load16S { offset } => load(offset, 2),
             I64Load { offset } | F64Load { offset } => load(offset, 8),
-            StringLift | ListCanonLift { .. } => Sym::List(Box::new(operands[0].clone()), Box::new(operands[1].clone())),
+            StringLift | ListCanonLift { .. } => {
+                Sym::List(Box::new(operands[0].clone()), Box::new(operands[1].clone()))
+            }
             ListLift { .. } => {
                 self.blocks.pop().expect("the element block");
                 Sym::List(Box::new(operands[0].clone()), Box::new(operands[1].clone()))

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::options::HostOptions;
 use crate::script::report_name_for_child;
 
 #[derive(Clone, Debug)]
@@ -27,22 +26,6 @@ pub enum Stream {
 }
 
 impl Endpoint {
-    /// The sink the options name, if any.
-    pub fn from_options(opts: &HostOptions) -> Result<Option<Self>> {
-        match (&opts.sock, &opts.fwd) {
-            (Some(_), Some(_)) => bail!("give one sink: sock=PATH or fwd=FILE, not both"),
-            (Some(path), None) => {
-                let timeout = Duration::try_from_secs_f64(opts.sock_timeout)
-                    .map_err(|_| anyhow::anyhow!("sock-timeout={} is not a number of seconds", opts.sock_timeout))?;
-                Ok(Some(Self::Socket { path: path.clone(), timeout }))
-            }
-            (None, Some(f)) if f == "-" => Ok(Some(Self::Stdout)),
-            (None, Some(f)) if f.is_empty() => bail!("fwd= needs a file name, or - for stdout"),
-            (None, Some(f)) => Ok(Some(Self::File(PathBuf::from(f)))),
-            (None, None) => Ok(None),
-        }
-    }
-
     /// Opens the sink. A socket is retried until a listener appears or the timeout passes.
     pub fn open(&self) -> Result<Stream> {
         match self {
