@@ -1,18 +1,9 @@
-//! What the analysis loop feeds. The script host and the forwarder both implement
-//! [`Consumer`]; the loop owns them and calls them in a fixed order (script first, so that a
-//! script's emitted records precede the raw events they were derived from), knowing neither.
+//! What the analysis loop feeds: the script host and the forwarder, both
+//! [`Consumer`](crate::events::Consumer)s, owned by the loop and called in a fixed order
+//! (script first, so that a script's emitted records precede the raw events they were derived
+//! from).
 
-use crate::events::{Block, EventBatch, ThreadEvent};
-
-pub trait Consumer {
-    /// Newly translated blocks, before any execution that refers to them.
-    fn blocks(&mut self, blocks: &[Block]);
-    /// One vCPU's batch; the consumer may borrow its columns but leaves them as they were.
-    fn events(&mut self, batch: &mut EventBatch);
-    fn thread(&mut self, vcpu: u32, event: ThreadEvent);
-    /// Nothing arrived for a while, or someone waits for delivery: push out what is buffered.
-    fn idle(&mut self) {}
-}
+use crate::events::Consumer;
 
 /// The loop's consumers in delivery order.
 pub struct Consumers<S, F> {

@@ -21,7 +21,7 @@ use crate::events::{Block, EventBatch, ThreadEvent};
 use crate::script::ScriptHost;
 use crate::sink::forward;
 
-pub use consumer::{Consumer, Consumers};
+pub use consumer::Consumers;
 
 /// Messages in flight at most; each batch holds up to ~1 MB of columns.
 const CHANNEL_BOUND: usize = 8;

@@ -78,12 +78,14 @@ pub fn record_exec(vcpu: u32, block: u32) {
     unsafe { slot(vcpu).record_exec(block) }
 }
 
+/// `info` is QEMU's raw access description; `pack` turns it into the packed `mem-info` byte
+/// (capture knows how), and the vCPU's buffer caches the result.
 #[inline]
-pub fn record_memory(vcpu: u32, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
+pub fn record_memory(vcpu: u32, exec: u64, pc: u64, addr: u64, info: u32, value: u64, pack: fn(u32) -> u8) {
     let s = slot(vcpu);
     // SAFETY: called on the vCPU's own thread.
     unsafe {
-        let packed = s.packed_mem_info(info);
+        let packed = s.packed_mem_info(info, pack);
         s.record_memory(exec, pc, addr, packed, value)
     }
 }

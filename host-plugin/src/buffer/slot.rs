@@ -130,11 +130,11 @@ impl Slot {
     /// # Safety
     /// Only on the owning thread.
     #[inline]
-    pub unsafe fn packed_mem_info(&self, info: u32) -> u8 {
+    pub unsafe fn packed_mem_info(&self, info: u32, pack: fn(u32) -> u8) -> u8 {
         let cache = unsafe { &mut *self.info_cache.get() };
         let entry = &mut cache[((info ^ (info >> 16) ^ (info >> 6)) as usize) % INFO_CACHE];
         if entry.0 != info {
-            *entry = (info, crate::capture::pack_mem_info(info));
+            *entry = (info, pack(info));
         }
         entry.1
     }

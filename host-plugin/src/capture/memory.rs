@@ -55,7 +55,7 @@ fn mem_value(info: sys::qemu_plugin_meminfo_t) -> u64 {
 
 unsafe extern "C" fn on_access(vcpu: c_uint, info: sys::qemu_plugin_meminfo_t, vaddr: u64, pc: *mut c_void) {
     let exec = super::get().current_exec(vcpu);
-    buffer::record_memory(vcpu, exec, pc as u64, vaddr, info, mem_value(info));
+    buffer::record_memory(vcpu, exec, pc as u64, vaddr, info, mem_value(info), pack_mem_info);
 }
 
 /// Inline read and write counters: one scoreboard whose per-vCPU element is {reads, writes}.

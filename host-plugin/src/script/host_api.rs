@@ -10,7 +10,7 @@ use crate::console;
 use crate::events::bindings::cannonball::script::{host, types};
 use crate::events::bindings::exports::{Host, LogLevel};
 use crate::services::{disasm, memory, modules::MODULES};
-use crate::sink::OutDir;
+use crate::sink::{OutDir, report_name_for_child};
 
 /// Everything a script's calls can reach, stored in its `wasmtime::Store`.
 pub struct HostState {
@@ -136,26 +136,5 @@ impl Host for HostState {
 
     fn emit(&mut self, tag: u32, payload: Vec<u8>) -> wasmtime::Result<()> {
         crate::sink::forward::emit(tag, &payload).map_err(|e| wasmtime::Error::msg(format!("{e:#}")))
-    }
-}
-
-/// The name a forked child's report gets, so that parent and child never overwrite each other:
-/// `icount.txt` becomes `icount.<pid>.txt`.
-pub fn report_name_for_child(name: &str, pid: u32) -> String {
-    match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{pid}.{ext}"),
-        _ => format!("{name}.{pid}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::report_name_for_child;
-
-    #[test]
-    fn child_reports_carry_the_pid() {
-        assert_eq!(report_name_for_child("icount.txt", 42), "icount.42.txt");
-        assert_eq!(report_name_for_child("trace", 42), "trace.42");
-        assert_eq!(report_name_for_child("a.b.json", 7), "a.b.7.json");
     }
 }

@@ -11,11 +11,10 @@ pub mod limits;
 mod loader;
 
 pub use arguments::{ScriptArg, help_section, validate};
-pub use host_api::report_name_for_child;
 pub use limits::{Limits, OnError};
 pub use loader::{ScriptFactory, ScriptHost};
 
-impl crate::batch::Consumer for ScriptHost {
+impl crate::events::Consumer for ScriptHost {
     fn blocks(&mut self, blocks: &[crate::events::Block]) {
         self.on_blocks(blocks);
     }

@@ -4,4 +4,4 @@
 pub mod forward;
 mod out_dir;
 
-pub use out_dir::OutDir;
+pub use out_dir::{OutDir, report_name_for_child};

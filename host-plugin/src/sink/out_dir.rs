@@ -68,6 +68,15 @@ pub fn check_report_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The name a forked child's report gets, so that parent and child never overwrite each other:
+/// `icount.txt` becomes `icount.<pid>.txt`.
+pub fn report_name_for_child(name: &str, pid: u32) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{pid}.{ext}"),
+        _ => format!("{name}.{pid}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +108,12 @@ mod tests {
     fn unwritable_out_dir_fails_early() {
         let err = OutDir::prepare(Path::new("/proc/cannonball-cannot-exist")).unwrap_err();
         assert!(format!("{err:#}").contains("out directory"));
+    }
+
+    #[test]
+    fn child_reports_carry_the_pid() {
+        assert_eq!(super::report_name_for_child("icount.txt", 42), "icount.42.txt");
+        assert_eq!(super::report_name_for_child("trace", 42), "trace.42");
+        assert_eq!(super::report_name_for_child("a.b.json", 7), "a.b.7.json");
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::script::report_name_for_child;
+use crate::sink::report_name_for_child;
 
 #[derive(Clone, Debug)]
 pub enum Endpoint {

@@ -89,10 +89,10 @@ fn kinds_of(f: &Forwarder) -> EventKinds {
     f.kinds
 }
 
-/// The forwarder as the analysis loop's consumer (`crate::batch::Consumer`).
+/// The forwarder as the analysis loop's consumer.
 pub struct Forwarding;
 
-impl crate::batch::Consumer for Forwarding {
+impl crate::events::Consumer for Forwarding {
     fn blocks(&mut self, new: &[Block]) {
         blocks(new);
     }
