@@ -134,7 +134,7 @@ impl Slot {
         let cache = unsafe { &mut *self.info_cache.get() };
         let entry = &mut cache[((info ^ (info >> 16) ^ (info >> 6)) as usize) % INFO_CACHE];
         if entry.0 != info {
-            *entry = (info, crate::capture::pack_mem_info(info));
+            *entry = (info, crate::qemu::pack_mem_info(info));
         }
         entry.1
     }
