@@ -6,10 +6,12 @@
 
 mod slot;
 
+use std::marker::PhantomData;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::events::{Blobs, EventBatch};
+use crate::qemu::Vcpu;
 
 pub use slot::Slot;
 
@@ -47,10 +49,12 @@ fn slot(vcpu: u32) -> &'static Slot {
     }
     let fresh = Box::into_raw(Box::new(Slot::new(vcpu)));
     match cell.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: `fresh` is now the slot's leaked box, never freed.
         Ok(_) => unsafe { &*fresh },
         Err(existing) => {
             // SAFETY: `fresh` was never shared.
             drop(unsafe { Box::from_raw(fresh) });
+            // SAFETY: another thread's leaked box, never freed.
             unsafe { &*existing }
         }
     }
@@ -104,9 +108,65 @@ pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {
     slot(vcpu).set_syscall_return_pc(pc);
 }
 
-/// The buffer of `vcpu` (for the fault corrections in `capture::fault`).
-pub fn slot_of(vcpu: u32) -> &'static Slot {
-    slot(vcpu)
+/// Where the system call `vcpu` made last returns to (for `capture::fault`).
+pub fn syscall_return_pc(vcpu: u32) -> Option<u64> {
+    slot(vcpu).syscall_return_pc()
+}
+
+/// Proof that no vCPU runs (QEMU's exclusive section at fork and exit, or the only guest
+/// thread inside execve): any thread may then touch every buffer.
+pub struct Stopped {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Stopped {
+    /// # Safety
+    /// No vCPU may run while the value lives.
+    pub unsafe fn assume() -> Self {
+        Self { _not_send: PhantomData }
+    }
+}
+
+/// Who touches a vCPU's buffer outside the recording functions: the vCPU's own thread inside
+/// one of its callbacks, or any thread while all vCPUs are stopped.
+#[derive(Clone, Copy)]
+pub enum Owner<'a> {
+    Vcpu(Vcpu<'a>),
+    Stopped(&'a Stopped, u32),
+}
+
+impl Owner<'_> {
+    fn slot(self) -> &'static Slot {
+        match self {
+            Owner::Vcpu(vcpu) => slot(vcpu.index()),
+            Owner::Stopped(_, vcpu) => slot(vcpu),
+        }
+    }
+}
+
+/// The id of the vCPU's last executed block, if the trace is on.
+pub fn last_exec(owner: Owner<'_>) -> Option<u32> {
+    // SAFETY: the owning thread, or all vCPUs stopped (the `Owner` proof).
+    unsafe { owner.slot().last_exec() }
+}
+
+/// The id of the last block execution in the batch being filled.
+pub fn last_exec_in_batch(owner: Owner<'_>) -> Option<u32> {
+    // SAFETY: as in `last_exec`.
+    unsafe { owner.slot().last_exec_in_batch() }
+}
+
+/// Marks the vCPU's last block execution as cut short after `executed` instructions; with
+/// `end_batch`, the batch ends there.
+pub fn mark_cut_short(owner: Owner<'_>, executed: u32, end_batch: bool) {
+    let s = owner.slot();
+    // SAFETY: as in `last_exec`.
+    unsafe {
+        s.set_cut_short(executed);
+        if end_batch {
+            s.flush(false);
+        }
+    }
 }
 
 /// Every vCPU index that has had a buffer.
@@ -141,6 +201,7 @@ pub fn alive_count() -> usize {
 /// No vCPU may run: QEMU is in an exclusive section (fork, exit).
 pub unsafe fn flush_all(final_: bool, mut on_alive: impl FnMut(u32)) {
     for s in existing_slots() {
+        // SAFETY: per this function's contract, no vCPU runs.
         unsafe { s.flush(final_) };
         if s.is_alive() {
             on_alive(s.vcpu());
@@ -155,6 +216,7 @@ pub unsafe fn flush_all(final_: bool, mut on_alive: impl FnMut(u32)) {
 /// As for [`flush_all`].
 pub unsafe fn reset_all() {
     for s in existing_slots() {
+        // SAFETY: per this function's contract, no vCPU runs.
         unsafe { s.reset() };
     }
 }

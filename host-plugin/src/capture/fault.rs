@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::BlockRegistry;
-use crate::buffer::{self, MAX_VCPUS};
+use crate::buffer::{self, MAX_VCPUS, Owner};
 use crate::events::EventKinds;
 use crate::qemu::{Tb, Vcpu};
 
@@ -115,40 +115,22 @@ pub fn has_pending_cut(vcpu: u32) -> bool {
 
 /// Marks the vCPU's last traced block execution as cut short, if the pending cut happened in
 /// it, and ends the batch there so that the mark refers to that execution. From a callback
-/// of that vCPU.
-pub fn apply_pending_cut(vcpu: Vcpu<'_>, blocks: &BlockRegistry) {
-    // SAFETY: on the vCPU's own thread outside a signal handler (the `Vcpu` proof).
-    unsafe { apply_pending_cut_of(vcpu.index(), blocks) }
-}
-
-/// [`apply_pending_cut`] for any vCPU.
-///
-/// # Safety
-/// While all vCPUs are stopped (QEMU's exclusive section: fork, exit).
-pub unsafe fn apply_pending_cut_stopped(vcpu: u32, blocks: &BlockRegistry) {
-    // SAFETY: per this function's contract.
-    unsafe { apply_pending_cut_of(vcpu, blocks) }
-}
-
-/// # Safety
-/// On the vCPU's own thread outside a signal handler, or while all vCPUs are stopped.
-unsafe fn apply_pending_cut_of(vcpu: u32, blocks: &BlockRegistry) {
+/// of that vCPU outside signal handlers, or while all vCPUs are stopped (`owner`).
+pub fn apply_pending_cut(owner: Owner<'_>, blocks: &BlockRegistry) {
+    let vcpu = match owner {
+        Owner::Vcpu(cpu) => cpu.index(),
+        Owner::Stopped(_, vcpu) => vcpu,
+    };
     let Some(pending) = PENDING_EXECUTED.get(vcpu as usize) else { return };
     let executed = pending.swap(0, Ordering::Acquire);
     if executed == 0 {
         return;
     }
     let pc = PENDING_PC[vcpu as usize].load(Ordering::Relaxed);
-    let slot = buffer::slot_of(vcpu);
-    // SAFETY: per this function's contract.
-    let Some(last) = (unsafe { slot.last_exec_in_batch() }) else { return };
+    let Some(last) = buffer::last_exec_in_batch(owner) else { return };
     let in_last = blocks.shape(last).and_then(|(start, sizes)| cut_in(start, &sizes, pc));
     if in_last.is_some_and(|cut| cut.executed == executed) {
-        // SAFETY: per this function's contract.
-        unsafe {
-            slot.set_cut_short(executed);
-            slot.flush(false);
-        }
+        buffer::mark_cut_short(owner, executed, true);
     }
 }
 
@@ -165,15 +147,13 @@ pub fn forget_pending_cuts() {
 pub fn correct_fatal_fault_at_exit(capture: &super::Capture, cpu: Vcpu<'_>) {
     let vcpu = cpu.index();
     let Some(pc) = cpu.read_pc() else { return };
-    let slot = buffer::slot_of(vcpu);
-    if slot.syscall_return_pc() == Some(pc) {
+    if buffer::syscall_return_pc(vcpu) == Some(pc) {
         return; // exit, exit_group, or a signal delivered as a system call returned
     }
     let traced = capture.kinds.contains(EventKinds::TRACE);
     let cut = match (&capture.blocks, traced) {
         // With the trace, the block is known exactly: the vCPU's last execution.
-        // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
-        (Some(blocks), true) => unsafe { slot.last_exec() }
+        (Some(blocks), true) => buffer::last_exec(Owner::Vcpu(cpu))
             .and_then(|id| blocks.shape(id))
             .and_then(|(start, sizes)| cut_in(start, &sizes, pc)),
         _ => capture.shapes.cut_at(pc),
@@ -181,8 +161,7 @@ pub fn correct_fatal_fault_at_exit(capture: &super::Capture, cpu: Vcpu<'_>) {
     if let Some(cut) = cut.filter(|c| c.skipped > 0) {
         capture.icount.subtract(vcpu, u64::from(cut.skipped));
         if traced {
-            // SAFETY: as above.
-            unsafe { slot.set_cut_short(cut.executed) };
+            buffer::mark_cut_short(Owner::Vcpu(cpu), cut.executed, false);
         }
     }
 }

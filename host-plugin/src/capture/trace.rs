@@ -13,7 +13,7 @@ impl ExecCallback for BlockTrace {
     fn on_exec(vcpu: Vcpu<'_>, id: usize) {
         if super::fault::has_pending_cut(vcpu.index()) {
             if let Some(blocks) = &super::get().blocks {
-                super::fault::apply_pending_cut(vcpu, blocks);
+                super::fault::apply_pending_cut(buffer::Owner::Vcpu(vcpu), blocks);
             }
         }
         buffer::record_exec(vcpu.index(), id as u32);

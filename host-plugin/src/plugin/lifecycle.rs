@@ -28,7 +28,7 @@ pub(super) fn on_vcpu_init(cpu: Vcpu<'_>) {
 pub(super) fn on_vcpu_exit(cpu: Vcpu<'_>) {
     let vcpu = cpu.index();
     if let Some(blocks) = &crate::capture::get().blocks {
-        fault::apply_pending_cut(cpu, blocks);
+        fault::apply_pending_cut(buffer::Owner::Vcpu(cpu), blocks);
     }
     buffer::thread_exited(vcpu);
     if wants_threads() {
@@ -67,10 +67,11 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     if let (true, Some(cpu)) = (at_exit && !crate::qemu::extensions::available(), exiting) {
         fault::correct_fatal_fault_at_exit(crate::capture::get(), cpu);
     }
+    // SAFETY: as above.
+    let stopped = unsafe { buffer::Stopped::assume() };
     if let Some(blocks) = &crate::capture::get().blocks {
         for vcpu in buffer::vcpus() {
-            // SAFETY: as above.
-            unsafe { fault::apply_pending_cut_stopped(vcpu, blocks) };
+            fault::apply_pending_cut(buffer::Owner::Stopped(&stopped, vcpu), blocks);
         }
     }
     // SAFETY: as above.
