@@ -77,15 +77,15 @@ fn existing_slots() -> impl Iterator<Item = &'static Slot> {
 }
 
 #[inline]
-pub fn record_exec(vcpu: u32, block: u32) {
-    // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_exec(block) }
+pub fn record_exec(vcpu: Vcpu<'_>, block: u32) {
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
+    unsafe { slot(vcpu.index()).record_exec(block) }
 }
 
 #[inline]
-pub fn record_memory(vcpu: u32, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
-    let s = slot(vcpu);
-    // SAFETY: called on the vCPU's own thread.
+pub fn record_memory(vcpu: Vcpu<'_>, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
+    let s = slot(vcpu.index());
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
     unsafe {
         let packed = s.packed_mem_info(info);
         s.record_memory(exec, pc, addr, packed, value)
@@ -93,15 +93,15 @@ pub fn record_memory(vcpu: u32, exec: u64, pc: u64, addr: u64, info: u32, value:
 }
 
 /// `data` fills in the call's strings and buffers read at entry (see `Slot`).
-pub fn record_syscall_entry(vcpu: u32, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
-    // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_syscall_entry(exec, number, args, data) }
+pub fn record_syscall_entry(vcpu: Vcpu<'_>, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
+    unsafe { slot(vcpu.index()).record_syscall_entry(exec, number, args, data) }
 }
 
 /// `data` adds what the call wrote, from the arguments saved at entry.
-pub fn record_syscall_return(vcpu: u32, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
-    // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_syscall_return(number, ret, data) }
+pub fn record_syscall_return(vcpu: Vcpu<'_>, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
+    unsafe { slot(vcpu.index()).record_syscall_return(number, ret, data) }
 }
 
 pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {
@@ -181,9 +181,9 @@ pub fn thread_started(vcpu: u32) {
 
 /// A guest thread exits: everything it buffered goes out now, because QEMU may give its vCPU
 /// index to the next thread.
-pub fn thread_exited(vcpu: u32) {
-    let s = slot(vcpu);
-    // SAFETY: called on the exiting vCPU's own thread.
+pub fn thread_exited(vcpu: Vcpu<'_>) {
+    let s = slot(vcpu.index());
+    // SAFETY: on the exiting vCPU's own thread (the `Vcpu` proof).
     unsafe { s.flush(true) };
     s.set_alive(false);
 }

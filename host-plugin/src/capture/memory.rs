@@ -16,7 +16,7 @@ impl MemCallback for Accesses {
     #[inline]
     fn on_access(vcpu: Vcpu<'_>, access: MemAccess<'_>, vaddr: u64, pc: usize) {
         let exec = super::get().current_exec(vcpu.index());
-        buffer::record_memory(vcpu.index(), exec, pc as u64, vaddr, access.info(), access.value());
+        buffer::record_memory(vcpu, exec, pc as u64, vaddr, access.info(), access.value());
     }
 }
 

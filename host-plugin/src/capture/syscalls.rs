@@ -18,11 +18,11 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
         let exec = capture.current_exec(vcpu);
         // Scripts without syscall-data have no table: no guest memory is read for them.
         match capture.syscall_data.as_ref().map(|t| t.get(num)).filter(|spec| !spec.is_empty()) {
-            Some(spec) => buffer::record_syscall_entry(vcpu, exec, num, args, |blobs| {
+            Some(spec) => buffer::record_syscall_entry(cpu, exec, num, args, |blobs| {
                 let mut memory = GuestMemory::new(cpu);
                 capture_entry(spec, &args, &mut memory, blobs)
             }),
-            None => buffer::record_syscall_entry(vcpu, exec, num, args, |_| {}),
+            None => buffer::record_syscall_entry(cpu, exec, num, args, |_| {}),
         }
     }
     if super::get().execve_numbers.contains(&num) {
@@ -41,18 +41,17 @@ pub fn execve_numbers(arch: &str) -> [i64; 2] {
 
 /// At each system call's return, on the calling vCPU's thread.
 pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
-    let vcpu = cpu.index();
     let capture = super::get();
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let spec = capture.syscall_data.as_ref().map_or(&[][..], |t| t.get(num));
         // Only calls that write to the guest have anything to read at their return.
         if ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))) {
-            buffer::record_syscall_return(vcpu, num, ret, |args, blobs| {
+            buffer::record_syscall_return(cpu, num, ret, |args, blobs| {
                 let mut memory = GuestMemory::new(cpu);
                 capture_return(spec, args, ret, &mut memory, blobs)
             });
         } else {
-            buffer::record_syscall_return(vcpu, num, ret, |_, _| {});
+            buffer::record_syscall_return(cpu, num, ret, |_, _| {});
         }
     }
 }

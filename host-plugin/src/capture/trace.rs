@@ -16,6 +16,6 @@ impl ExecCallback for BlockTrace {
                 super::fault::apply_pending_cut(buffer::Owner::Vcpu(vcpu), blocks);
             }
         }
-        buffer::record_exec(vcpu.index(), id as u32);
+        buffer::record_exec(vcpu, id as u32);
     }
 }

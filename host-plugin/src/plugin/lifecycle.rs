@@ -30,7 +30,7 @@ pub(super) fn on_vcpu_exit(cpu: Vcpu<'_>) {
     if let Some(blocks) = &crate::capture::get().blocks {
         fault::apply_pending_cut(buffer::Owner::Vcpu(cpu), blocks);
     }
-    buffer::thread_exited(vcpu);
+    buffer::thread_exited(cpu);
     if wants_threads() {
         batch::submit_thread_event(vcpu, ThreadEvent::Exit);
     }
