@@ -6,10 +6,12 @@
 
 mod slot;
 
+use std::marker::PhantomData;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::events::{Blobs, EventBatch};
+use crate::qemu::Vcpu;
 
 pub use slot::Slot;
 
@@ -47,10 +49,12 @@ fn slot(vcpu: u32) -> &'static Slot {
     }
     let fresh = Box::into_raw(Box::new(Slot::new(vcpu)));
     match cell.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: `fresh` is now the slot's leaked box, never freed.
         Ok(_) => unsafe { &*fresh },
         Err(existing) => {
             // SAFETY: `fresh` was never shared.
             drop(unsafe { Box::from_raw(fresh) });
+            // SAFETY: another thread's leaked box, never freed.
             unsafe { &*existing }
         }
     }
@@ -73,42 +77,97 @@ fn existing_slots() -> impl Iterator<Item = &'static Slot> {
 }
 
 #[inline]
-pub fn record_exec(vcpu: u32, block: u32) {
-    // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_exec(block) }
+pub fn record_exec(vcpu: Vcpu<'_>, block: u32) {
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
+    unsafe { slot(vcpu.index()).record_exec(block) }
 }
 
-/// `info` is QEMU's raw access description; `pack` turns it into the packed `mem-info` byte
-/// (capture knows how), and the vCPU's buffer caches the result.
+/// `info` is QEMU's raw access description; the vCPU's buffer caches its packed `mem-info`.
 #[inline]
-pub fn record_memory(vcpu: u32, exec: u64, pc: u64, addr: u64, info: u32, value: u64, pack: fn(u32) -> u8) {
-    let s = slot(vcpu);
-    // SAFETY: called on the vCPU's own thread.
+pub fn record_memory(vcpu: Vcpu<'_>, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
+    let s = slot(vcpu.index());
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
     unsafe {
-        let packed = s.packed_mem_info(info, pack);
+        let packed = s.packed_mem_info(info);
         s.record_memory(exec, pc, addr, packed, value)
     }
 }
 
 /// `data` fills in the call's strings and buffers read at entry (see `Slot`).
-pub fn record_syscall_entry(vcpu: u32, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
-    // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_syscall_entry(exec, number, args, data) }
+pub fn record_syscall_entry(vcpu: Vcpu<'_>, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
+    unsafe { slot(vcpu.index()).record_syscall_entry(exec, number, args, data) }
 }
 
 /// `data` adds what the call wrote, from the arguments saved at entry.
-pub fn record_syscall_return(vcpu: u32, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
-    // SAFETY: called on the vCPU's own thread.
-    unsafe { slot(vcpu).record_syscall_return(number, ret, data) }
+pub fn record_syscall_return(vcpu: Vcpu<'_>, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
+    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
+    unsafe { slot(vcpu.index()).record_syscall_return(number, ret, data) }
 }
 
 pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {
     slot(vcpu).set_syscall_return_pc(pc);
 }
 
-/// The buffer of `vcpu` (for the fault corrections in `capture::fault`).
-pub fn slot_of(vcpu: u32) -> &'static Slot {
-    slot(vcpu)
+/// Where the system call `vcpu` made last returns to (for `capture::fault`).
+pub fn syscall_return_pc(vcpu: u32) -> Option<u64> {
+    slot(vcpu).syscall_return_pc()
+}
+
+/// Proof that no vCPU runs (QEMU's exclusive section at fork and exit, or the only guest
+/// thread inside execve): any thread may then touch every buffer.
+pub struct Stopped {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Stopped {
+    /// # Safety
+    /// No vCPU may run while the value lives.
+    pub unsafe fn assume() -> Self {
+        Self { _not_send: PhantomData }
+    }
+}
+
+/// Who touches a vCPU's buffer outside the recording functions: the vCPU's own thread inside
+/// one of its callbacks, or any thread while all vCPUs are stopped.
+#[derive(Clone, Copy)]
+pub enum Owner<'a> {
+    Vcpu(Vcpu<'a>),
+    Stopped(&'a Stopped, u32),
+}
+
+impl Owner<'_> {
+    fn slot(self) -> &'static Slot {
+        match self {
+            Owner::Vcpu(vcpu) => slot(vcpu.index()),
+            Owner::Stopped(_, vcpu) => slot(vcpu),
+        }
+    }
+}
+
+/// The id of the vCPU's last executed block, if the trace is on.
+pub fn last_exec(owner: Owner<'_>) -> Option<u32> {
+    // SAFETY: the owning thread, or all vCPUs stopped (the `Owner` proof).
+    unsafe { owner.slot().last_exec() }
+}
+
+/// The id of the last block execution in the batch being filled.
+pub fn last_exec_in_batch(owner: Owner<'_>) -> Option<u32> {
+    // SAFETY: as in `last_exec`.
+    unsafe { owner.slot().last_exec_in_batch() }
+}
+
+/// Marks the vCPU's last block execution as cut short after `executed` instructions; with
+/// `end_batch`, the batch ends there.
+pub fn mark_cut_short(owner: Owner<'_>, executed: u32, end_batch: bool) {
+    let s = owner.slot();
+    // SAFETY: as in `last_exec`.
+    unsafe {
+        s.set_cut_short(executed);
+        if end_batch {
+            s.flush(false);
+        }
+    }
 }
 
 /// Every vCPU index that has had a buffer.
@@ -123,9 +182,9 @@ pub fn thread_started(vcpu: u32) {
 
 /// A guest thread exits: everything it buffered goes out now, because QEMU may give its vCPU
 /// index to the next thread.
-pub fn thread_exited(vcpu: u32) {
-    let s = slot(vcpu);
-    // SAFETY: called on the exiting vCPU's own thread.
+pub fn thread_exited(vcpu: Vcpu<'_>) {
+    let s = slot(vcpu.index());
+    // SAFETY: on the exiting vCPU's own thread (the `Vcpu` proof).
     unsafe { s.flush(true) };
     s.set_alive(false);
 }
@@ -143,6 +202,7 @@ pub fn alive_count() -> usize {
 /// No vCPU may run: QEMU is in an exclusive section (fork, exit).
 pub unsafe fn flush_all(final_: bool, mut on_alive: impl FnMut(u32)) {
     for s in existing_slots() {
+        // SAFETY: per this function's contract, no vCPU runs.
         unsafe { s.flush(final_) };
         if s.is_alive() {
             on_alive(s.vcpu());
@@ -157,6 +217,7 @@ pub unsafe fn flush_all(final_: bool, mut on_alive: impl FnMut(u32)) {
 /// As for [`flush_all`].
 pub unsafe fn reset_all() {
     for s in existing_slots() {
+        // SAFETY: per this function's contract, no vCPU runs.
         unsafe { s.reset() };
     }
 }

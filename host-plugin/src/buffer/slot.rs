@@ -86,6 +86,8 @@ impl Slot {
     /// # Safety
     /// Only on the owning thread, or while all vCPUs are stopped.
     pub unsafe fn last_exec(&self) -> Option<u32> {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let b = unsafe { self.batch() };
         b.execs
             .last()
@@ -98,6 +100,8 @@ impl Slot {
     /// # Safety
     /// As for `last_exec`.
     pub unsafe fn last_exec_in_batch(&self) -> Option<u32> {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         unsafe { self.batch() }.execs.last().copied()
     }
 
@@ -106,11 +110,15 @@ impl Slot {
     /// # Safety
     /// As for `last_exec`.
     pub unsafe fn set_cut_short(&self, executed: u32) {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         unsafe { self.batch() }.cut_short = Some(executed);
     }
 
     #[allow(clippy::mut_from_ref)]
     unsafe fn batch(&self) -> &mut EventBatch {
+        // SAFETY: the caller holds this function's contract (the owning thread, or all vCPUs
+        // stopped), so no other reference to the batch exists while it uses this one.
         unsafe { &mut *self.batch.get() }
     }
 
@@ -120,21 +128,28 @@ impl Slot {
     pub unsafe fn record_exec(&self, block: u32) {
         // Flush before appending, never after: the batch then always ends with a complete
         // block execution's events and still holds the execution a fault may cut short.
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let b = unsafe { self.batch() };
         if b.execs.len() >= EXEC_CAP || self.flush_at_next_exec.load(Ordering::Relaxed) {
+            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
+            // other reference into the cells is alive across the call.
             unsafe { self.flush(false) };
         }
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         unsafe { self.batch() }.execs.push(block);
     }
 
     /// # Safety
     /// Only on the owning thread.
     #[inline]
-    pub unsafe fn packed_mem_info(&self, info: u32, pack: fn(u32) -> u8) -> u8 {
+    pub unsafe fn packed_mem_info(&self, info: u32) -> u8 {
+        // SAFETY: per this function's contract: only the owning thread touches the cache.
         let cache = unsafe { &mut *self.info_cache.get() };
         let entry = &mut cache[((info ^ (info >> 16) ^ (info >> 6)) as usize) % INFO_CACHE];
         if entry.0 != info {
-            *entry = (info, pack(info));
+            *entry = (info, crate::qemu::pack_mem_info(info));
         }
         entry.1
     }
@@ -143,6 +158,8 @@ impl Slot {
     /// Only on the owning thread.
     #[inline]
     pub unsafe fn record_memory(&self, exec: u64, pc: u64, addr: u64, info: u8, value: u64) {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let b = unsafe { self.batch() };
         b.mem_exec.push(exec);
         b.mem_pc.push(pc);
@@ -151,6 +168,8 @@ impl Slot {
         b.mem_value.push(value);
         if b.mem_exec.len() >= MEM_CAP {
             if b.execs.is_empty() {
+                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
+                // no other reference into the cells is alive across the call.
                 unsafe { self.flush(false) };
             } else {
                 self.flush_at_next_exec.store(true, Ordering::Relaxed);
@@ -163,10 +182,16 @@ impl Slot {
     /// # Safety
     /// Only on the owning thread.
     pub unsafe fn record_syscall_entry(&self, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let pending = unsafe { &mut *self.pending.get() };
         if let Some(unreturned) = pending.take() {
+            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
+            // other reference into the cells is alive across the call.
             unsafe { self.push_syscall(unreturned, None) };
         }
+        // SAFETY: per this function's contract; `data` gets the only reference to the pending
+        // blobs.
         data(unsafe { &mut *self.pending_data.get() });
         *pending = Some(PendingSyscall { exec, number, args });
     }
@@ -176,13 +201,21 @@ impl Slot {
     /// # Safety
     /// Only on the owning thread.
     pub unsafe fn record_syscall_return(&self, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let pending = unsafe { &mut *self.pending.get() };
         match pending.take() {
             Some(call) if call.number == number => {
+                // SAFETY: per this function's contract; `data` gets the only reference to the
+                // pending blobs.
                 data(&call.args, unsafe { &mut *self.pending_data.get() });
+                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
+                // no other reference into the cells is alive across the call.
                 unsafe { self.push_syscall(call, Some(ret)) }
             }
             Some(other) => {
+                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
+                // no other reference into the cells is alive across the call.
                 unsafe { self.push_syscall(other, None) };
             }
             None => {}
@@ -190,12 +223,15 @@ impl Slot {
     }
 
     unsafe fn push_syscall(&self, call: PendingSyscall, ret: Option<i64>) {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let b = unsafe { self.batch() };
         b.sys_exec.push(call.exec);
         b.sys_number.push(call.number);
         b.sys_args.extend_from_slice(&call.args);
         b.sys_ret.push(ret.unwrap_or(0));
         b.sys_returned.push(ret.is_some());
+        // SAFETY: per this function's contract; `flush` below does not touch the pending blobs.
         let data = unsafe { &mut *self.pending_data.get() };
         if !data.is_empty() {
             let call = (b.sys_number.len() - 1) as u32;
@@ -206,6 +242,8 @@ impl Slot {
             data.clear();
         }
         if b.sys_exec.len() >= SYS_CAP || b.sys_data.len() >= SYS_DATA_CAP {
+            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
+            // other reference into the cells is alive across the call.
             unsafe { self.flush(false) };
         }
     }
@@ -218,11 +256,17 @@ impl Slot {
     /// Only on the owning thread, or while all vCPUs are stopped.
     pub unsafe fn flush(&self, final_: bool) {
         if final_ {
+            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
+            // other reference into the cells is alive across the call.
             if let Some(call) = unsafe { (*self.pending.get()).take() } {
+                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
+                // no other reference into the cells is alive across the call.
                 unsafe { self.push_syscall(call, None) };
             }
         }
         self.flush_at_next_exec.store(false, Ordering::Relaxed);
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         let b = unsafe { &mut *self.batch.get() };
         if is_empty(b) && b.cut_short.is_none() {
             return;
@@ -242,6 +286,8 @@ impl Slot {
     /// # Safety
     /// Only while all vCPUs are stopped.
     pub unsafe fn reset(&self) {
+        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
+        // reference into the cells is alive across the call.
         unsafe {
             clear_batch(self.batch());
             *self.pending.get() = None;

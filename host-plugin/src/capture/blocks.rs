@@ -5,12 +5,10 @@
 //! seen yet before each event message, and the child of a fork, whose script starts afresh,
 //! gets them all again.
 
-use std::ffi::CStr;
 use std::sync::Mutex;
 
-use qemu_plugin_sys as sys;
-
 use crate::events::Block;
+use crate::qemu::Tb;
 
 pub struct BlockRegistry {
     with_disassembly: bool,
@@ -29,43 +27,27 @@ impl BlockRegistry {
     }
 
     /// Records the facts of a block being translated and returns its id.
-    ///
-    /// # Safety
-    /// `tb` must be the block handle of the current translation callback.
-    pub unsafe fn register(&self, tb: *mut sys::qemu_plugin_tb) -> u32 {
-        let block = unsafe { self.facts(tb) };
+    pub fn register(&self, tb: Tb<'_>) -> u32 {
+        let block = self.facts(tb);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let id = state.blocks.len() as u32;
         state.blocks.push(Block { id, ..block });
         id
     }
 
-    unsafe fn facts(&self, tb: *mut sys::qemu_plugin_tb) -> Block {
-        unsafe {
-            let n = sys::qemu_plugin_tb_n_insns(tb);
-            let mut insn_sizes = Vec::with_capacity(n);
-            let mut insn_bytes = Vec::new();
-            let mut disassembly = Vec::new();
-            let mut symbol = None;
-            for i in 0..n {
-                let insn = sys::qemu_plugin_tb_get_insn(tb, i);
-                let size = sys::qemu_plugin_insn_size(insn);
-                insn_sizes.push(size as u8);
-                let start = insn_bytes.len();
-                insn_bytes.resize(start + size, 0);
-                sys::qemu_plugin_insn_data(insn, insn_bytes[start..].as_mut_ptr().cast(), size);
-                if self.with_disassembly {
-                    disassembly.push(owned_c_string(sys::qemu_plugin_insn_disas(insn)));
-                }
-                if i == 0 {
-                    let sym = sys::qemu_plugin_insn_symbol(insn);
-                    if !sym.is_null() {
-                        symbol = Some(CStr::from_ptr(sym).to_string_lossy().into_owned());
-                    }
-                }
+    fn facts(&self, tb: Tb<'_>) -> Block {
+        let mut insn_sizes = Vec::with_capacity(tb.n_insns());
+        let mut insn_bytes = Vec::new();
+        let mut disassembly = Vec::new();
+        for insn in tb.insns() {
+            insn_sizes.push(insn.size() as u8);
+            insn.append_bytes(&mut insn_bytes);
+            if self.with_disassembly {
+                disassembly.push(insn.disas());
             }
-            Block { id: 0, vaddr: sys::qemu_plugin_tb_vaddr(tb), insn_sizes, insn_bytes, disassembly, symbol }
         }
+        let symbol = tb.insn(0).symbol();
+        Block { id: 0, vaddr: tb.vaddr(), insn_sizes, insn_bytes, disassembly, symbol }
     }
 
     /// The blocks the script has not received yet, marking them delivered.
@@ -96,14 +78,4 @@ impl BlockRegistry {
     pub fn count(&self) -> u32 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).blocks.len() as u32
     }
-}
-
-/// Takes ownership of a string QEMU allocated with g_malloc (glib's allocator is malloc).
-unsafe fn owned_c_string(ptr: *mut std::ffi::c_char) -> String {
-    if ptr.is_null() {
-        return String::new();
-    }
-    let text = unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned();
-    unsafe { libc::free(ptr.cast()) };
-    text
 }

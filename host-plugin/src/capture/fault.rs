@@ -22,32 +22,14 @@
 //! from another process that kills the guest at a block boundary is indistinguishable from a
 //! fault at the block's first instruction.)
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::ffi::{CStr, c_uint};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-
-use qemu_plugin_sys as sys;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::BlockRegistry;
-use crate::buffer::{self, MAX_VCPUS};
+use crate::buffer::{self, MAX_VCPUS, Owner};
 use crate::events::EventKinds;
-
-unsafe extern "C" {
-    // glib, provided by the QEMU process.
-    fn g_byte_array_new() -> *mut sys::GByteArray;
-    fn g_byte_array_free(array: *mut sys::GByteArray, free_segment: bool) -> *mut u8;
-    fn g_array_free(array: *mut sys::GArray, free_segment: bool) -> *mut std::ffi::c_char;
-}
-
-thread_local! {
-    /// The vCPU this thread runs, set at vCPU init.
-    static THIS_VCPU: Cell<Option<u32>> = const { Cell::new(None) };
-}
-
-/// The PC register's handle (same for every vCPU), found at the first vCPU init.
-static PC_REGISTER: AtomicPtr<sys::qemu_plugin_register> = AtomicPtr::new(std::ptr::null_mut());
+use crate::qemu::{Tb, Vcpu};
 
 /// Instruction sizes of the latest translation starting at each address.
 pub struct BlockShapes {
@@ -68,14 +50,9 @@ impl BlockShapes {
         Self { by_start: Mutex::new(BTreeMap::new()) }
     }
 
-    /// # Safety
-    /// `tb` must be the block handle of the current translation callback.
-    pub unsafe fn record(&self, tb: *mut sys::qemu_plugin_tb) {
-        unsafe {
-            let n = sys::qemu_plugin_tb_n_insns(tb);
-            let sizes = (0..n).map(|i| sys::qemu_plugin_insn_size(sys::qemu_plugin_tb_get_insn(tb, i)) as u8).collect();
-            self.by_start.lock().unwrap_or_else(|p| p.into_inner()).insert(sys::qemu_plugin_tb_vaddr(tb), sizes);
-        }
+    pub fn record(&self, tb: Tb<'_>) {
+        let sizes = tb.insns().map(|insn| insn.size() as u8).collect();
+        self.by_start.lock().unwrap_or_else(|p| p.into_inner()).insert(tb.vaddr(), sizes);
     }
 
     /// The cut at `pc` in the latest translation containing it.
@@ -113,7 +90,7 @@ static PENDING_PC: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VC
 /// `executed` of its `n_insns` instructions (the one at `pc` included). Registered only on a
 /// QEMU with the cannonball extensions. Runs on the vCPU's thread, possibly inside QEMU's
 /// host signal handler: atomics only.
-pub unsafe extern "C" fn on_tb_cut(_id: sys::qemu_plugin_id_t, vcpu: c_uint, pc: u64, executed: u32, n_insns: u32) {
+pub fn on_tb_cut(vcpu: u32, pc: u64, executed: u32, n_insns: u32) {
     let skipped = n_insns.saturating_sub(executed);
     if skipped == 0 || vcpu as usize >= MAX_VCPUS {
         return;
@@ -137,26 +114,23 @@ pub fn has_pending_cut(vcpu: u32) -> bool {
 }
 
 /// Marks the vCPU's last traced block execution as cut short, if the pending cut happened in
-/// it, and ends the batch there so that the mark refers to that execution.
-///
-/// # Safety
-/// On the vCPU's own thread outside a signal handler, or while all vCPUs are stopped.
-pub unsafe fn apply_pending_cut(vcpu: u32, blocks: &BlockRegistry) {
+/// it, and ends the batch there so that the mark refers to that execution. From a callback
+/// of that vCPU outside signal handlers, or while all vCPUs are stopped (`owner`).
+pub fn apply_pending_cut(owner: Owner<'_>, blocks: &BlockRegistry) {
+    let vcpu = match owner {
+        Owner::Vcpu(cpu) => cpu.index(),
+        Owner::Stopped(_, vcpu) => vcpu,
+    };
     let Some(pending) = PENDING_EXECUTED.get(vcpu as usize) else { return };
     let executed = pending.swap(0, Ordering::Acquire);
     if executed == 0 {
         return;
     }
     let pc = PENDING_PC[vcpu as usize].load(Ordering::Relaxed);
-    let slot = buffer::slot_of(vcpu);
-    // SAFETY: per this function's contract.
-    let Some(last) = (unsafe { slot.last_exec_in_batch() }) else { return };
+    let Some(last) = buffer::last_exec_in_batch(owner) else { return };
     let in_last = blocks.shape(last).and_then(|(start, sizes)| cut_in(start, &sizes, pc));
     if in_last.is_some_and(|cut| cut.executed == executed) {
-        unsafe {
-            slot.set_cut_short(executed);
-            slot.flush(false);
-        }
+        buffer::mark_cut_short(owner, executed, true);
     }
 }
 
@@ -168,23 +142,18 @@ pub fn forget_pending_cuts() {
 }
 
 /// Without the extensions: if the exiting thread dies of a fault in the middle of a block,
-/// takes back the block's instructions after the faulting one (see the module docs).
-///
-/// # Safety
-/// Only from the exit callback.
-pub unsafe fn correct_fatal_fault_at_exit(capture: &super::Capture) {
-    let Some(vcpu) = this_vcpu() else {
-        return;
-    };
-    let Some(pc) = read_pc() else { return };
-    let slot = buffer::slot_of(vcpu);
-    if slot.syscall_return_pc() == Some(pc) {
+/// takes back the block's instructions after the faulting one (see the module docs). From
+/// the exit callback, on the exiting vCPU's thread.
+pub fn correct_fatal_fault_at_exit(capture: &super::Capture, cpu: Vcpu<'_>) {
+    let vcpu = cpu.index();
+    let Some(pc) = cpu.read_pc() else { return };
+    if buffer::syscall_return_pc(vcpu) == Some(pc) {
         return; // exit, exit_group, or a signal delivered as a system call returned
     }
     let traced = capture.kinds.contains(EventKinds::TRACE);
     let cut = match (&capture.blocks, traced) {
         // With the trace, the block is known exactly: the vCPU's last execution.
-        (Some(blocks), true) => unsafe { slot.last_exec() }
+        (Some(blocks), true) => buffer::last_exec(Owner::Vcpu(cpu))
             .and_then(|id| blocks.shape(id))
             .and_then(|(start, sizes)| cut_in(start, &sizes, pc)),
         _ => capture.shapes.cut_at(pc),
@@ -192,63 +161,8 @@ pub unsafe fn correct_fatal_fault_at_exit(capture: &super::Capture) {
     if let Some(cut) = cut.filter(|c| c.skipped > 0) {
         capture.icount.subtract(vcpu, u64::from(cut.skipped));
         if traced {
-            unsafe { slot.set_cut_short(cut.executed) };
+            buffer::mark_cut_short(Owner::Vcpu(cpu), cut.executed, false);
         }
-    }
-}
-
-/// Called at vCPU init, on the vCPU's thread.
-pub fn vcpu_init(vcpu: u32) {
-    THIS_VCPU.with(|v| v.set(Some(vcpu)));
-    if PC_REGISTER.load(Ordering::Relaxed).is_null() {
-        if let Some(handle) = find_pc_register() {
-            PC_REGISTER.store(handle, Ordering::Relaxed);
-        }
-    }
-}
-
-/// The vCPU of the calling thread, if it is a vCPU thread.
-pub fn this_vcpu() -> Option<u32> {
-    THIS_VCPU.with(Cell::get)
-}
-
-fn find_pc_register() -> Option<*mut sys::qemu_plugin_register> {
-    // SAFETY: called in vCPU context (init callback), as the API requires.
-    unsafe {
-        let regs = sys::qemu_plugin_get_registers();
-        if regs.is_null() {
-            return None;
-        }
-        let descs =
-            std::slice::from_raw_parts((*regs).data as *const sys::qemu_plugin_reg_descriptor, (*regs).len as usize);
-        let found = descs
-            .iter()
-            .find(|d| matches!(CStr::from_ptr(d.name).to_bytes(), b"rip" | b"pc" | b"eip"))
-            .map(|d| d.handle);
-        g_array_free(regs, true);
-        found
-    }
-}
-
-/// The calling vCPU's PC, little-endian as gdb describes it.
-pub fn read_pc() -> Option<u64> {
-    let handle = PC_REGISTER.load(Ordering::Relaxed);
-    if handle.is_null() {
-        return None;
-    }
-    // SAFETY: called on a vCPU thread; the byte array is ours.
-    unsafe {
-        let buf = g_byte_array_new();
-        let n = sys::qemu_plugin_read_register(handle, buf);
-        let bytes = std::slice::from_raw_parts((*buf).data, (*buf).len as usize);
-        let pc = (n >= 4 && bytes.len() >= 4).then(|| {
-            let mut le = [0u8; 8];
-            let len = bytes.len().min(8);
-            le[..len].copy_from_slice(&bytes[..len]);
-            u64::from_le_bytes(le)
-        });
-        g_byte_array_free(buf, true);
-        pc
     }
 }
 

@@ -2,9 +2,8 @@
 
 use std::sync::OnceLock;
 
-use qemu_plugin_sys as sys;
-
 use crate::events::AddressFilter;
+use crate::qemu::Tb;
 use crate::services::modules::MODULES;
 
 pub enum CodeFilter {
@@ -27,21 +26,18 @@ impl CodeFilter {
         }
     }
 
-    /// # Safety
-    /// `tb` must be the block handle of the current translation callback.
-    pub unsafe fn allows(&self, tb: *mut sys::qemu_plugin_tb) -> bool {
-        let vaddr = unsafe { sys::qemu_plugin_tb_vaddr(tb) };
+    pub fn allows(&self, tb: Tb<'_>) -> bool {
+        let vaddr = tb.vaddr();
         match self {
             Self::All => true,
             Self::MainBinary(range) => {
-                let &(start, end) =
-                    range.get_or_init(|| unsafe { (sys::qemu_plugin_start_code(), sys::qemu_plugin_end_code()) });
+                let &(start, end) = range.get_or_init(|| tb.main_binary_code());
                 (start..end).contains(&vaddr)
             }
             Self::Ranges(ranges) => ranges.iter().any(|&(s, e)| (s..e).contains(&vaddr)),
             Self::Module(name) => {
                 // The host address of the code tells which file it was mapped from.
-                let haddr = unsafe { sys::qemu_plugin_insn_haddr(sys::qemu_plugin_tb_get_insn(tb, 0)) as u64 };
+                let haddr = tb.insn(0).haddr();
                 MODULES
                     .path_at_host(haddr)
                     .is_some_and(|path| path == *name || path.rsplit('/').next() == Some(name.as_str()))

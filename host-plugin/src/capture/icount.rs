@@ -3,13 +3,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use qemu_plugin_sys as sys;
-
 use crate::buffer::MAX_VCPUS;
-use crate::qemu::U64Scoreboard;
+use crate::qemu::{Counter, Tb};
 
 pub struct InstructionCounter {
-    per_vcpu: U64Scoreboard,
+    per_vcpu: Counter,
     /// Instructions counted at block entry that never ran (see `fault.rs`), per vCPU.
     /// Atomics: QEMU reports cuts from inside its signal handler.
     corrections: Box<[AtomicU64]>,
@@ -17,22 +15,12 @@ pub struct InstructionCounter {
 
 impl InstructionCounter {
     pub fn new() -> Self {
-        Self { per_vcpu: U64Scoreboard::new(), corrections: (0..MAX_VCPUS).map(|_| AtomicU64::new(0)).collect() }
+        Self { per_vcpu: Counter::new(), corrections: (0..MAX_VCPUS).map(|_| AtomicU64::new(0)).collect() }
     }
 
-    /// # Safety
-    /// `tb` must be the block handle QEMU passed to the current translation callback.
-    pub unsafe fn instrument_block(&self, tb: *mut sys::qemu_plugin_tb) {
-        // SAFETY: `tb` is valid during the translation callback.
-        unsafe {
-            let n = sys::qemu_plugin_tb_n_insns(tb) as u64;
-            sys::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
-                tb,
-                sys::qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
-                self.per_vcpu.entry(),
-                n,
-            );
-        }
+    /// Adds the block's instruction count at each of its executions, inline.
+    pub fn instrument_block(&self, tb: Tb<'_>) {
+        tb.add_inline(self.per_vcpu, tb.n_insns() as u64);
     }
 
     /// Instructions of inline-counted blocks so far, per vCPU index.
@@ -52,7 +40,7 @@ impl InstructionCounter {
     }
 
     pub fn reset(&self) {
-        self.per_vcpu.reset_all();
+        self.per_vcpu.reset();
         for c in self.corrections.iter() {
             c.store(0, Ordering::Relaxed);
         }

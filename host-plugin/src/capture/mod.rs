@@ -24,7 +24,7 @@ pub use block_counts::BlockCounters;
 pub use blocks::BlockRegistry;
 pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
-pub use memory::{MemoryCounters, pack_mem_info};
+pub use memory::MemoryCounters;
 pub use syscall_data::SyscallTable;
 pub use syscalls::{on_syscall, on_syscall_return};
 pub use translate::Capture;

@@ -7,8 +7,6 @@
 //! kernel headers by `host-plugin/tools/gen-syscall-data.mjs`. Only scripts subscribed to
 //! `syscall-data` get a table; for others no guest memory is read.
 
-use qemu_plugin_sys as sys;
-
 use crate::events::Blobs;
 
 /// What one argument of a system call points to.
@@ -199,52 +197,10 @@ fn string_array(mem: &mut impl Memory, addr: u64, arg: u8, out: &mut Blobs) {
     }
 }
 
-/// Guest memory through QEMU (valid only on a vCPU thread, inside its callbacks).
-pub struct QemuMemory {
-    array: *mut sys::GByteArray,
-}
-
-unsafe extern "C" {
-    // glib, provided by the QEMU process.
-    fn g_byte_array_new() -> *mut sys::GByteArray;
-    fn g_byte_array_free(array: *mut sys::GByteArray, free_segment: bool) -> *mut u8;
-}
-
-impl QemuMemory {
-    /// # Safety
-    /// Only on a vCPU thread, inside a callback of that vCPU.
-    pub unsafe fn new() -> Self {
-        // The qemu-plugin crate's wrapper passes a GByteArray built on the stack, which QEMU
-        // resizes with glib: it crashes. A real glib array works.
-        Self { array: unsafe { g_byte_array_new() } }
-    }
-}
-
-impl Drop for QemuMemory {
-    fn drop(&mut self) {
-        // SAFETY: the array is ours.
-        unsafe { g_byte_array_free(self.array, true) };
-    }
-}
-
-impl Memory for QemuMemory {
+/// Guest memory through QEMU, from a vCPU callback.
+impl Memory for crate::qemu::GuestMemory<'_> {
     fn read(&mut self, addr: u64, len: usize, out: &mut Vec<u8>) -> bool {
-        if len == 0 {
-            return true;
-        }
-        // SAFETY: a vCPU thread (see `new`); QEMU sets the array's size to `len` on success.
-        unsafe {
-            if !sys::qemu_plugin_read_memory_vaddr(addr, self.array, len) {
-                return false;
-            }
-            let a = &*self.array;
-            let got = std::slice::from_raw_parts(a.data, (a.len as usize).min(len));
-            if got.len() != len {
-                return false;
-            }
-            out.extend_from_slice(got);
-        }
-        true
+        crate::qemu::GuestMemory::read(self, addr, len, out)
     }
 }
 

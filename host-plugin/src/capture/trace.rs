@@ -2,16 +2,20 @@
 //! vCPU's buffer. Per-instruction facts were recorded once at translation, so scripts expand
 //! the trace into instruction addresses without a callback per instruction.
 
-use std::ffi::{c_uint, c_void};
-
 use crate::buffer;
+use crate::qemu::{ExecCallback, Vcpu};
 
-pub unsafe extern "C" fn on_block_exec(vcpu: c_uint, id: *mut c_void) {
-    if super::fault::has_pending_cut(vcpu) {
-        if let Some(blocks) = &super::get().blocks {
-            // SAFETY: on the vCPU's own thread, in an ordinary callback.
-            unsafe { super::fault::apply_pending_cut(vcpu, blocks) };
+/// The exec callback of traced blocks; its userdata is the block id.
+pub struct BlockTrace;
+
+impl ExecCallback for BlockTrace {
+    #[inline]
+    fn on_exec(vcpu: Vcpu<'_>, id: usize) {
+        if super::fault::has_pending_cut(vcpu.index()) {
+            if let Some(blocks) = &super::get().blocks {
+                super::fault::apply_pending_cut(buffer::Owner::Vcpu(vcpu), blocks);
+            }
         }
+        buffer::record_exec(vcpu, id as u32);
     }
-    buffer::record_exec(vcpu, id as usize as u32);
 }

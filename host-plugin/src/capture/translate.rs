@@ -1,14 +1,10 @@
 //! The translation callback: for each new block, decide whether it is instrumented and attach
 //! exactly the inline operations and callbacks the script subscribed to.
 
-use std::ffi::c_void;
-
-use qemu_plugin_sys as sys;
-
 use super::fault::BlockShapes;
 use super::{BlockCounters, BlockRegistry, CodeFilter, InstructionCounter, MemoryCounters, memory, trace};
 use crate::events::EventKinds;
-use crate::qemu::U64Scoreboard;
+use crate::qemu::{Counter, Tb};
 
 /// Everything instrumentation needs, built once at install from the script's subscription.
 pub struct Capture {
@@ -22,7 +18,7 @@ pub struct Capture {
     pub memory_counts: Option<MemoryCounters>,
     /// Per-vCPU number of instrumented block executions; memory and system-call events read
     /// it to say which execution they belong to.
-    pub exec_counter: Option<U64Scoreboard>,
+    pub exec_counter: Option<Counter>,
     guest_base_known: std::sync::atomic::AtomicBool,
     /// execve/execveat numbers of the guest architecture (see `plugin::before_exec`).
     pub execve_numbers: [i64; 2],
@@ -60,7 +56,7 @@ impl Capture {
             blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
             block_counts: kinds.contains(EventKinds::BLOCK_COUNTS).then(BlockCounters::new),
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
-            exec_counter: wants_exec_index.then(U64Scoreboard::new),
+            exec_counter: wants_exec_index.then(Counter::new),
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
         }
@@ -68,61 +64,44 @@ impl Capture {
 
     /// The index of the block execution a vCPU is in (for memory and system-call events).
     pub fn current_exec(&self, vcpu: u32) -> u64 {
-        self.exec_counter.as_ref().map_or(0, |c| c.get(vcpu).saturating_sub(1))
+        self.exec_counter.map_or(0, |c| c.get(vcpu).saturating_sub(1))
     }
 
     /// Instruments one translated block.
-    ///
-    /// # Safety
-    /// `tb` must be the block handle of the current translation callback.
-    pub unsafe fn instrument(&self, tb: *mut sys::qemu_plugin_tb) {
-        unsafe {
-            if !self.guest_base_known.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                let insn = sys::qemu_plugin_tb_get_insn(tb, 0);
-                let host = sys::qemu_plugin_insn_haddr(insn) as u64;
-                crate::services::set_guest_base(host.wrapping_sub(sys::qemu_plugin_insn_vaddr(insn)));
-            }
-            self.shapes.record(tb);
-            let allowed = self.filter.allows(tb);
-            // Totals count all code, filtered or not. A block with its own execution counter
-            // needs no second inline op: its instructions are derived from that counter at
-            // exit (`instructions_per_vcpu`).
-            if !(allowed && self.block_counts.is_some()) {
-                self.icount.instrument_block(tb);
-            }
-            if !allowed {
-                return;
-            }
-            let id = self.blocks.as_ref().map(|b| b.register(tb));
-            if let Some(counter) = &self.exec_counter {
-                sys::qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
-                    tb,
-                    sys::qemu_plugin_op::QEMU_PLUGIN_INLINE_ADD_U64,
-                    counter.entry(),
-                    1,
-                );
-            }
-            if let (Some(counts), Some(id)) = (&self.block_counts, id) {
-                counts.instrument_block(tb, id);
-            }
-            if let (true, Some(id)) = (self.kinds.contains(EventKinds::TRACE), id) {
-                sys::qemu_plugin_register_vcpu_tb_exec_cb(
-                    tb,
-                    Some(trace::on_block_exec),
-                    sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
-                    id as usize as *mut c_void,
-                );
-            }
-            let want_memory = self.kinds.contains(EventKinds::MEMORY);
-            if want_memory || self.memory_counts.is_some() {
-                for i in 0..sys::qemu_plugin_tb_n_insns(tb) {
-                    let insn = sys::qemu_plugin_tb_get_insn(tb, i);
-                    if want_memory {
-                        memory::instrument_insn(insn);
-                    }
-                    if let Some(counts) = &self.memory_counts {
-                        counts.instrument_insn(insn);
-                    }
+    pub fn instrument(&self, tb: Tb<'_>) {
+        if !self.guest_base_known.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let insn = tb.insn(0);
+            crate::services::set_guest_base(insn.haddr().wrapping_sub(insn.vaddr()));
+        }
+        self.shapes.record(tb);
+        let allowed = self.filter.allows(tb);
+        // Totals count all code, filtered or not. A block with its own execution counter
+        // needs no second inline op: its instructions are derived from that counter at
+        // exit (`instructions_per_vcpu`).
+        if !(allowed && self.block_counts.is_some()) {
+            self.icount.instrument_block(tb);
+        }
+        if !allowed {
+            return;
+        }
+        let id = self.blocks.as_ref().map(|b| b.register(tb));
+        if let Some(counter) = self.exec_counter {
+            tb.add_inline(counter, 1);
+        }
+        if let (Some(counts), Some(id)) = (&self.block_counts, id) {
+            counts.instrument_block(tb, id);
+        }
+        if let (true, Some(id)) = (self.kinds.contains(EventKinds::TRACE), id) {
+            tb.register_exec_cb::<trace::BlockTrace>(id as usize);
+        }
+        let want_memory = self.kinds.contains(EventKinds::MEMORY);
+        if want_memory || self.memory_counts.is_some() {
+            for insn in tb.insns() {
+                if want_memory {
+                    memory::instrument_insn(insn);
+                }
+                if let Some(counts) = &self.memory_counts {
+                    counts.instrument_insn(insn);
                 }
             }
         }
@@ -149,8 +128,8 @@ impl Capture {
     /// Forgets everything counted so far: the child of a fork starts from zero.
     pub fn reset_counts(&self) {
         self.icount.reset();
-        if let Some(c) = &self.exec_counter {
-            c.reset_all();
+        if let Some(c) = self.exec_counter {
+            c.reset();
         }
         if let Some(c) = &self.memory_counts {
             c.reset();

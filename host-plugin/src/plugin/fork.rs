@@ -11,7 +11,7 @@ use crate::{batch, buffer, console};
 
 /// Before the guest forks (QEMU has stopped every other vCPU): deliver everything buffered, so
 /// that the parent's events are neither lost nor inherited by the child.
-pub(super) unsafe extern "C" fn before_fork() {
+pub(super) extern "C" fn before_fork() {
     if RUN.get().is_none() {
         return;
     }
@@ -21,7 +21,7 @@ pub(super) unsafe extern "C" fn before_fork() {
     forward::prepare_fork(run().endpoint.as_ref());
 }
 
-pub(super) unsafe extern "C" fn in_parent_after_fork() {
+pub(super) extern "C" fn in_parent_after_fork() {
     if RUN.get().is_some() {
         forward::parent_after_fork();
     }
@@ -29,7 +29,7 @@ pub(super) unsafe extern "C" fn in_parent_after_fork() {
 
 /// In the child: no analysis thread exists, and the script holds the parent's state. Start
 /// from zero with a fresh instance whose reports carry the child's pid.
-pub(super) unsafe extern "C" fn in_forked_child() {
+pub(super) extern "C" fn in_forked_child() {
     let Some(run) = RUN.get() else { return };
     // Threads started here (analysis, forwarding) inherit a mask that blocks every signal.
     let _blocked = crate::threads::SignalsBlocked::new();

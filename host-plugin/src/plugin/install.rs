@@ -2,7 +2,6 @@
 //! the data path and register exactly the callbacks the subscription needs.
 
 use anyhow::{Result, bail};
-use qemu_plugin_sys as sys;
 
 use cannonball_protocol::Hello;
 
@@ -13,10 +12,10 @@ use crate::events::{EventKinds, RunInfo, Subscription};
 use crate::script::ScriptFactory;
 use crate::sink::OutDir;
 use crate::sink::forward;
-use crate::{batch, buffer, console, options};
+use crate::{batch, buffer, console, options, qemu};
 
 /// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
-pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> Result<()> {
+pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<()> {
     let opts = options::parse(raw_args)?;
     if opts.host.help && opts.host.script.is_none() {
         console::line(&options::help_text());
@@ -87,19 +86,19 @@ pub fn install(id: sys::qemu_plugin_id_t, target: &str, raw_args: &[String]) -> 
         crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
     }
 
-    // SAFETY: registrations of 'static callbacks; pthread_atfork with 'static handlers.
+    qemu::on_translate(id, lifecycle::on_translate);
+    qemu::on_vcpu_init(id, lifecycle::on_vcpu_init);
+    qemu::on_vcpu_exit(id, lifecycle::on_vcpu_exit);
+    // Always: the exit path needs each thread's last system call (see capture::fault),
+    // and execve ends this process's analysis.
+    qemu::on_syscall(id, on_syscall);
+    qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
+    if kinds.contains(EventKinds::SYSCALLS) {
+        qemu::on_syscall_return(id, on_syscall_return);
+    }
+    qemu::on_exit(id, lifecycle::on_exit);
+    // SAFETY: pthread_atfork with 'static handlers.
     unsafe {
-        sys::qemu_plugin_register_vcpu_tb_trans_cb(id, Some(lifecycle::on_translate));
-        sys::qemu_plugin_register_vcpu_init_cb(id, Some(lifecycle::on_vcpu_init));
-        sys::qemu_plugin_register_vcpu_exit_cb(id, Some(lifecycle::on_vcpu_exit));
-        // Always: the exit path needs each thread's last system call (see capture::fault),
-        // and execve ends this process's analysis.
-        sys::qemu_plugin_register_vcpu_syscall_cb(id, Some(on_syscall));
-        crate::qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
-        if kinds.contains(EventKinds::SYSCALLS) {
-            sys::qemu_plugin_register_vcpu_syscall_ret_cb(id, Some(on_syscall_return));
-        }
-        sys::qemu_plugin_register_atexit_cb(id, Some(lifecycle::on_exit), std::ptr::null_mut());
         libc::pthread_atfork(Some(fork::before_fork), Some(fork::in_parent_after_fork), Some(fork::in_forked_child));
     }
     Ok(())

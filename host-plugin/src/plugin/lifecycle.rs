@@ -2,39 +2,35 @@
 //! end of the process (exit in any form, or a successful execve), where everything buffered is
 //! delivered, the script's `finish` runs and the forwarded stream ends.
 
-use std::ffi::{c_uint, c_void};
-
-use qemu_plugin_sys as sys;
-
 use crate::capture::{Capture, fault};
 use crate::events::{EventKinds, RunSummary, ThreadEvent, VcpuInstructions, VcpuMemory};
+use crate::qemu::{Tb, Vcpu};
 use crate::script::ScriptHost;
 use crate::sink::forward;
 use crate::{batch, buffer, console};
 
-pub(super) unsafe extern "C" fn on_translate(_id: sys::qemu_plugin_id_t, tb: *mut sys::qemu_plugin_tb) {
-    // SAFETY: `tb` is the block QEMU is translating right now.
-    unsafe { crate::capture::get().instrument(tb) };
+pub(super) fn on_translate(tb: Tb<'_>) {
+    crate::capture::get().instrument(tb);
 }
 
 fn wants_threads() -> bool {
     crate::capture::get().kinds.contains(EventKinds::THREADS)
 }
 
-pub(super) unsafe extern "C" fn on_vcpu_init(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
-    fault::vcpu_init(vcpu);
+pub(super) fn on_vcpu_init(cpu: Vcpu<'_>) {
+    let vcpu = cpu.index();
     buffer::thread_started(vcpu);
     if wants_threads() {
         batch::submit_thread_event(vcpu, ThreadEvent::Start);
     }
 }
 
-pub(super) unsafe extern "C" fn on_vcpu_exit(_id: sys::qemu_plugin_id_t, vcpu: c_uint) {
+pub(super) fn on_vcpu_exit(cpu: Vcpu<'_>) {
+    let vcpu = cpu.index();
     if let Some(blocks) = &crate::capture::get().blocks {
-        // SAFETY: on the exiting vCPU's own thread.
-        unsafe { fault::apply_pending_cut(vcpu, blocks) };
+        fault::apply_pending_cut(buffer::Owner::Vcpu(cpu), blocks);
     }
-    buffer::thread_exited(vcpu);
+    buffer::thread_exited(cpu);
     if wants_threads() {
         batch::submit_thread_event(vcpu, ThreadEvent::Exit);
     }
@@ -42,9 +38,9 @@ pub(super) unsafe extern "C" fn on_vcpu_exit(_id: sys::qemu_plugin_id_t, vcpu: c
 
 /// Runs when the guest exits for any reason (exit, exit_group in any thread, fatal signal),
 /// after QEMU stopped every other vCPU and removed all other callbacks.
-pub(super) unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _data: *mut c_void) {
+pub(super) fn on_exit(exiting: Option<Vcpu<'_>>) {
     // SAFETY: QEMU runs the exit callback after stopping all vCPUs.
-    unsafe { finish_process(true) };
+    unsafe { finish_process(true, exiting) };
 }
 
 /// A single-threaded guest calls execve: a successful exec replaces the process without
@@ -53,28 +49,29 @@ pub(super) unsafe extern "C" fn on_exit(_id: sys::qemu_plugin_id_t, _data: *mut 
 pub fn before_exec() {
     if buffer::alive_count() <= 1 {
         // SAFETY: the only guest thread is the caller, inside its system call.
-        unsafe { finish_process(false) };
+        unsafe { finish_process(false, None) };
     }
 }
 
 /// Delivers everything, calls the script's `finish`, ends the forwarded stream. Once per
-/// process (an exec that failed leaves nothing for the exit callback to do).
+/// process (an exec that failed leaves nothing for the exit callback to do). `exiting` is the
+/// vCPU whose thread runs the exit callback.
 ///
 /// # Safety
 /// No other vCPU may run.
-unsafe fn finish_process(at_exit: bool) {
+unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     static FINISHED_IN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     if FINISHED_IN.swap(std::process::id(), std::sync::atomic::Ordering::SeqCst) == std::process::id() {
         return;
     }
-    if at_exit && !crate::qemu::extensions::available() {
-        // SAFETY: as above.
-        unsafe { fault::correct_fatal_fault_at_exit(crate::capture::get()) };
+    if let (true, Some(cpu)) = (at_exit && !crate::qemu::extensions::available(), exiting) {
+        fault::correct_fatal_fault_at_exit(crate::capture::get(), cpu);
     }
+    // SAFETY: as above.
+    let stopped = unsafe { buffer::Stopped::assume() };
     if let Some(blocks) = &crate::capture::get().blocks {
         for vcpu in buffer::vcpus() {
-            // SAFETY: as above.
-            unsafe { fault::apply_pending_cut(vcpu, blocks) };
+            fault::apply_pending_cut(buffer::Owner::Stopped(&stopped, vcpu), blocks);
         }
     }
     // SAFETY: as above.

@@ -1,0 +1,82 @@
+//! The cannonball extensions of the plugin API (qemu/patches/0002-*), looked up at run time so
+//! that the plugin also runs on a QEMU without them.
+
+use std::ffi::{CStr, c_int, c_uint, c_void};
+use std::sync::OnceLock;
+
+use qemu_plugin_sys as sys;
+
+/// `qemu_plugin_vcpu_tb_cut_cb_t`: a block execution ended early.
+type TbCutCallback =
+    unsafe extern "C" fn(id: sys::qemu_plugin_id_t, vcpu: c_uint, pc: u64, executed: u32, n_insns: u32);
+
+/// The handler of block cuts: `(vcpu, pc, executed, n_insns)`.
+pub type TbCutHandler = fn(vcpu: u32, pc: u64, executed: u32, n_insns: u32);
+
+static TB_CUT: OnceLock<TbCutHandler> = OnceLock::new();
+
+/// # Safety
+/// Called by QEMU only, as the block cut callback (possibly inside its host signal handler:
+/// this only loads an initialised `OnceLock`, one atomic load).
+unsafe extern "C" fn tb_cut_trampoline(_id: sys::qemu_plugin_id_t, vcpu: c_uint, pc: u64, executed: u32, n_insns: u32) {
+    if let Some(f) = TB_CUT.get() {
+        f(vcpu, pc, executed, n_insns);
+    }
+}
+
+struct Api {
+    register_tb_cut: unsafe extern "C" fn(sys::qemu_plugin_id_t, TbCutCallback),
+    user_exit_status: unsafe extern "C" fn(*mut c_int) -> c_int,
+}
+
+fn lookup(name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym with a valid C string; RTLD_DEFAULT searches the QEMU executable.
+    let ptr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!ptr.is_null()).then_some(ptr)
+}
+
+fn api() -> Option<&'static Api> {
+    static API: OnceLock<Option<Api>> = OnceLock::new();
+    API.get_or_init(|| {
+        let version = lookup(c"qemu_plugin_cannonball_extensions")?;
+        // SAFETY: the symbol has this signature in every version of the extensions.
+        let version: unsafe extern "C" fn() -> c_int = unsafe { std::mem::transmute(version) };
+        // SAFETY: a plain query without arguments.
+        if unsafe { version() } < 1 {
+            return None;
+        }
+        // SAFETY: version 1 defines both functions with these signatures (qemu-plugin.h).
+        unsafe {
+            Some(Api {
+                register_tb_cut: std::mem::transmute::<*mut c_void, _>(lookup(c"qemu_plugin_register_vcpu_tb_cut_cb")?),
+                user_exit_status: std::mem::transmute::<*mut c_void, _>(lookup(c"qemu_plugin_user_exit_status")?),
+            })
+        }
+    })
+    .as_ref()
+}
+
+/// True when this QEMU has the extensions.
+pub fn available() -> bool {
+    api().is_some()
+}
+
+/// Registers `f` for block cuts (once per process); false without the extensions. `f` may
+/// run inside QEMU's host signal handler: it must be async-signal-safe (atomics only).
+pub fn register_tb_cut(id: sys::qemu_plugin_id_t, f: TbCutHandler) -> bool {
+    let Some(api) = api() else { return false };
+    let _ = TB_CUT.set(f);
+    // SAFETY: a 'static callback with the documented signature.
+    unsafe { (api.register_tb_cut)(id, tb_cut_trampoline) };
+    true
+}
+
+/// How the guest process ends: `(status, signal)` as `qemu_plugin_user_exit_status`
+/// reports them (status 128 + signal when a signal ends it), from the exit callback.
+pub fn user_exit_status() -> Option<(i32, u32)> {
+    let api = api()?;
+    let mut signal: c_int = 0;
+    // SAFETY: a plain query with a valid out pointer.
+    let status = unsafe { (api.user_exit_status)(&mut signal) };
+    (status >= 0).then_some((status, signal.max(0) as u32))
+}
