@@ -25,7 +25,20 @@ pub(super) fn on_vcpu_init(cpu: Vcpu<'_>) {
     }
 }
 
+/// A guest thread's exit and the process's exit never overlap: QEMU wakes a thread's joiner
+/// (clearing its `child_tidptr`) before it calls the vCPU exit callback, so the joiner may
+/// reach `exit_group` — and the process exit callback may flush every buffer — while the
+/// exiting thread still flushes its own (possibly waiting on a slow script). Whoever comes
+/// second sees the first one's result: a flushed buffer and the thread no longer alive, or a
+/// stopped pipeline and the thread's exit already reported.
+static THREAD_OR_PROCESS_EXIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn exit_lock() -> std::sync::MutexGuard<'static, ()> {
+    THREAD_OR_PROCESS_EXIT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub(super) fn on_vcpu_exit(cpu: Vcpu<'_>) {
+    let _exclusive = exit_lock();
     let vcpu = cpu.index();
     if let Some(blocks) = &crate::capture::get().blocks {
         fault::apply_pending_cut(buffer::Owner::Vcpu(cpu), blocks);
@@ -64,6 +77,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     if FINISHED_IN.swap(std::process::id(), std::sync::atomic::Ordering::SeqCst) == std::process::id() {
         return;
     }
+    let _exclusive = exit_lock();
     if let (true, Some(cpu)) = (at_exit && !crate::qemu::extensions::available(), exiting) {
         fault::correct_fatal_fault_at_exit(crate::capture::get(), cpu);
     }
