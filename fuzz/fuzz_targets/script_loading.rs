@@ -43,7 +43,7 @@ fn scratch() -> &'static Scratch {
 fuzz_target!(|data: &[u8]| {
     let s = scratch();
     std::fs::write(&s.script, data).expect("write the script file");
-    match ScriptFactory::load(&s.script, "x86_64", s.out.clone(), s.limits.clone()) {
+    match ScriptFactory::load(&s.script, "x86_64", s.out.clone(), s.limits.clone(), Default::default()) {
         Ok(factory) => assert_eq!(factory.name(), "fuzz"),
         Err(err) => {
             let text = format!("{err:#}");

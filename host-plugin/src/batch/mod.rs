@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::events::clear_batch;
 use crate::events::{Block, EventBatch, ThreadEvent};
 use crate::script::ScriptHost;
-use crate::sink::forward;
+use crate::sink::forward::Forwarding;
 
 pub use consumer::Consumers;
 
@@ -49,11 +49,13 @@ fn pipeline() -> std::sync::MutexGuard<'static, Option<Pipeline>> {
 /// Starts the analysis thread with `script`, if any.
 /// Starts the analysis thread with `script`, if any. `undelivered` hands out the blocks
 /// translated since its last call (none without a block subscription).
-pub fn start(script: Option<ScriptHost>, undelivered: Option<fn() -> Vec<Block>>) {
+pub fn start(script: Option<ScriptHost>, undelivered: Option<fn() -> Vec<Block>>, forwarding: Forwarding) {
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BOUND);
     let (free_tx, free) = mpsc::channel();
-    let thread = crate::threads::spawn("cannonball-analysis", move || analysis_loop(script, undelivered, rx, free_tx))
-        .expect("cannot start the analysis thread");
+    let thread = crate::threads::spawn("cannonball-analysis", move || {
+        analysis_loop(script, undelivered, forwarding, rx, free_tx)
+    })
+    .expect("cannot start the analysis thread");
     *pipeline() = Some(Pipeline { tx, free, thread });
 }
 
@@ -63,11 +65,12 @@ const IDLE_FLUSH: Duration = Duration::from_millis(50);
 fn analysis_loop(
     script: Option<ScriptHost>,
     undelivered: Option<fn() -> Vec<Block>>,
+    forwarding: Forwarding,
     rx: Receiver<Message>,
     free: Sender<Box<EventBatch>>,
 ) -> Option<ScriptHost> {
-    let mut consumers = Consumers { script, forwarding: forward::Forwarding };
-    let deliver_blocks = |consumers: &mut Consumers<ScriptHost, forward::Forwarding>| {
+    let mut consumers = Consumers { script, forwarding };
+    let deliver_blocks = |consumers: &mut Consumers<ScriptHost, Forwarding>| {
         let new = undelivered.map(|take| take()).unwrap_or_default();
         if !new.is_empty() {
             consumers.each(|c| c.blocks(&new));

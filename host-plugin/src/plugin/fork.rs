@@ -6,7 +6,6 @@ use cannonball_protocol::Hello;
 use super::{RUN, run};
 use crate::capture::fault;
 use crate::events::RunInfo;
-use crate::sink::forward;
 use crate::{batch, buffer, console};
 
 /// Before the guest forks (QEMU has stopped every other vCPU): deliver everything buffered, so
@@ -18,12 +17,12 @@ pub(super) extern "C" fn before_fork() {
     // SAFETY: QEMU's fork_start() holds the exclusive section.
     unsafe { buffer::flush_all(false, |_| {}) };
     batch::wait_until_delivered();
-    forward::prepare_fork(run().endpoint.as_ref());
+    run().forwarding.prepare_fork(run().endpoint.as_ref());
 }
 
 pub(super) extern "C" fn in_parent_after_fork() {
     if RUN.get().is_some() {
-        forward::parent_after_fork();
+        run().forwarding.parent_after_fork();
     }
 }
 
@@ -46,21 +45,21 @@ pub(super) extern "C" fn in_forked_child() {
     let info = RunInfo { pid, forked: true, ..run.info.clone() };
     let script_name = run.factory.as_ref().map(|f| f.name().to_owned()).unwrap_or_default();
     let hello = Hello { pid, forked: true, arch: info.arch.clone(), script: script_name };
-    forward::child_after_fork(run.endpoint.as_ref(), &hello);
+    run.forwarding.child_after_fork(run.endpoint.as_ref(), &hello);
     let Some(factory) = &run.factory else {
-        batch::start(None, super::undelivered_blocks());
+        batch::start(None, super::undelivered_blocks(), run.forwarding.clone());
         return;
     };
     let started =
         factory.instantiate(Some(pid)).and_then(|mut script| Ok(script.init(&info, &run.args)?.map(|_| script)));
     match started {
-        Ok(script) => batch::start(script, super::undelivered_blocks()),
+        Ok(script) => batch::start(script, super::undelivered_blocks(), run.forwarding.clone()),
         Err(err) => {
             console::line(&format!(
                 "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
                 console::one_line(&err)
             ));
-            batch::start(None, super::undelivered_blocks());
+            batch::start(None, super::undelivered_blocks(), run.forwarding.clone());
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
 use crate::events::{EventKinds, RunInfo, Subscription};
 use crate::script::ScriptFactory;
 use crate::sink::OutDir;
-use crate::sink::forward;
+use crate::sink::forward::Forwarding;
 use crate::{batch, buffer, console, options, qemu};
 
 /// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
@@ -23,6 +23,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     }
     let endpoint = options::endpoint(&opts.host)?;
     let forwarded = forwarded_kinds(&opts, endpoint.is_some())?;
+    let forwarding = Forwarding::default();
     let script_path = match (&opts.host.script, &endpoint) {
         (None, Some(_)) => None,
         _ => Some(opts.script()?),
@@ -31,7 +32,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     let (factory, mut script, args) = match script_path {
         Some(path) => {
             let limits = options::limits(&opts.host)?;
-            let factory = ScriptFactory::load(path, target, out, limits)?;
+            let factory = ScriptFactory::load(path, target, out, limits, forwarding.clone())?;
             let mut script = factory.instantiate(None)?;
             let described = script.describe()?;
             if opts.host.help {
@@ -54,7 +55,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     if let Some(endpoint) = &endpoint {
         let script_name = script.as_ref().map(|s| s.name().to_owned()).unwrap_or_default();
         let hello = Hello { pid: info.pid, forked: false, arch: info.arch.clone(), script: script_name };
-        forward::start(endpoint.open()?, &hello, forwarded)?;
+        forwarding.start(endpoint.open()?, &hello, forwarded)?;
     }
     if script.is_some() && opts.host.forward_filter.is_some() {
         bail!("forward-filter= applies to the built-in forwarder only; the script chooses its own filter");
@@ -77,11 +78,11 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
 
     let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target);
     crate::capture::install(capture, before_exec).map_err(anyhow::Error::msg)?;
-    if RUN.set(Run { factory, info, args, endpoint }).is_err() {
+    if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone() }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
     buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
-    batch::start(script, undelivered_blocks());
+    batch::start(script, undelivered_blocks(), forwarding);
     if let Some(fd) = opts.host.progress_fd {
         crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
     }

@@ -6,7 +6,6 @@ use crate::capture::{Capture, fault};
 use crate::events::{EventKinds, RunSummary, ThreadEvent, VcpuInstructions, VcpuMemory};
 use crate::qemu::{Tb, Vcpu};
 use crate::script::ScriptHost;
-use crate::sink::forward;
 use crate::{batch, buffer, console};
 
 pub(super) fn on_translate(tb: Tb<'_>) {
@@ -106,7 +105,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     crate::progress::finish(summary.instructions.iter().map(|c| c.instructions).sum());
     // After finish, which may still emit; waits until the sink took everything.
     let exit = if at_exit { crate::qemu::extensions::user_exit_status() } else { None };
-    forward::finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
+    super::run().forwarding.finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
 }
 
 fn summary(capture: &Capture) -> RunSummary {

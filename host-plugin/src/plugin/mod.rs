@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use crate::events::{Argument, RunInfo};
 use crate::script::ScriptFactory;
-use crate::sink::forward::Endpoint;
+use crate::sink::forward::{Endpoint, Forwarding};
 
 pub use install::install;
 pub use lifecycle::before_exec;
@@ -22,6 +22,8 @@ struct Run {
     args: Vec<Argument>,
     /// The forwarding sink, reopened in forked children.
     endpoint: Option<Endpoint>,
+    /// The forwarded stream (inactive without a sink).
+    forwarding: Forwarding,
 }
 
 static RUN: OnceLock<Run> = OnceLock::new();

@@ -10,6 +10,7 @@ use crate::console;
 use crate::events::bindings::cannonball::script::{host, types};
 use crate::events::bindings::exports::{Host, LogLevel};
 use crate::services::{disasm, memory, modules::MODULES};
+use crate::sink::forward::Forwarding;
 use crate::sink::{OutDir, report_name_for_child};
 
 /// Everything a script's calls can reach, stored in its `wasmtime::Store`.
@@ -17,6 +18,8 @@ pub struct HostState {
     pub(crate) script_name: String,
     arch: String,
     out: OutDir,
+    /// Where `emit` records go (the run's forwarded stream).
+    pub(crate) forwarding: Forwarding,
     /// In a forked child: its pid, which goes into the names of its reports.
     forked_pid: Option<u32>,
     wasi: WasiCtx,
@@ -29,7 +32,14 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(script_name: String, arch: String, out: OutDir, forked_pid: Option<u32>, limits: &Limits) -> Self {
+    pub fn new(
+        script_name: String,
+        arch: String,
+        out: OutDir,
+        forwarding: Forwarding,
+        forked_pid: Option<u32>,
+        limits: &Limits,
+    ) -> Self {
         // Deny-by-default WASI: no preopened directories, no environment, no arguments, no
         // network. stdout/stderr of the script are discarded; `log` is the way to speak.
         let wasi = WasiCtx::builder().build();
@@ -37,6 +47,7 @@ impl HostState {
             script_name,
             arch,
             out,
+            forwarding,
             forked_pid,
             wasi,
             table: ResourceTable::new(),
@@ -135,6 +146,6 @@ impl Host for HostState {
     }
 
     fn emit(&mut self, tag: u32, payload: Vec<u8>) -> wasmtime::Result<()> {
-        crate::sink::forward::emit(tag, &payload).map_err(|e| wasmtime::Error::msg(format!("{e:#}")))
+        self.forwarding.emit(tag, &payload).map_err(|e| wasmtime::Error::msg(format!("{e:#}")))
     }
 }

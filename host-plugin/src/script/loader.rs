@@ -15,6 +15,7 @@ use crate::events::bindings::exports::{
 };
 use crate::events::bindings::v0_1;
 use crate::sink::OutDir;
+use crate::sink::forward::Forwarding;
 
 /// A compiled and linked script, ready to be instantiated: once at start, and again in the
 /// child of every fork (where the script starts afresh).
@@ -24,13 +25,14 @@ pub struct ScriptFactory {
     name: String,
     arch: String,
     out: OutDir,
+    forwarding: Forwarding,
     limits: Limits,
 }
 
 impl ScriptFactory {
     /// Compiles the component at `path` and links it against the host. Every way a file can
     /// be unusable (missing, not Wasm, a core module, another world) becomes one error here.
-    pub fn load(path: &Path, arch: &str, out: OutDir, limits: Limits) -> Result<Self> {
+    pub fn load(path: &Path, arch: &str, out: OutDir, limits: Limits, forwarding: Forwarding) -> Result<Self> {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
         let bytes = std::fs::read(path).with_context(|| format!("cannot read script {}", path.display()))?;
         if !bytes.starts_with(b"\0asm") {
@@ -69,7 +71,7 @@ impl ScriptFactory {
             })
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} {}", path.display(), world_mismatch(&component, &engine)))?;
-        Ok(Self { engine, pre, name, arch: arch.to_owned(), out, limits })
+        Ok(Self { engine, pre, name, arch: arch.to_owned(), out, forwarding, limits })
     }
 
     pub fn name(&self) -> &str {
@@ -79,7 +81,14 @@ impl ScriptFactory {
     /// A fresh instance. In a forked child, `forked_pid` names its reports.
     pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
         limits::ensure_ticker(&self.engine);
-        let state = HostState::new(self.name.clone(), self.arch.clone(), self.out.clone(), forked_pid, &self.limits);
+        let state = HostState::new(
+            self.name.clone(),
+            self.arch.clone(),
+            self.out.clone(),
+            self.forwarding.clone(),
+            forked_pid,
+            &self.limits,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(self.limits.call_ticks());
@@ -201,7 +210,7 @@ impl ScriptHost {
             }
             OnError::Abort => {
                 console::line(&format!("cannonball: error: {line}; aborting (on-error=abort)"));
-                crate::sink::forward::finish(Vec::new(), None);
+                self.store.data().forwarding.finish(Vec::new(), None);
                 // SAFETY: _exit ends the process at once; QEMU's state needs no cleanup.
                 unsafe { libc::_exit(1) };
             }
