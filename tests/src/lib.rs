@@ -129,3 +129,25 @@ pub fn run_qemu(arch: &str, plugins: &[String], program: &Path, args: &[&str], w
 pub fn report_lines(text: &str) -> Vec<(String, String)> {
     text.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
+
+/// `cannonball dump --count` listening on a fresh socket in `work`, its totals going to a
+/// file: (the dump process, the socket, the totals file). Returns once it listens.
+pub fn start_dump(work: &TempDir) -> (std::process::Child, PathBuf, PathBuf) {
+    let sock = work.join("s.sock");
+    let out = work.join("dump.json");
+    let child = Command::new(cli())
+        .args(["dump", "--count", "--sock"])
+        .arg(&sock)
+        .arg("-o")
+        .arg(&out)
+        .env_remove("RUST_BACKTRACE")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot start cannonball dump");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !sock.exists() {
+        assert!(std::time::Instant::now() < deadline, "dump did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child, sock, out)
+}

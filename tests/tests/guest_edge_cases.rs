@@ -3,11 +3,9 @@
 //! same run, and the forwarded stream reaches `cannonball dump` complete (dump checks each
 //! stream's frame count against its end frame and fails otherwise).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use cannonball_tests::{QemuRun, TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
+use cannonball_tests::{
+    QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script, start_dump,
+};
 
 struct Observed {
     run: QemuRun,
@@ -17,25 +15,6 @@ struct Observed {
     reports: Vec<(String, u64)>,
     /// dump --count's summary.
     dump: String,
-}
-
-fn start_dump(work: &TempDir) -> (Child, PathBuf, PathBuf) {
-    let sock = work.join("s.sock");
-    let out = work.join("dump.json");
-    let child = Command::new(cli())
-        .args(["dump", "--count", "--sock"])
-        .arg(&sock)
-        .arg("-o")
-        .arg(&out)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sock.exists() {
-        assert!(Instant::now() < deadline, "dump did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (child, sock, out)
 }
 
 fn observe(name: &str, args: &[&str]) -> Observed {

@@ -11,12 +11,10 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
 
 use cannonball_tests::guest::{Compared, Guest, compare, ending, report_names};
-use cannonball_tests::{TempDir, cli, plugin, plugin_arg, program, script};
+use cannonball_tests::{TempDir, plugin, plugin_arg, program, script, start_dump};
 
 fn run(name: &str, args: &[&str], inline_oracles: bool) -> (Compared, TempDir) {
     let work = TempDir::new(name);
@@ -122,24 +120,6 @@ struct Sink {
     dump: Option<Child>,
 }
 
-fn start_dump(work: &TempDir) -> (Child, PathBuf) {
-    let sock = work.join("s.sock");
-    let child = Command::new(cli())
-        .args(["dump", "--count", "--sock"])
-        .arg(&sock)
-        .arg("-o")
-        .arg(work.join("dump.json"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sock.exists() {
-        assert!(Instant::now() < deadline, "dump did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (child, sock)
-}
-
 /// The plugin's options for one subscription kind.
 fn sink(kind: &str, work: &TempDir) -> Sink {
     let out = format!("out={}", work.join("out").display());
@@ -158,7 +138,7 @@ fn sink(kind: &str, work: &TempDir) -> Sink {
         }
         "fwd-file" => vec![format!("fwd={}", work.join("fwd.bin").display()), "forward=trace+syscalls+threads".into()],
         "sock" => {
-            let (child, sock) = start_dump(work);
+            let (child, sock, _) = start_dump(work);
             return Sink {
                 options: vec![format!("sock={}", sock.display()), "forward=trace+memory+syscalls+threads".into()],
                 dump: Some(child),

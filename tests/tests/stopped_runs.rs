@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use cannonball_tests::*;
@@ -112,20 +112,7 @@ fn sigalrm_sigusr1_and_a_real_time_signal() {
 #[test]
 fn sigkill_leaves_the_flushed_frames_and_no_end_frame() {
     let work = TempDir::new("sigkill");
-    let sock = work.join("cb.sock");
-    let json = work.join("events.json");
-    let dump = Command::new(cli())
-        .args(["dump", "--count", "--sock"])
-        .arg(&sock)
-        .arg("-o")
-        .arg(&json)
-        .env_remove("RUST_BACKTRACE")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while !sock.exists() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (dump, sock, json) = start_dump(&work);
     let options = [format!("sock={}", sock.display()), "forward=trace".to_string()];
     let mut child = start_spin(&[plugin_arg(&plugin(), &options)], &[], &work);
     // Let a few frames reach the consumer (the forwarder sends at least every 50 ms).

@@ -156,7 +156,7 @@ pub fn correct_fatal_fault_at_exit(capture: &super::Capture, cpu: Vcpu<'_>) {
         (Some(blocks), true) => buffer::last_exec(Owner::Vcpu(cpu))
             .and_then(|id| blocks.shape(id))
             .and_then(|(start, sizes)| cut_in(start, &sizes, pc)),
-        _ => capture.shapes.cut_at(pc),
+        _ => capture.shapes.as_ref().and_then(|s| s.cut_at(pc)),
     };
     if let Some(cut) = cut.filter(|c| c.skipped > 0) {
         capture.icount.subtract(vcpu, u64::from(cut.skipped));

@@ -11,8 +11,9 @@ pub struct Capture {
     pub kinds: EventKinds,
     pub filter: CodeFilter,
     pub icount: InstructionCounter,
-    /// Instruction sizes of every translated block, to correct counts after a fatal fault.
-    pub shapes: BlockShapes,
+    /// Instruction sizes of every translated block, to correct counts after a fatal fault on a
+    /// QEMU without the cannonball extensions (with them, QEMU reports each cut itself).
+    pub shapes: Option<BlockShapes>,
     pub blocks: Option<BlockRegistry>,
     pub block_counts: Option<BlockCounters>,
     pub memory_counts: Option<MemoryCounters>,
@@ -52,7 +53,7 @@ impl Capture {
             kinds,
             filter,
             icount: InstructionCounter::new(),
-            shapes: BlockShapes::new(),
+            shapes: (!crate::qemu::extensions::available()).then(BlockShapes::new),
             blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
             block_counts: kinds.contains(EventKinds::BLOCK_COUNTS).then(BlockCounters::new),
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
@@ -73,7 +74,9 @@ impl Capture {
             let insn = tb.insn(0);
             crate::services::set_guest_base(insn.haddr().wrapping_sub(insn.vaddr()));
         }
-        self.shapes.record(tb);
+        if let Some(shapes) = &self.shapes {
+            shapes.record(tb);
+        }
         let allowed = self.filter.allows(tb);
         // Totals count all code, filtered or not. A block with its own execution counter
         // needs no second inline op: its instructions are derived from that counter at
