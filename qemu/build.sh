@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned QEMU (user mode, with TCG plugins and capstone) and QEMU's own C plugins,
 # which serve as oracles and speed baselines, into target/qemu/:
-#   target/qemu/bin/qemu-x86_64, target/qemu/bin/qemu-aarch64
+#   target/qemu/bin/qemu-<target> for every guest target Cannonball supports (GUESTS below)
 #   target/qemu/plugins/lib<name>.so
 # Cached: rebuilt only when the pin, the patches, the configure flags or this script change.
 set -euo pipefail
@@ -10,7 +10,10 @@ root=$(cd "$here/.." && pwd)
 out=${CANNONBALL_QEMU_DIR:-$root/target/qemu}
 . "$here/pin.env"
 
-TARGETS="x86_64-linux-user,aarch64-linux-user"
+# QEMU's names of the guest targets: 64- and 32-bit x86, ARM (AArch64 and 32-bit hard-float,
+# ARM and Thumb-2), RISC-V, MIPS both byte orders, little-endian POWER.
+GUESTS=(x86_64 i386 aarch64 arm riscv64 mips mipsel ppc64le)
+TARGETS=$(printf '%s-linux-user,' "${GUESTS[@]}"); TARGETS=${TARGETS%,}
 CONFIGURE_FLAGS=(
   --target-list="$TARGETS" --enable-plugins --enable-capstone
   --disable-system --disable-tools --disable-docs --disable-rust --disable-werror
@@ -23,9 +26,10 @@ ORACLE_PLUGINS=(
   contrib/plugins/libhotblocks.so
 )
 
+all_built() { for g in "${GUESTS[@]}"; do [ -x "$out/bin/qemu-$g" ] || return 1; done; }
 stamp=$( { cat "$here/pin.env" "$here"/patches/*.patch "$0"; echo "${CONFIGURE_FLAGS[*]}"; } | sha256sum | cut -d' ' -f1)
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] \
-   && [ -x "$out/bin/qemu-x86_64" ] && [ -x "$out/bin/qemu-aarch64" ]; then
+   && all_built; then
   echo "cannonball: QEMU $QEMU_VERSION is up to date in $out" >&2
   exit 0
 fi
@@ -51,12 +55,12 @@ echo "cannonball: configuring and building QEMU (takes a minute or two)" >&2
 t0=$(date +%s)
 ( cd "$out/build" && "$src/configure" "${CONFIGURE_FLAGS[@]}" > configure.log 2>&1 ) \
   || { tail -n 30 "$out/build/configure.log" >&2; echo "cannonball: error: QEMU configure failed (log: $out/build/configure.log)" >&2; exit 1; }
-( cd "$out/build" && ninja qemu-x86_64 qemu-aarch64 "${ORACLE_PLUGINS[@]}" > build.log 2>&1 ) \
+( cd "$out/build" && ninja "${GUESTS[@]/#/qemu-}" "${ORACLE_PLUGINS[@]}" > build.log 2>&1 ) \
   || { tail -n 30 "$out/build/build.log" >&2; echo "cannonball: error: QEMU build failed (log: $out/build/build.log)" >&2; exit 1; }
 
 rm -rf "$out/bin" "$out/plugins" "$out/include"
 mkdir -p "$out/bin" "$out/plugins" "$out/include"
-cp "$out/build/qemu-x86_64" "$out/build/qemu-aarch64" "$out/bin/"
+for g in "${GUESTS[@]}"; do cp "$out/build/qemu-$g" "$out/bin/"; done
 for p in "${ORACLE_PLUGINS[@]}"; do cp "$out/build/$p" "$out/plugins/"; done
 cp "$src/include/qemu/qemu-plugin.h" "$out/include/"
 echo "$stamp" > "$out/.stamp"

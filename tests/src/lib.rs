@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use cannonball_launcher::{self as launcher, Tree};
 
 pub mod census;
+pub mod cross;
 pub mod guest;
 pub mod objdump;
 pub mod oracle;
