@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Result, bail};
-use cannonball_launcher::{QemuCommand, Tree, arch_of, plugin_arg, resolve_program};
+use cannonball_launcher::{GuestImage, QemuCommand, Tree, plugin_arg};
 
 /// The Cannonball tree: `$CANNONBALL_HOME`, else the source tree this binary was built from.
 pub fn root() -> PathBuf {
@@ -35,29 +35,44 @@ fn plugin() -> Result<PathBuf> {
     bail!("libcannonball.so not found: build it with `cargo xtask build` (or set CANNONBALL_HOME)")
 }
 
-/// The program a run starts: found as the shell would, with the QEMU target that runs it.
+/// How the guest runs: options shared by `run` and `dump`.
+#[derive(clap::Args, Debug, Default)]
+pub struct GuestOptions {
+    /// QEMU target (default: from the program's ELF header: class, byte order, machine, ABI).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// The guest's root file system, where its dynamic loader and libraries are (QEMU's -L;
+    /// default: QEMU_LD_PREFIX, else Debian's cross root /usr/<triple> for a foreign program).
+    #[arg(long, short = 'L', value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+}
+
+/// The program a run starts: found as the shell would, with the QEMU target that runs it and
+/// the root its libraries come from, all checked before QEMU starts.
 pub struct Guest {
     program: PathBuf,
     args: Vec<OsString>,
-    arch: String,
+    arch: &'static str,
+    library_root: Option<PathBuf>,
 }
 
 impl Guest {
-    /// `command` is the program and its arguments (what follows `--`); `arch` overrides the
-    /// target named by the program's ELF header.
-    pub fn new(command: &[OsString], arch: Option<&str>) -> Result<Guest> {
-        let program = resolve_program(Path::new(&command[0]))?;
-        let arch = match arch {
-            Some(arch) => arch.to_owned(),
-            None => arch_of(&program)?.to_owned(),
-        };
-        Ok(Guest { program, args: command[1..].to_vec(), arch })
+    /// `command` is the program and its arguments (what follows `--`).
+    pub fn new(command: &[OsString], options: &GuestOptions) -> Result<Guest> {
+        let image = GuestImage::inspect_as(Path::new(&command[0]), options.arch.as_deref())?;
+        let library_root = image.library_root(options.sysroot.as_deref())?;
+        let arch = image.target.qemu;
+        Ok(Guest { program: image.path, args: command[1..].to_vec(), arch, library_root })
     }
 
-    /// `qemu-ARCH -plugin libcannonball.so,OPTIONS... PROGRAM ARGS`.
+    /// `qemu-ARCH [-L ROOT] -plugin libcannonball.so,OPTIONS... PROGRAM ARGS`.
     pub fn command(&self, options: &[String]) -> Result<Command> {
-        let qemu = qemu(&self.arch)?;
+        let qemu = qemu(self.arch)?;
         let plugin = plugin_arg(&plugin()?, options)?;
-        Ok(QemuCommand::new(qemu, &self.program).plugin(plugin).args(&self.args).command())
+        Ok(QemuCommand::new(qemu, &self.program)
+            .library_root(self.library_root.as_ref())
+            .plugin(plugin)
+            .args(&self.args)
+            .command())
     }
 }

@@ -24,9 +24,8 @@ pub struct RunArgs {
     /// Directory for the script's reports.
     #[arg(short, long, default_value = ".")]
     out: PathBuf,
-    /// QEMU target (default: from the program's ELF header).
-    #[arg(long)]
-    arch: Option<String>,
+    #[command(flatten)]
+    guest: crate::locate::GuestOptions,
     /// Forward to a consumer listening on this Unix socket (see `cannonball dump`).
     #[arg(long)]
     sock: Option<PathBuf>,
@@ -48,7 +47,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
-    let guest = locate::Guest::new(&args.program, args.arch.as_deref())?;
+    let guest = locate::Guest::new(&args.program, &args.guest)?;
     let mut options = Vec::new();
     if let Some(script) = &args.script {
         if !script.is_file() {

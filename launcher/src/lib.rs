@@ -7,8 +7,9 @@
 //! - [`Tree`]: where `cargo xtask build` puts QEMU, the plugins, the scripts and the test
 //!   programs. These paths are a contract that docs, tests and users rely on.
 //! - [`plugin_arg`]: the value of QEMU's `-plugin` option, refusing what QEMU would split.
-//! - [`resolve_program`] and [`arch_of`]: the guest program as the shell finds it, and the
-//!   QEMU target its ELF header asks for.
+//! - [`resolve_program`], [`GuestImage`]: the guest program as the shell finds it, the QEMU
+//!   target its ELF header asks for (class, byte order, machine, ABI flags) and the library
+//!   root its dynamic loader is found in.
 //! - [`QemuCommand`]: `qemu-ARCH [-d plugin -D LOG] [-plugin P]... PROGRAM ARGS` as a
 //!   [`std::process::Command`] that callers finish (environment, stdio) and spawn.
 //! - [`Lang`]: the language of a script project, recognised from its files.
@@ -26,6 +27,7 @@
 //! # anyhow::Ok(())
 //! ```
 
+mod elf;
 mod lang;
 mod plugin_arg;
 mod program;
@@ -34,6 +36,6 @@ mod tree;
 
 pub use lang::Lang;
 pub use plugin_arg::plugin_arg;
-pub use program::{arch_of, resolve_program};
+pub use program::{BUILT, GuestImage, SUPPORTED, Target, arch_of, resolve_program};
 pub use qemu::QemuCommand;
 pub use tree::Tree;

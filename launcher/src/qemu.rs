@@ -15,6 +15,7 @@ use std::process::Command;
 pub struct QemuCommand {
     qemu: PathBuf,
     plugin_log: Option<PathBuf>,
+    library_root: Option<PathBuf>,
     plugins: Vec<String>,
     program: OsString,
     args: Vec<OsString>,
@@ -26,6 +27,7 @@ impl QemuCommand {
         QemuCommand {
             qemu: qemu.into(),
             plugin_log: None,
+            library_root: None,
             plugins: Vec::new(),
             program: program.as_ref().to_owned(),
             args: Vec::new(),
@@ -36,6 +38,13 @@ impl QemuCommand {
     /// QEMU's C plugins print their counts only there; without it they print nothing.
     pub fn plugin_log(mut self, log: impl Into<PathBuf>) -> QemuCommand {
         self.plugin_log = Some(log.into());
+        self
+    }
+
+    /// Where the guest's dynamic loader and libraries are looked up first (`-L DIR`), as
+    /// [`GuestImage::library_root`](crate::GuestImage::library_root) decides.
+    pub fn library_root(mut self, dir: Option<impl Into<PathBuf>>) -> QemuCommand {
+        self.library_root = dir.map(Into::into);
         self
     }
 
@@ -75,6 +84,9 @@ impl QemuCommand {
         let mut cmd = Command::new(&self.qemu);
         if let Some(log) = &self.plugin_log {
             cmd.arg("-d").arg("plugin").arg("-D").arg(log);
+        }
+        if let Some(dir) = &self.library_root {
+            cmd.arg("-L").arg(dir);
         }
         for plugin in &self.plugins {
             cmd.arg("-plugin").arg(plugin);

@@ -15,6 +15,10 @@ use crate::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, qemu, script};
 /// A guest command line with its whole environment, working directory and input.
 #[derive(Clone, Debug)]
 pub struct Guest {
+    /// QEMU's target name (`qemu-<arch>`): x86_64 unless [`Guest::foreign`] says otherwise.
+    pub arch: String,
+    /// QEMU's `-L`: where a foreign program's dynamic loader and libraries are.
+    pub library_root: Option<PathBuf>,
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -26,6 +30,8 @@ impl Guest {
     /// A guest with a small fixed environment (no variable of the caller leaks in).
     pub fn new(program: impl Into<PathBuf>, args: &[&str], cwd: &Path) -> Guest {
         Guest {
+            arch: "x86_64".into(),
+            library_root: None,
             program: program.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec![
@@ -41,15 +47,24 @@ impl Guest {
         }
     }
 
+    /// Runs under `qemu-<arch>` with the cross toolchain's library root.
+    pub fn foreign(mut self, cross: &crate::cross::Cross) -> Guest {
+        self.arch = cross.arch.into();
+        self.library_root = Some(cross.sysroot());
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Guest {
         self.env.push((key.into(), value.into()));
         self
     }
 
-    /// `qemu-x86_64 [-d plugin -D LOG] [-plugin P]... program args`, environment cleared and
-    /// set to the guest's, stdin/stdout/stderr not yet configured.
+    /// `qemu-ARCH [-L ROOT] [-d plugin -D LOG] [-plugin P]... program args`, environment
+    /// cleared and set to the guest's, stdin/stdout/stderr not yet configured.
     pub fn command(&self, plugins: &[String], log: Option<&Path>) -> Command {
-        let mut launch = QemuCommand::new(qemu("x86_64"), &self.program).plugins(plugins.iter().cloned());
+        let mut launch = QemuCommand::new(qemu(&self.arch), &self.program)
+            .library_root(self.library_root.as_ref())
+            .plugins(plugins.iter().cloned());
         if let Some(log) = log {
             launch = launch.plugin_log(log);
         }

@@ -134,10 +134,17 @@ pub fn report_lines(text: &str) -> Vec<(String, String)> {
 /// `cannonball dump --count` listening on a fresh socket in `work`, its totals going to a
 /// file: (the dump process, the socket, the totals file). Returns once it listens.
 pub fn start_dump(work: &TempDir) -> (std::process::Child, PathBuf, PathBuf) {
+    start_dump_with(work, &["--count"])
+}
+
+/// As [`start_dump`], with `cannonball dump`'s own options (none: every event as a JSON line).
+pub fn start_dump_with(work: &TempDir, options: &[&str]) -> (std::process::Child, PathBuf, PathBuf) {
     let sock = work.join("s.sock");
     let out = work.join("dump.json");
     let child = Command::new(cli())
-        .args(["dump", "--count", "--sock"])
+        .arg("dump")
+        .args(options)
+        .arg("--sock")
         .arg(&sock)
         .arg("-o")
         .arg(&out)

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
-use cannonball_launcher::Tree;
+use cannonball_launcher::{BUILT, Target, Tree};
 
 /// A check: what it runs, and which package provides what it needs.
 struct Check {
@@ -21,21 +21,37 @@ fn succeeds(cmd: &mut Command) -> bool {
     cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
-/// Compiles a program that includes libc headers with `cc`.
+/// Compiles a program that includes libc headers with `cc`, statically linked.
 fn compiles_with(cc: &str, dir: &Path) -> bool {
+    compiles(cc, dir, &["-static"])
+}
+
+fn compiles(cc: &str, dir: &Path, flags: &[&str]) -> bool {
     let src = dir.join("preflight.c");
     let written = std::fs::write(&src, "#include <stdio.h>\n#include <pthread.h>\nint main(void) { puts(\"ok\"); }\n");
     written.is_ok()
-        && succeeds(Command::new(cc).args(["-static", "-pthread", "-o"]).arg(dir.join("preflight")).arg(&src))
+        && succeeds(Command::new(cc).args(flags).args(["-pthread", "-o"]).arg(dir.join("preflight")).arg(&src))
+}
+
+/// The guest targets besides the host's own, with Debian's cross toolchains.
+pub fn foreign_targets() -> impl Iterator<Item = &'static Target> {
+    BUILT.into_iter().filter(|t| t.qemu != std::env::consts::ARCH)
+}
+
+/// A cross toolchain works when it links a program statically and dynamically (the latter
+/// needs the cross C library's shared objects: the root QEMU gets as `-L`) and its objdump
+/// and nm run (the listing tests' oracles).
+fn cross_toolchain_works(target: &Target, dir: &Path) -> bool {
+    let tool = |name: &str| format!("{}-{name}", target.triple);
+    compiles(&tool("gcc"), dir, &["-static"])
+        && compiles(&tool("gcc"), dir, &[])
+        && Path::new("/usr").join(target.triple).join("lib").is_dir()
+        && succeeds(Command::new(tool("objdump")).arg("--version"))
+        && succeeds(Command::new(tool("nm")).arg("--version"))
 }
 
 const CHECKS: &[Check] = &[
     Check { what: "gcc compiles a C program", package: "gcc libc6-dev", run: |d| compiles_with("gcc", d) },
-    Check {
-        what: "aarch64-linux-gnu-gcc compiles a C program with <stdio.h>",
-        package: "gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
-        run: |d| compiles_with("aarch64-linux-gnu-gcc", d),
-    },
     Check {
         what: "strace runs",
         package: "strace",
@@ -59,6 +75,17 @@ pub fn check() -> Result<()> {
     for check in CHECKS {
         if !(check.run)(&dir) {
             bail!("{} fails: install the Debian package(s) {} (qemu/deps.sh does)", check.what, check.package);
+        }
+    }
+    for target in foreign_targets() {
+        if !cross_toolchain_works(target, &dir) {
+            bail!(
+                "{}-gcc does not build static and dynamic programs with <stdio.h>: install the Debian packages \
+                 gcc-{} libc6-dev-{}-cross (qemu/deps.sh does)",
+                target.triple,
+                target.triple,
+                target.deb
+            );
         }
     }
     Ok(())

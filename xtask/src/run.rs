@@ -36,22 +36,20 @@ pub fn demo() -> Result<()> {
 
 pub fn test(args: &[String]) -> Result<()> {
     build::all()?;
-    // Oracles the tests compare with: strace for the syscalls example, and a cross compiler
-    // for its aarch64 guest. Then the programs nobody here wrote that real_programs.rs runs
-    // (CPython with its own test suite, coreutils, tar, find, bash), each by name: deps.sh
-    // installs without recommends.
+    // Oracles the tests compare with: strace for the syscalls example, and Debian's cross
+    // compilers (with their C libraries, only recommended by the compiler packages) for the
+    // foreign guests. Then the programs nobody here wrote that real_programs.rs runs (CPython
+    // with its own test suite, coreutils, tar, find, bash), each by name: deps.sh installs
+    // without recommends.
     let root = Tree::source().root().to_path_buf();
-    build::run(Command::new(root.join("qemu/deps.sh")).args([
-        "strace",
-        "gcc-aarch64-linux-gnu",
-        "libc6-dev-arm64-cross",
-        "python3.11",
-        "libpython3.11-testsuite",
-        "coreutils",
-        "tar",
-        "findutils",
-        "bash",
-    ]))?;
+    let mut packages: Vec<String> = ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash"]
+        .map(String::from)
+        .to_vec();
+    for target in crate::preflight::foreign_targets() {
+        packages.push(format!("gcc-{}", target.triple));
+        packages.push(format!("libc6-dev-{}-cross", target.deb));
+    }
+    build::run(Command::new(root.join("qemu/deps.sh")).args(&packages))?;
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -36,9 +36,8 @@ pub struct DumpArgs {
     /// Plugin options passed through (KEY=VALUE: script arguments, filter=, out=...).
     #[arg(short = 'p', long = "plugin-opt", value_name = "KEY=VALUE")]
     plugin_opts: Vec<String>,
-    /// QEMU target (default: from the program's ELF header).
-    #[arg(long)]
-    arch: Option<String>,
+    #[command(flatten)]
+    guest: crate::locate::GuestOptions,
     /// The program to run and its arguments (omit to only listen).
     #[arg(last = true)]
     program: Vec<OsString>,
@@ -130,7 +129,7 @@ async fn serve_until_done(
 }
 
 fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process::Child> {
-    let guest = locate::Guest::new(&args.program, args.arch.as_deref())?;
+    let guest = locate::Guest::new(&args.program, &args.guest)?;
     let mut options = vec![format!("sock={}", sock.display())];
     if let Some(script) = &args.script {
         options.push(format!("script={}", script.display()));
