@@ -18,15 +18,23 @@ use cannonball_tests::guest::{Guest, compare};
 use cannonball_tests::{TempDir, cli, oracle_plugin, plugin, plugin_arg, root, script, start_dump_with};
 
 fn build(cross: &Cross, linking: Linking, work: &TempDir) -> PathBuf {
+    build_with(cross, linking, &[], work)
+}
+
+fn build_with(cross: &Cross, linking: Linking, flags: &[&str], work: &TempDir) -> PathBuf {
     let out = work.join(&format!("foreign-{}-{linking:?}", cross.arch).to_lowercase());
-    cross.compile(&root().join("tests/programs/foreign.c"), &out, linking, &[]);
+    cross.compile(&root().join("tests/programs/foreign.c"), &out, linking, flags);
     out
 }
 
 /// Parent and forked child: every count exact, the guest's output unchanged.
 fn counts_exact(cross: &Cross, linking: Linking) {
+    counts_exact_with(cross, linking, &[])
+}
+
+fn counts_exact_with(cross: &Cross, linking: Linking, flags: &[&str]) {
     let work = TempDir::new(&format!("foreign-{}", cross.arch));
-    let prog = build(cross, linking, &work);
+    let prog = build_with(cross, linking, flags, &work);
     let guest = Guest::new(&prog, &[], work.path()).foreign(cross);
     let c = compare(&guest, &work, true);
     c.assert_guest_unchanged(true);
@@ -160,11 +168,21 @@ macro_rules! per_arch {
 
 per_arch!(i386: "i386", aarch64: "aarch64", arm: "arm", riscv64: "riscv64", mips: "mips", mipsel: "mipsel", ppc64le: "ppc64le");
 
+/// Debian's armhf compiler emits Thumb-2; the program in ARM code (its libc stays Thumb-2, so
+/// the run switches between both).
+#[test]
+fn counts_arm_mode() {
+    counts_exact_with(&Cross::by_arch("arm"), Linking::Static, &["-marm"]);
+}
+
 #[test]
 fn every_foreign_target_is_tested() {
     // The macro above lists the targets by hand; this keeps it in step with FOREIGN.
     let listed = ["i386", "aarch64", "arm", "riscv64", "mips", "mipsel", "ppc64le"];
     assert_eq!(FOREIGN.iter().map(|c| c.arch).collect::<Vec<_>>(), listed);
+    // ... and with the targets the launcher picks from ELF headers (and qemu/build.sh builds).
+    let launcher: Vec<_> = cannonball_launcher::BUILT.iter().filter(|t| t.qemu != "x86_64").map(|t| (t.qemu, t.triple)).collect();
+    assert_eq!(FOREIGN.iter().map(|c| (c.arch, c.triple)).collect::<Vec<_>>(), launcher);
 }
 
 /// `cannonball run` with a clean environment for a dynamically linked foreign program.
