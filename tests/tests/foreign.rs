@@ -152,6 +152,18 @@ fn memory_exact(cross: &Cross) {
     }
 }
 
+/// Faults recovered with siglongjmp in the middle of blocks (tests/programs/fault_loop.c):
+/// the counts stay exact (QEMU's report of where a block was left, in our patch).
+fn faults_exact(cross: &Cross) {
+    let work = TempDir::new(&format!("foreign-faults-{}", cross.arch));
+    let prog = work.join("fault_loop");
+    cross.compile(&root().join("tests/programs/fault_loop.c"), &prog, Linking::Static, &[]);
+    let c = compare(&Guest::new(&prog, &["1000"], work.path()).foreign(cross), &work, true);
+    assert!(c.plain.stdout.contains("SIGSEGV 1000, SIGBUS 1000, SIGFPE "), "{}: {}", cross.arch, c.plain.stdout);
+    c.assert_guest_unchanged(true);
+    c.assert_counts_exact();
+}
+
 macro_rules! per_arch {
     ($($name:ident: $arch:literal),* $(,)?) => {
         mod counts_static {
@@ -162,6 +174,9 @@ macro_rules! per_arch {
         }
         mod memory {
             $(#[test] fn $name() { super::memory_exact(&super::Cross::by_arch($arch)) })*
+        }
+        mod faults {
+            $(#[test] fn $name() { super::faults_exact(&super::Cross::by_arch($arch)) })*
         }
     };
 }
