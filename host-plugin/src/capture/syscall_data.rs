@@ -39,30 +39,59 @@ pub mod info {
     pub const AT_RETURN: u8 = 1 << 6;
 }
 
+/// One QEMU target's system calls (generated in `syscall_table.rs`, one per target).
+pub struct Arch {
+    /// QEMU's target name, as `qemu_info_t.target_name` gives it.
+    pub arch: &'static str,
+    /// Width of a guest pointer.
+    pub bits: u32,
+    /// execve and execveat (see `plugin::before_exec`).
+    pub execve: [i64; 2],
+    /// (number, the arguments with data), ascending by number.
+    pub data: &'static [(i64, &'static [Arg])],
+}
+
+impl Arch {
+    /// The generated entry of a QEMU target; `None` for targets the generator does not know.
+    pub fn get(arch: &str) -> Option<&'static Arch> {
+        super::syscall_table::ARCHES.iter().find(|a| a.arch == arch)
+    }
+}
+
 /// The data arguments of every system call of one architecture, by number.
 pub struct SyscallTable {
+    /// The lowest number with data: mips o32 numbers start at 4000, and the table need not.
+    first: i64,
     by_number: Vec<&'static [Arg]>,
+    /// The bits of an argument that make a guest address.
+    address_mask: u64,
 }
 
 impl SyscallTable {
     /// The table for a QEMU target; `None` for architectures without one.
     pub fn for_arch(arch: &str) -> Option<Self> {
-        let rows = match arch {
-            "x86_64" => super::syscall_table::X86_64,
-            "aarch64" => super::syscall_table::AARCH64,
-            _ => return None,
-        };
-        let size = rows.iter().map(|&(n, _)| n as usize + 1).max().unwrap_or(0);
+        let arch = Arch::get(arch)?;
+        let rows = arch.data;
+        let first = rows.iter().map(|&(n, _)| n).min().unwrap_or(0);
+        let size = rows.iter().map(|&(n, _)| (n - first) as usize + 1).max().unwrap_or(0);
         let mut by_number = vec![&[][..]; size];
         for &(n, args) in rows {
-            by_number[n as usize] = args;
+            by_number[(n - first) as usize] = args;
         }
-        Some(Self { by_number })
+        let address_mask = if arch.bits >= 64 { u64::MAX } else { (1u64 << arch.bits) - 1 };
+        Some(Self { first, by_number, address_mask })
+    }
+
+    /// The arguments as guest addresses: QEMU hands a 32-bit guest's registers over
+    /// sign-extended (its `abi_long`), so a pointer above 2 GiB arrives as 0xffffffff8.......
+    pub fn addresses(&self, args: &[u64; 6]) -> [u64; 6] {
+        args.map(|a| a & self.address_mask)
     }
 
     /// The data arguments of call `number` (empty for calls without any).
     pub fn get(&self, number: i64) -> &'static [Arg] {
-        usize::try_from(number).ok().and_then(|n| self.by_number.get(n)).copied().unwrap_or(&[])
+        let index = number.checked_sub(self.first).and_then(|n| usize::try_from(n).ok());
+        index.and_then(|n| self.by_number.get(n)).copied().unwrap_or(&[])
     }
 }
 
@@ -305,6 +334,20 @@ mod tests {
         let arm = SyscallTable::for_arch("aarch64").unwrap();
         assert_eq!(arm.get(56), [Arg::Path(1)]); // openat
         assert_eq!(arm.get(221), [Arg::Path(0), Arg::Argv(1)]); // execve
-        assert!(SyscallTable::for_arch("riscv64").is_none());
+        let rv = SyscallTable::for_arch("riscv64").unwrap();
+        assert_eq!(rv.get(56), [Arg::Path(1)]); // openat
+        assert!(rv.get(38).is_empty()); // no renameat on riscv64 (no __ARCH_WANT_RENAMEAT)
+        let mips = SyscallTable::for_arch("mips").unwrap();
+        assert_eq!(mips.get(4288), [Arg::Path(1)]); // openat, o32 numbers from 4000
+        assert_eq!(mips.get(4004), [Arg::InBuffer { arg: 1, len: 2 }]); // write
+        assert!(mips.get(4).is_empty() && mips.get(-1).is_empty() && mips.get(i64::MIN).is_empty());
+        let i386 = SyscallTable::for_arch("i386").unwrap();
+        assert_eq!(i386.get(195), [Arg::Path(0)]); // stat64
+        assert_eq!(i386.addresses(&[0xffff_ffff_ffff_d000, 1, 0, 0, 0, 0])[0], 0xffff_d000);
+        assert_eq!(x86.addresses(&[0xffff_ffff_ffff_d000, 1, 0, 0, 0, 0])[0], 0xffff_ffff_ffff_d000);
+        for arch in ["x86_64", "i386", "aarch64", "arm", "riscv64", "mips", "mipsel", "ppc64le"] {
+            assert!(SyscallTable::for_arch(arch).is_some(), "{arch}");
+        }
+        assert!(SyscallTable::for_arch("sparc").is_none());
     }
 }
