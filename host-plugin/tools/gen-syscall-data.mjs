@@ -54,9 +54,7 @@ const SPEC = {
   mq_timedreceive_time64: "o1", getrandom: "o0",
 };
 
-/** Arches whose 64-bit arguments take two registers. */
-const ILP32 = new Set(["i386", "arm", "mips", "mipsel"]);
-/** Where those arches differ from SPEC (see the top of this file). */
+/** Where 32-bit arches (`bits: 32` in unistd.mjs) differ from SPEC (see the top of this file). */
 const SPEC_32 = { fanotify_mark: "s5" };
 
 function parse(spec) {
@@ -70,13 +68,13 @@ function parse(spec) {
 }
 
 /** The data rows of one arch, as Rust source lines, and the SPEC names it has. */
-function rows(arch, byNumber) {
+function rows(a, byNumber) {
   const lines = [];
   const found = new Set();
   for (const [number, name] of byNumber) {
     if (!(name in SPEC)) continue;
     found.add(name);
-    const spec = (ILP32.has(arch) && SPEC_32[name]) || SPEC[name];
+    const spec = (a.bits === 32 && SPEC_32[name]) || SPEC[name];
     lines.push(`    (${number}, &[${parse(spec).join(", ")}]), // ${name}`);
   }
   return { text: lines.join("\n"), found };
@@ -93,13 +91,12 @@ for (const a of ARCHES) {
     if (!hit) throw new Error(`${a.arch} has no ${name}`);
     return hit[0];
   };
-  const r = rows(a.arch, byNumber);
+  const r = rows(a, byNumber);
   r.found.forEach((n) => found.add(n));
   // Identical tables (mips and mipsel) are written once.
   let table = tables.find((t) => t.text === r.text);
   if (!table) tables.push((table = { name: constName(a.arch), text: r.text }));
-  const bits = ILP32.has(a.arch) ? 32 : 64;
-  entries.push(`    Arch { arch: "${a.arch}", bits: ${bits}, execve: [${number("execve")}, ${number("execveat")}], data: ${table.name} },`);
+  entries.push(`    Arch { arch: "${a.arch}", bits: ${a.bits}, execve: [${number("execve")}, ${number("execveat")}], data: ${table.name} },`);
 }
 const unknown = Object.keys(SPEC).filter((n) => !found.has(n));
 if (unknown.length) throw new Error(`names on no architecture: ${unknown.join(" ")}`);

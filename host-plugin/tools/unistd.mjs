@@ -23,21 +23,24 @@
 // arm_sync_file_range) yields to the one it points at, as the kernel's syscall.tbl names it.
 import { execFileSync } from "node:child_process";
 
-/** What each target's numbers are read from: include root, header, preprocessor defines. */
+/** What each target's numbers are read from (include root, header, preprocessor defines) and
+ *  its pointer width (`bits`: 32-bit targets pass 64-bit arguments in two registers). */
 export const ARCHES = [
-  { arch: "x86_64", include: "/usr/include/x86_64-linux-gnu", header: "asm/unistd_64.h", defines: [] },
-  { arch: "i386", include: "/usr/i686-linux-gnu/include", header: "asm/unistd_32.h", defines: [] },
-  { arch: "aarch64", include: "/usr/aarch64-linux-gnu/include", header: "asm/unistd.h", defines: ["__aarch64__"] },
-  { arch: "arm", include: "/usr/arm-linux-gnueabihf/include", header: "asm/unistd.h", defines: ["__ARM_EABI__"] },
+  // The host's headers are split: asm/ under the multiarch directory, asm-generic/ above it.
+  { arch: "x86_64", include: "/usr/include/x86_64-linux-gnu", header: "asm/unistd_64.h", bits: 64, defines: [], also: ["/usr/include"] },
+  { arch: "i386", include: "/usr/i686-linux-gnu/include", header: "asm/unistd_32.h", bits: 32, defines: [] },
+  { arch: "aarch64", include: "/usr/aarch64-linux-gnu/include", header: "asm/unistd.h", bits: 64, defines: ["__aarch64__"] },
+  { arch: "arm", include: "/usr/arm-linux-gnueabihf/include", header: "asm/unistd.h", bits: 32, defines: ["__ARM_EABI__"] },
   {
     arch: "riscv64",
     include: "/usr/riscv64-linux-gnu/include",
     header: "asm/unistd.h",
+    bits: 64,
     defines: ["__LP64__", "__SIZEOF_POINTER__=8", "__riscv_xlen=64"],
   },
-  { arch: "mips", include: "/usr/mips-linux-gnu/include", header: "asm/unistd.h", defines: ["_MIPS_SIM=1"] },
-  { arch: "mipsel", include: "/usr/mipsel-linux-gnu/include", header: "asm/unistd.h", defines: ["_MIPS_SIM=1"] },
-  { arch: "ppc64le", include: "/usr/powerpc64le-linux-gnu/include", header: "asm/unistd.h", defines: ["__powerpc64__"] },
+  { arch: "mips", include: "/usr/mips-linux-gnu/include", header: "asm/unistd.h", bits: 32, defines: ["_MIPS_SIM=1"] },
+  { arch: "mipsel", include: "/usr/mipsel-linux-gnu/include", header: "asm/unistd.h", bits: 32, defines: ["_MIPS_SIM=1"] },
+  { arch: "ppc64le", include: "/usr/powerpc64le-linux-gnu/include", header: "asm/unistd.h", bits: 64, defines: ["__powerpc64__"] },
 ];
 
 /** How one architecture's numbers were read, for the generated files' headers. */
@@ -46,11 +49,13 @@ export function describe(a) {
   return `${a.arch}: ${a.include}/${a.header}${d}`;
 }
 
-/** The `#define` lines of `header` under the include root, preprocessed as for the target. */
-export function preprocess(include, header, defines) {
+/** The `#define` lines of `header` (default: the arch's) under the arch's include root,
+ *  preprocessed as for the target. */
+export function preprocess(a, header = a.header) {
+  const includes = [a.include, ...(a.also ?? [])].map((i) => `-I${i}`);
   return execFileSync(
     "cpp",
-    ["-dM", "-P", "-nostdinc", "-undef", `-I${include}`, ...defines.map((d) => `-D${d}`), `${include}/${header}`],
+    ["-dM", "-P", "-nostdinc", "-undef", ...includes, ...a.defines.map((d) => `-D${d}`), `${a.include}/${header}`],
     { encoding: "utf8" },
   );
 }
@@ -100,5 +105,5 @@ function parseDefines(text) {
 export function numbers(arch) {
   const a = ARCHES.find((x) => x.arch === arch);
   if (!a) throw new Error(`no headers for ${arch}`);
-  return parseDefines(preprocess(a.include, a.header, a.defines));
+  return parseDefines(preprocess(a));
 }
