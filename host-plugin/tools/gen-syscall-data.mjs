@@ -96,7 +96,7 @@ for (const a of ARCHES) {
   // Identical tables (mips and mipsel) are written once.
   let table = tables.find((t) => t.text === r.text);
   if (!table) tables.push((table = { name: constName(a.arch), text: r.text }));
-  entries.push(`    Arch { arch: "${a.arch}", bits: ${a.bits}, execve: [${number("execve")}, ${number("execveat")}], data: ${table.name} },`);
+  entries.push(`    Arch { arch: "${a.arch}", bits: ${a.bits}, big_endian: ${!!a.bigEndian}, execve: [${number("execve")}, ${number("execveat")}], data: ${table.name} },`);
 }
 const unknown = Object.keys(SPEC).filter((n) => !found.has(n));
 if (unknown.length) throw new Error(`names on no architecture: ${unknown.join(" ")}`);

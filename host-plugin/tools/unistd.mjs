@@ -23,8 +23,9 @@
 // arm_sync_file_range) yields to the one it points at, as the kernel's syscall.tbl names it.
 import { execFileSync } from "node:child_process";
 
-/** What each target's numbers are read from (include root, header, preprocessor defines) and
- *  its pointer width (`bits`: 32-bit targets pass 64-bit arguments in two registers). */
+/** What each target's numbers are read from (include root, header, preprocessor defines), its
+ *  pointer width (`bits`: 32-bit targets pass 64-bit arguments in two registers) and byte
+ *  order (`bigEndian`; argv is an array of guest pointers). */
 export const ARCHES = [
   // The host's headers are split: asm/ under the multiarch directory, asm-generic/ above it.
   { arch: "x86_64", include: "/usr/include/x86_64-linux-gnu", header: "asm/unistd_64.h", bits: 64, defines: [], also: ["/usr/include"] },
@@ -38,7 +39,7 @@ export const ARCHES = [
     bits: 64,
     defines: ["__LP64__", "__SIZEOF_POINTER__=8", "__riscv_xlen=64"],
   },
-  { arch: "mips", include: "/usr/mips-linux-gnu/include", header: "asm/unistd.h", bits: 32, defines: ["_MIPS_SIM=1"] },
+  { arch: "mips", include: "/usr/mips-linux-gnu/include", header: "asm/unistd.h", bits: 32, bigEndian: true, defines: ["_MIPS_SIM=1"] },
   { arch: "mipsel", include: "/usr/mipsel-linux-gnu/include", header: "asm/unistd.h", bits: 32, defines: ["_MIPS_SIM=1"] },
   { arch: "ppc64le", include: "/usr/powerpc64le-linux-gnu/include", header: "asm/unistd.h", bits: 64, defines: ["__powerpc64__"] },
 ];

@@ -14,14 +14,14 @@ use super::syscall_data::Arch;
 
 /// Every QEMU target with its numbers, in the generator's order.
 pub const ARCHES: &[Arch] = &[
-    Arch { arch: "x86_64", bits: 64, execve: [59, 322], data: X86_64 },
-    Arch { arch: "i386", bits: 32, execve: [11, 358], data: I386 },
-    Arch { arch: "aarch64", bits: 64, execve: [221, 281], data: AARCH64 },
-    Arch { arch: "arm", bits: 32, execve: [11, 387], data: ARM },
-    Arch { arch: "riscv64", bits: 64, execve: [221, 281], data: RISCV64 },
-    Arch { arch: "mips", bits: 32, execve: [4011, 4356], data: MIPS },
-    Arch { arch: "mipsel", bits: 32, execve: [4011, 4356], data: MIPS },
-    Arch { arch: "ppc64le", bits: 64, execve: [11, 362], data: PPC64LE },
+    Arch { arch: "x86_64", bits: 64, big_endian: false, execve: [59, 322], data: X86_64 },
+    Arch { arch: "i386", bits: 32, big_endian: false, execve: [11, 358], data: I386 },
+    Arch { arch: "aarch64", bits: 64, big_endian: false, execve: [221, 281], data: AARCH64 },
+    Arch { arch: "arm", bits: 32, big_endian: false, execve: [11, 387], data: ARM },
+    Arch { arch: "riscv64", bits: 64, big_endian: false, execve: [221, 281], data: RISCV64 },
+    Arch { arch: "mips", bits: 32, big_endian: true, execve: [4011, 4356], data: MIPS },
+    Arch { arch: "mipsel", bits: 32, big_endian: false, execve: [4011, 4356], data: MIPS },
+    Arch { arch: "ppc64le", bits: 64, big_endian: false, execve: [11, 362], data: PPC64LE },
 ];
 
 /// (number, the arguments with data), ascending by number.

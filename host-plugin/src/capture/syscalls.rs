@@ -20,7 +20,7 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
         match capture.syscall_data.as_ref().map(|t| (t, t.get(num))).filter(|(_, spec)| !spec.is_empty()) {
             Some((table, spec)) => buffer::record_syscall_entry(cpu, exec, num, args, |blobs| {
                 let mut memory = GuestMemory::new(cpu);
-                capture_entry(spec, &table.addresses(&args), &mut memory, blobs)
+                capture_entry(spec, &table.addresses(&args), table.layout(), &mut memory, blobs)
             }),
             None => buffer::record_syscall_entry(cpu, exec, num, args, |_| {}),
         }
