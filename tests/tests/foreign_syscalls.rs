@@ -4,8 +4,9 @@
 //! libsyscall.so in the same process. Checked against two sources that share nothing with
 //! our generators: libsyscall's numbers (what the guest really called) and the cross
 //! compiler's own `__NR_<name>` for every name the script printed (the number glibc compiles
-//! in). Also: openat's path decoded (a pointer above 2 GiB too on 32-bit targets), errno
-//! names of the target (mips numbers them differently), and the generated tables current.
+//! in). Also: openat's path decoded (a pointer above 2 GiB too on 32-bit targets), execve's
+//! argv (4-byte pointers on 32-bit targets, big-endian on mips), errno names of the target
+//! (mips numbers them differently), and the generated tables current.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -133,10 +134,33 @@ fn check(cross: &Cross) {
     assert_eq!(report.calls.last().map(|c| c.0.as_str()), Some("exit_group"), "{arch}");
 }
 
+/// execve's argv is an array of guest pointers: 4 bytes on 32-bit targets, big-endian on mips.
+/// tests/programs/fork_exec.c's child execs /bin/echo (natively); its report ends with the call.
+fn check_argv(cross: &Cross) {
+    let arch = cross.arch;
+    let work = TempDir::new(&format!("foreign-argv-{arch}"));
+    let prog = work.join("fork_exec");
+    cross.compile(&root().join("tests/programs/fork_exec.c"), &prog, Linking::Static, &[]);
+    let out = work.join("out");
+    let options = [format!("script={}", script("syscalls").display()), format!("out={}", out.display())];
+    let run = run_qemu(arch, &[plugin_arg(&plugin(), &options)], &prog, &[], &work);
+    assert!(run.output.status.success(), "{arch}: {}", run.stderr());
+    let execs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flat_map(|f| {
+            std::fs::read_to_string(f.unwrap().path()).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .filter(|l| l.starts_with("execve("))
+        .collect();
+    let expected = r#"execve("/bin/echo", ["echo", "child before exec:", "6e475add3cd7da67"], "#;
+    assert!(execs.len() == 1 && execs[0].starts_with(expected), "{arch}: {execs:?}");
+}
+
 #[test]
 fn numbers_names_and_paths_on_every_foreign_arch() {
     for cross in FOREIGN {
         check(cross);
+        check_argv(cross);
     }
 }
 
