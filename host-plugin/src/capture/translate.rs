@@ -33,7 +33,7 @@ fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
     let table = super::SyscallTable::for_arch(arch);
     if table.is_none() {
         crate::console::line(&format!(
-            "cannonball: warning: no system call data for {arch} (x86_64 and aarch64 have it): syscall-data delivers none"
+            "cannonball: warning: no system call data for {arch} (the generated tables cover x86_64, i386, aarch64, arm, riscv64, mips, mipsel, ppc64le): syscall-data delivers none"
         ));
     }
     table
