@@ -56,7 +56,7 @@ impl Capture {
             filter,
             icount: InstructionCounter::new(),
             shapes: (!crate::qemu::extensions::available()).then(BlockShapes::new),
-            blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
+            blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY), arch)),
             block_counts: kinds.contains(EventKinds::BLOCK_COUNTS).then(BlockCounters::new),
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
             exec_counter: wants_exec_index.then(Counter::new),
