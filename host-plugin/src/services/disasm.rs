@@ -77,8 +77,41 @@ thread_local! {
     static ENGINES: RefCell<HashMap<Engine, Capstone>> = RefCell::new(HashMap::new());
 }
 
-/// Disassembles `code` with one engine until its end or the first undecodable bytes.
+/// Disassembles `code` with one engine. Where bytes do not decode, x86 stops (its lengths
+/// vary, so nothing after can be trusted); fixed-width targets show the unit as data, like
+/// objdump (`.long 0x0` of a PowerPC traceback table), and go on.
 fn run(engine: Engine, address: u64, code: &[u8]) -> Result<Vec<Instruction>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < code.len() {
+        let part = decode_run(engine, address + at as u64, &code[at..])?;
+        at += part.iter().map(|i| i.size as usize).sum::<usize>();
+        out.extend(part);
+        let (unit, directive) = match engine {
+            Engine::X86_64 | Engine::I386 => break,
+            Engine::Thumb | Engine::Riscv64 => (2, ".short"),
+            Engine::Aarch64 => (4, ".inst"),
+            Engine::Ppc64Le => (4, ".long"),
+            Engine::Arm | Engine::MipsBe | Engine::MipsLe => (4, ".word"),
+        };
+        let Some(bytes) = code.get(at..at + unit) else { break };
+        let value = match (unit, engine) {
+            (2, _) => u64::from(u16::from_le_bytes([bytes[0], bytes[1]])),
+            (_, Engine::MipsBe) => u64::from(u32::from_be_bytes(bytes.try_into().unwrap())),
+            _ => u64::from(u32::from_le_bytes(bytes.try_into().unwrap())),
+        };
+        out.push(Instruction {
+            address: address + at as u64,
+            size: unit as u32,
+            text: format!("{directive} {value:#x}"),
+        });
+        at += unit;
+    }
+    Ok(out)
+}
+
+/// Disassembles `code` with one engine until its end or the first undecodable bytes.
+fn decode_run(engine: Engine, address: u64, code: &[u8]) -> Result<Vec<Instruction>> {
     ENGINES.with_borrow_mut(|engines| {
         let cs = match engines.entry(engine) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -124,7 +157,20 @@ fn riscv_text(mnemonic: &str, ops: &str, address: u64) -> String {
     };
     let pc_relative = matches!(
         base,
-        "beq" | "bne" | "blt" | "bge" | "bltu" | "bgeu" | "beqz" | "bnez" | "blez" | "bgez" | "bltz" | "bgtz" | "j" | "jal"
+        "beq"
+            | "bne"
+            | "blt"
+            | "bge"
+            | "bltu"
+            | "bgeu"
+            | "beqz"
+            | "bnez"
+            | "blez"
+            | "bgez"
+            | "bltz"
+            | "bgtz"
+            | "j"
+            | "jal"
     );
     let mut ops = ops.to_owned();
     if pc_relative {
@@ -202,15 +248,21 @@ mod tests {
     #[test]
     fn disassembles_x86_64_and_stops_at_garbage() {
         // push rbp; mov rbp, rsp; ret; then an invalid byte
-        let code = [0x55, 0x48, 0x89, 0xe5, 0xc3, 0x06];
-        assert_eq!(texts("x86_64", 0x1000, &code), t(&[(0x1000, 1, "pushq %rbp"), (0x1001, 3, "movq %rsp, %rbp"), (0x1004, 1, "retq")]));
+        let code = [0x55, 0x48, 0x89, 0xe5, 0xc3, 0x06, 0x55];
+        assert_eq!(
+            texts("x86_64", 0x1000, &code),
+            t(&[(0x1000, 1, "pushq %rbp"), (0x1001, 3, "movq %rsp, %rbp"), (0x1004, 1, "retq")])
+        );
     }
 
     #[test]
     fn disassembles_i386() {
         // push ebp; mov ebp, esp; ret
         let code = [0x55, 0x89, 0xe5, 0xc3];
-        assert_eq!(texts("i386", 0x8049000, &code), t(&[(0x8049000, 1, "pushl %ebp"), (0x8049001, 2, "movl %esp, %ebp"), (0x8049003, 1, "retl")]));
+        assert_eq!(
+            texts("i386", 0x8049000, &code),
+            t(&[(0x8049000, 1, "pushl %ebp"), (0x8049001, 2, "movl %esp, %ebp"), (0x8049003, 1, "retl")])
+        );
     }
 
     #[test]
@@ -224,7 +276,10 @@ mod tests {
         // ARM: push {r4, lr}; bx lr (4-aligned address without ELF information: ARM)
         let mut code = 0xe92d4010u32.to_le_bytes().to_vec();
         code.extend(0xe12fff1eu32.to_le_bytes());
-        assert_eq!(texts("arm", 0x7f00_0000, &code), t(&[(0x7f00_0000, 4, "push {r4, lr}"), (0x7f00_0004, 4, "bx lr")]));
+        assert_eq!(
+            texts("arm", 0x7f00_0000, &code),
+            t(&[(0x7f00_0000, 4, "push {r4, lr}"), (0x7f00_0004, 4, "bx lr")])
+        );
         // Thumb: push {r4, lr}; pop {r4, pc}
         let thumb = [0x10, 0xb5, 0x10, 0xbd];
         assert_eq!(decode(Isa::Thumb, 0x10450, &thumb).len(), 2);
@@ -262,7 +317,15 @@ mod tests {
         // blr; addi r3, r3, 1 (little-endian words)
         let mut code = 0x4e800020u32.to_le_bytes().to_vec();
         code.extend(0x38630001u32.to_le_bytes());
-        assert_eq!(texts("ppc64le", 0x10000000, &code), t(&[(0x10000000, 4, "blr"), (0x10000004, 4, "addi r3, r3, 1")]));
+        assert_eq!(
+            texts("ppc64le", 0x10000000, &code),
+            t(&[(0x10000000, 4, "blr"), (0x10000004, 4, "addi r3, r3, 1")])
+        );
+        // A traceback table's zero word is data, and decoding goes on after it.
+        code.splice(4..4, [0u8; 4]);
+        let insns = texts("ppc64le", 0x10000000, &code);
+        assert_eq!(insns[1], (0x10000004, 4, ".long 0x0".to_owned()));
+        assert_eq!(insns[2].2, "addi r3, r3, 1");
     }
 
     #[test]
