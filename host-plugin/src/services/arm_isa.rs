@@ -121,7 +121,12 @@ mod tests {
         let elf = [(0x1000, 0x1010, Isa::Thumb), (0x1010, 0x1018, Isa::Data), (0x1020, 0x1040, Isa::Arm)];
         assert_eq!(
             split(0x1008, 0x1030, &elf),
-            [(0x1008, 0x1010, Isa::Thumb), (0x1010, 0x1018, Isa::Data), (0x1018, 0x1020, Isa::Thumb), (0x1020, 0x1030, Isa::Arm)]
+            [
+                (0x1008, 0x1010, Isa::Thumb),
+                (0x1010, 0x1018, Isa::Data),
+                (0x1018, 0x1020, Isa::Thumb),
+                (0x1020, 0x1030, Isa::Arm)
+            ]
         );
         assert_eq!(split(0x7000_0000, 0x7000_0008, &[]), [(0x7000_0000, 0x7000_0008, Isa::Arm)]);
         assert_eq!(split(0x7000_0002, 0x7000_0008, &[]), [(0x7000_0002, 0x7000_0008, Isa::Thumb)]);
