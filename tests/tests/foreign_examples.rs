@@ -54,11 +54,6 @@ fn code_ranges(cross: &Cross, binary: &Path) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// execlog lines `cpu, 0xpc, 0xopcode, "disas"[, load|store, 0xaddr]...`.
-fn execlog_pcs(log: &str) -> Vec<u64> {
-    log.lines().filter_map(|l| l.split(", ").nth(1)).filter_map(|pc| pc.strip_prefix("0x")).map(hex).collect()
-}
-
 fn trace_matches_execlog(cross: &Cross) {
     let work = TempDir::new(&format!("fx-trace-{}", cross.arch));
     let prog = build(cross, &work);
@@ -66,7 +61,7 @@ fn trace_matches_execlog(cross: &Cross) {
     let (run, out) = run_script(cross, "trace", &["module=foreign"], &oracles, &prog, &["memory"], &work);
     let ranges = code_ranges(cross, &prog);
     assert!(!ranges.is_empty(), "{}: readelf found no code segment", cross.arch);
-    let expected: Vec<u64> = execlog_pcs(&run.plugin_log)
+    let expected: Vec<u64> = oracle::execlog_pcs(&run.plugin_log)
         .into_iter()
         .filter(|pc| ranges.iter().any(|&(s, e)| (s..e).contains(pc)))
         .collect();
@@ -140,15 +135,7 @@ fn memstat_matches_libmem_and_execlog(cross: &Cross) {
     let value =
         |key: &str| -> u64 { text.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap().parse().unwrap() };
     assert_eq!((value("reads"), value("writes")), (reads, writes), "{}: reads, writes (libmem)", cross.arch);
-    let mut per_addr: HashMap<u64, u64> = HashMap::new();
-    for line in run.plugin_log.lines() {
-        let f: Vec<_> = line.split(", ").collect();
-        for pair in f.windows(2) {
-            if pair[0] == "load" || pair[0] == "store" {
-                *per_addr.entry(hex(pair[1])).or_default() += 1;
-            }
-        }
-    }
+    let per_addr = oracle::execlog_access_counts(&run.plugin_log);
     let hot: Vec<(u64, u64)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("hot "))

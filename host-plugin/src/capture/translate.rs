@@ -28,6 +28,8 @@ pub struct Capture {
     /// Which system call arguments hold strings and buffers: only when subscribed to
     /// `syscall-data`, so that without it no guest memory is read.
     pub syscall_data: Option<super::SyscallTable>,
+    /// Every block reached, when the run writes coverage (`coverage=true`).
+    pub reached: Option<super::ReachedBlocks>,
 }
 
 /// The syscall-data table of `arch`, or a warning that it has none.
@@ -42,7 +44,7 @@ fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
 }
 
 impl Capture {
-    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str) -> Self {
+    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str, record_reached: bool) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
         // Execution indices order memory and system-call events against the other ordered
         // kinds; with only one ordered kind, column order says it all and the per-event
@@ -63,6 +65,7 @@ impl Capture {
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
             arm: arch == "arm",
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
+            reached: record_reached.then(super::ReachedBlocks::default),
         }
     }
 
@@ -79,6 +82,9 @@ impl Capture {
         }
         if let Some(shapes) = &self.shapes {
             shapes.record(tb);
+        }
+        if let Some(reached) = &self.reached {
+            reached.record(tb);
         }
         if self.arm {
             record_arm_block(tb);

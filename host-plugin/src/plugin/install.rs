@@ -32,7 +32,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     let (factory, mut script, args) = match script_path {
         Some(path) => {
             let limits = options::limits(&opts.host)?;
-            let factory = ScriptFactory::load(path, target, out, limits, forwarding.clone())?;
+            let factory = ScriptFactory::load(path, target, out.clone(), limits, forwarding.clone())?;
             let mut script = factory.instantiate(None)?;
             let described = script.describe()?;
             if opts.host.help {
@@ -76,9 +76,10 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         kinds |= EventKinds::SYSCALLS;
     }
 
-    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target);
+    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target, opts.host.coverage);
     crate::capture::install(capture, before_exec).map_err(anyhow::Error::msg)?;
-    if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone() }).is_err() {
+    let coverage = opts.host.coverage.then_some(out);
+    if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
     buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
