@@ -103,6 +103,8 @@ table { border-collapse: collapse; }
 #functions td.n, .listing td.hits { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { display: inline-block; height: .7em; background: #4a4; vertical-align: middle; margin-right: .4em; }
 .listing { font-family: monospace; font-size: 13px; }
+/* Listings off screen are not laid out until scrolled to: big programs open fast. */
+section.function { content-visibility: auto; contain-intrinsic-size: auto 20em; }
 .listing td { padding: 0 .6em; white-space: pre; }
 .listing td.addr { color: #666; }
 .listing tr:target { outline: 2px solid #36c; }
