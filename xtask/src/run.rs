@@ -61,8 +61,8 @@ pub fn test(args: &[String]) -> Result<()> {
     // chromium opens the pictures (cov.html, profile.svg) as a person would.
     let mut packages: Vec<String> =
         ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash", "chromium"]
-        .map(String::from)
-        .to_vec();
+            .map(String::from)
+            .to_vec();
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));
