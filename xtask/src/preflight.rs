@@ -67,6 +67,20 @@ const CHECKS: &[Check] = &[
         package: "tar findutils coreutils bash",
         run: |_| ["tar", "find", "sort", "bash"].iter().all(|tool| succeeds(Command::new(tool).arg("--version"))),
     },
+    Check {
+        what: "headless chromium renders a page",
+        package: "chromium",
+        run: |d| {
+            let page = d.join("preflight.html");
+            std::fs::write(&page, "<p>ok</p>").is_ok()
+                && succeeds(
+                    Command::new("chromium")
+                        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+                        .arg(format!("--user-data-dir={}", d.join("chromium").display()))
+                        .arg(format!("file://{}", page.display())),
+                )
+        },
+    },
 ];
 
 pub fn check() -> Result<()> {
