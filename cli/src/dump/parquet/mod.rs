@@ -322,3 +322,6 @@ impl Stream {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests;
