@@ -91,6 +91,14 @@ pub fn check() -> Result<()> {
             bail!("{} fails: install the Debian package(s) {} (qemu/deps.sh does)", check.what, check.package);
         }
     }
+    if !crate::python::has_duckdb() {
+        bail!(
+            "{} does not import duckdb: install the Debian package python3-venv, then {} -m pip install duckdb \
+             (cargo xtask test does both)",
+            crate::python::python().display(),
+            crate::python::python().display()
+        );
+    }
     for target in foreign_targets() {
         if !cross_toolchain_works(target, &dir) {
             bail!(

@@ -59,15 +59,26 @@ pub fn test(args: &[String]) -> Result<()> {
     // without recommends.
     let root = Tree::source().root().to_path_buf();
     // chromium opens the pictures (cov.html, profile.svg) as a person would.
-    let mut packages: Vec<String> =
-        ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash", "chromium"]
-            .map(String::from)
-            .to_vec();
+    let mut packages: Vec<String> = [
+        "strace",
+        "python3.11",
+        "libpython3.11-testsuite",
+        "python3-venv",
+        "coreutils",
+        "tar",
+        "findutils",
+        "bash",
+        "chromium",
+    ]
+    .map(String::from)
+    .to_vec();
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));
     }
     build::run(Command::new(root.join("qemu/deps.sh")).args(&packages))?;
+    // DuckDB reads the Parquet files of `cannonball dump --parquet` in tests/tests/parquet.rs.
+    crate::python::ensure_duckdb()?;
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
