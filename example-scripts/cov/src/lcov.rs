@@ -21,7 +21,10 @@
 //!
 //! Functions (FN/FNDA): every function of a covered module that has line information, also
 //! those that never ran (found by walking the module's symbols from its first executed
-//! function), at the line of its first instruction, with that instruction's count as calls.
+//! function), at the line of its first instruction that has one, with that instruction's
+//! count as calls. GCC's line table puts a function's first instruction on its opening `{`
+//! where gcov names the line of the declarator: on a function whose `{` has a line of its
+//! own, FN and the first DA line are one line below gcov's.
 //!
 //! No branch records (BRDA): block counts give how often each instruction ran, not which way
 //! a conditional branch went when its two successors are also entered from elsewhere, and
@@ -127,8 +130,17 @@ fn add_function(f: &Func, hits: &HashMap<u64, u64>, files: &mut BTreeMap<String,
     // The function's record goes to the file of its first instruction with a line.
     let Some(first) = (0..addrs.len()).find(|&i| at(i).is_some()) else { return };
     let (fi, line) = at(first).unwrap();
+    // ppc64le: a function that uses its TOC starts with the global entry point's two
+    // instructions that set r2; calls from the same module enter after them (the local entry
+    // point), so the function's entries are counted there.
+    let toc_setup = |i: usize| {
+        let text = |k: usize| insns.get(k).map_or("", |x| x.text.as_str());
+        (text(i).starts_with("lis r2,") || text(i).starts_with("addis r2,")) && text(i + 1).starts_with("addi r2,")
+    };
+    let entry_insn = if toc_setup(first) { first + 2 } else { first };
+    let count = |i: usize| if i == first { hits.get(&addrs[entry_insn]).copied().unwrap_or(0) } else { count(i) };
     let entry = files.entry(cols.files[fi as usize].clone()).or_default();
-    *entry.functions.entry((line, f.name.clone())).or_default() += count(0);
+    *entry.functions.entry((line, f.name.clone())).or_default() += count(first);
 
     let index: HashMap<u64, usize> = addrs.iter().enumerate().map(|(i, &a)| (a, i)).collect();
     let run_start = |i: usize| at(i).is_some() && (i == 0 || at(i - 1) != at(i));
