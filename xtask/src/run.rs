@@ -31,7 +31,25 @@ pub fn demo() -> Result<()> {
     build::all()?;
     let _ = fs::remove_dir_all(Tree::source().target().join("demo"));
     run_on_demo("cov", "cov.txt")?;
-    run_on_demo("icount", "icount.txt")
+    run_on_demo("icount", "icount.txt")?;
+    pictures()
+}
+
+/// The pictures the demo made, one line each: what, where, how to open it.
+fn pictures() -> Result<()> {
+    let demo = Tree::source().target().join("demo");
+    let mut made = Vec::new();
+    // genhtml's pages of cov.info (docs/pictures-lcov.md).
+    let html = demo.join("lcov-html");
+    if build::run(Command::new("genhtml").arg("--quiet").arg("--output-directory").arg(&html).arg(demo.join("cov.info"))).is_ok() {
+        made.push(("source-line coverage (genhtml)", html.join("index.html")));
+    }
+    println!("
+Pictures (open in a browser):");
+    for (what, path) in made {
+        println!("  {what}: file://{}", path.display());
+    }
+    Ok(())
 }
 
 pub fn test(args: &[String]) -> Result<()> {
@@ -45,6 +63,10 @@ pub fn test(args: &[String]) -> Result<()> {
     let mut packages: Vec<String> = ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash"]
         .map(String::from)
         .to_vec();
+    // The pictures' tests (lcov.rs): lcov (genhtml, and gcov's counts as the oracle), Chromium
+    // to render the pages headless, a font for its screenshots; binutils for the debug-file
+    // test's objcopy, strip and readelf.
+    packages.extend(["lcov", "chromium", "fonts-dejavu-core", "binutils"].map(String::from));
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));
