@@ -41,11 +41,14 @@ fn pictures() -> Result<()> {
     let mut made = Vec::new();
     // genhtml's pages of cov.info (docs/pictures-lcov.md).
     let html = demo.join("lcov-html");
-    if build::run(Command::new("genhtml").arg("--quiet").arg("--output-directory").arg(&html).arg(demo.join("cov.info"))).is_ok() {
+    if build::run(
+        Command::new("genhtml").arg("--quiet").arg("--output-directory").arg(&html).arg(demo.join("cov.info")),
+    )
+    .is_ok()
+    {
         made.push(("source-line coverage (genhtml)", html.join("index.html")));
     }
-    println!("
-Pictures (open in a browser):");
+    println!("\nPictures (open in a browser):");
     for (what, path) in made {
         println!("  {what}: file://{}", path.display());
     }
@@ -60,9 +63,10 @@ pub fn test(args: &[String]) -> Result<()> {
     // with its own test suite, coreutils, tar, find, bash), each by name: deps.sh installs
     // without recommends.
     let root = Tree::source().root().to_path_buf();
-    let mut packages: Vec<String> = ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash"]
-        .map(String::from)
-        .to_vec();
+    let mut packages: Vec<String> =
+        ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash"]
+            .map(String::from)
+            .to_vec();
     // The pictures' tests (lcov.rs): lcov (genhtml, and gcov's counts as the oracle), Chromium
     // to render the pages headless, a font for its screenshots; binutils for the debug-file
     // test's objcopy, strip and readelf.

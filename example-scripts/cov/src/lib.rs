@@ -40,7 +40,10 @@ impl Script for Cov {
         vec![
             ArgumentSpec::text("module", "cover only this module (file name or path) instead of the main binary"),
             ArgumentSpec::boolean("all", "cover all code: the main binary and every library"),
-            ArgumentSpec::boolean("lcov-libs", "cov.info: source lines of the covered libraries too (with all=true or module=)"),
+            ArgumentSpec::boolean(
+                "lcov-libs",
+                "cov.info: source lines of the covered libraries too (with all=true or module=)",
+            ),
         ]
     }
 

@@ -51,10 +51,10 @@ pub use bindings::cannonball::script::types::{
     RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
-pub use syscall_data::{SyscallBlob, syscall_data};
 pub use host::{
     append_report, disassemble, emit, log, read_memory, source_frames, source_lines, symbolize, write_report,
 };
+pub use syscall_data::{SyscallBlob, syscall_data};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.
 ///
