@@ -67,12 +67,27 @@ impl Guest {
 
     /// `qemu-ARCH [-L ROOT] -plugin libcannonball.so,OPTIONS... PROGRAM ARGS`.
     pub fn command(&self, options: &[String]) -> Result<Command> {
+        self.command_with_args(options, &self.args)
+    }
+
+    /// The program, as found.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// The program's arguments as given (after `--`).
+    pub fn args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// As [`command`](Self::command), with other program arguments.
+    pub fn command_with_args(&self, options: &[String], args: &[OsString]) -> Result<Command> {
         let qemu = qemu(self.arch)?;
         let plugin = plugin_arg(&plugin()?, options)?;
         Ok(QemuCommand::new(qemu, &self.program)
             .library_root(self.library_root.as_ref())
             .plugin(plugin)
-            .args(&self.args)
+            .args(args)
             .command())
     }
 }

@@ -3,6 +3,7 @@
 //! `inspect`).
 
 mod build;
+mod corpus;
 mod dump;
 mod forward_signals;
 mod inspect;
@@ -49,6 +50,15 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Combine the directories of corpus runs (shards) into one table and coverage.
+    Merge {
+        /// The out directories of `cannonball run --corpus ... --shard I/N`.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged corpus.tsv and coverage.blocks.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Show a script's name, version, arguments, interface version and imported services.
     Inspect {
         /// The script component.
@@ -73,6 +83,7 @@ fn main() {
             );
             0
         }),
+        Command::Merge { dirs, output } => corpus::merge(&dirs, &output).map(|()| 0),
         Command::Inspect { script } => inspect::inspect(&script).map(|()| 0),
     };
     match result {

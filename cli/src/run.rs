@@ -26,6 +26,8 @@ pub struct RunArgs {
     out: PathBuf,
     #[command(flatten)]
     guest: crate::locate::GuestOptions,
+    #[command(flatten)]
+    corpus: crate::corpus::CorpusArgs,
     /// Forward to a consumer listening on this Unix socket (see `cannonball dump`).
     #[arg(long)]
     sock: Option<PathBuf>,
@@ -55,7 +57,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
         }
         options.push(format!("script={}", script.display()));
     }
-    options.push(format!("out={}", args.out.display()));
+    if args.corpus.corpus.is_none() {
+        options.push(format!("out={}", args.out.display()));
+    }
     for (key, value) in [("sock", args.sock.as_ref().map(|p| p.display().to_string())), ("fwd", args.fwd.clone())] {
         if let Some(value) = value {
             options.push(format!("{key}={value}"));
@@ -69,6 +73,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
             bail!("script argument '{arg}' is not KEY=VALUE");
         }
         options.push(arg.clone());
+    }
+    if args.corpus.corpus.is_some() {
+        return crate::corpus::run(&args.corpus, &guest, &options, guest.args(), &args.out, args.quiet);
     }
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let pipe = if show_progress { Some(progress_pipe()?) } else { None };

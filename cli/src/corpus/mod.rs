@@ -1,0 +1,161 @@
+//! `cannonball run --corpus DIR`: the program once per input, N at a time, each in its own
+//! directory under the out directory (`runs/<input>/`: the script's reports, the guest's
+//! output, coverage.blocks); then one table (corpus.tsv: per input its ending, time, blocks
+//! reached and blocks it alone reached, crashes and timeouts first) and the union of the
+//! coverage (coverage.blocks). `--shard I/N` runs a deterministic share, and `cannonball merge`
+//! combines shards' directories into the table one run would have made.
+
+mod inputs;
+mod runner;
+mod table;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::locate::Guest;
+pub use inputs::Shard;
+
+#[derive(clap::Args, Debug, Default)]
+pub struct CorpusArgs {
+    /// Run the program once per file under DIR: `@@` in its arguments becomes the input's
+    /// path, else the input is its stdin.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Runs at a time (default: the machine's cores).
+    #[arg(long, requires = "corpus")]
+    pub jobs: Option<usize>,
+    /// Stop a run after this many seconds (its reports are kept).
+    #[arg(long, value_name = "SECONDS", requires = "corpus")]
+    pub timeout: Option<f64>,
+    /// Run only shard I of N (e.g. one task of a Slurm job array); `cannonball merge` combines.
+    #[arg(long, value_name = "I/N", requires = "corpus")]
+    pub shard: Option<Shard>,
+    /// Count every module's blocks in the table, not only the program's own (library
+    /// coverage varies between runs of the same input under QEMU: see docs/corpus.md).
+    #[arg(long, requires = "corpus")]
+    pub all_modules: bool,
+}
+
+/// Runs every input; returns the exit status for `cannonball run` (0 when every input ran,
+/// whatever the guest did: crashes are findings, not errors).
+pub fn run(
+    corpus: &CorpusArgs,
+    guest: &Guest,
+    options: &[String],
+    program_args: &[OsString],
+    out: &Path,
+    quiet: bool,
+) -> Result<i32> {
+    let counted = if corpus.all_modules {
+        table::Counted::All
+    } else {
+        table::Counted::Module(guest.program().canonicalize()?.to_string_lossy().into_owned())
+    };
+    let dir = corpus.corpus.as_deref().expect("corpus set");
+    let inputs = inputs::list(dir, corpus.shard)?;
+    if inputs.is_empty() {
+        bail!("corpus {} has no inputs{}", dir.display(), if corpus.shard.is_some() { " in this shard" } else { "" });
+    }
+    let jobs = corpus.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let timeout = match corpus.timeout {
+        Some(t) if !(t > 0.0 && t.is_finite()) => bail!("--timeout must be a positive number of seconds"),
+        t => t.map(Duration::from_secs_f64),
+    };
+    let progress = progress_bar(inputs.len(), quiet);
+    let next = AtomicUsize::new(0);
+    let rows: Mutex<Vec<Option<table::Row>>> = Mutex::new(vec![None; inputs.len()]);
+    let crashes = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(inputs.len()) {
+            scope.spawn(|| {
+                while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let run_dir = out.join("runs").join(inputs::run_dir_name(&input.name));
+                    match runner::run_one(guest, options, program_args, input, &run_dir, timeout) {
+                        Ok((ending, seconds)) => {
+                            if ending.rank() == 0 {
+                                crashes.fetch_add(1, Ordering::Relaxed);
+                            }
+                            let i = inputs.iter().position(|x| x.name == input.name).unwrap_or(0);
+                            rows.lock().unwrap()[i] =
+                                Some(table::Row { input: input.name.clone(), ending, seconds, dir: run_dir });
+                        }
+                        Err(err) => {
+                            failure.lock().unwrap().get_or_insert(err.context(format!("input {}", input.name)));
+                            next.store(inputs.len(), Ordering::Relaxed);
+                        }
+                    }
+                    progress.set_message(format!("{} crashes", crashes.load(Ordering::Relaxed)));
+                    progress.inc(1);
+                }
+            });
+        }
+    });
+    progress.finish_and_clear();
+    if let Some(err) = failure.into_inner().unwrap() {
+        return Err(err);
+    }
+    let rows: Vec<table::Row> = rows.into_inner().unwrap().into_iter().flatten().collect();
+    let (tsv, reached) = table::write(&rows, &counted, out)?;
+    if !quiet {
+        eprint!("{}", tsv.replace('\t', "  "));
+        eprintln!(
+            "cannonball: {} inputs, {} crashed, {} timed out; {reached} blocks reached in all; table in {}",
+            rows.len(),
+            rows.iter().filter(|r| r.ending.rank() == 0).count(),
+            rows.iter().filter(|r| r.ending.rank() == 1).count(),
+            out.join("corpus.tsv").display()
+        );
+    }
+    Ok(0)
+}
+
+/// `cannonball merge DIR... -o OUT`: the table and coverage of several corpus runs (shards)
+/// as one run over all their inputs would have made them.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut counted = None;
+    for dir in dirs {
+        rows.extend(table::read(dir)?);
+        let this = table::read_counted(dir)?;
+        if counted.as_ref().is_some_and(|c| *c != this) {
+            bail!(
+                "{} counted other modules than the first directory (another program, or --all-modules)",
+                dir.display()
+            );
+        }
+        counted = Some(this);
+    }
+    let counted = counted.expect("at least one directory");
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = rows.iter().find(|r| !seen.insert(r.input.clone())) {
+        bail!("input {} appears in more than one of the directories (overlapping shards?)", dup.input);
+    }
+    let (_, reached) = table::write(&rows, &counted, out)?;
+    eprintln!(
+        "cannonball: merged {} inputs from {} directories; {reached} blocks reached in all; table in {}",
+        rows.len(),
+        dirs.len(),
+        out.join("corpus.tsv").display()
+    );
+    Ok(())
+}
+
+/// The live line: inputs done/total, rate, crashes so far (indicatif draws only on a terminal).
+fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("cannonball: {pos}/{len} inputs, {per_sec}, {msg}, {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
