@@ -73,6 +73,11 @@ pub struct HostOptions {
     #[arg(long, value_name = "DIR|off")]
     pub cache: Option<String>,
 
+    /// Write coverage.blocks to the out directory at exit: every code block the guest reached
+    /// (offset, size, module), whatever the script; used by `cannonball run --corpus`.
+    #[arg(long, value_name = "BOOL", default_value = "false", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
+    pub coverage: bool,
+
     /// Write live progress lines to this descriptor (used by `cannonball run`).
     #[arg(long = "progress-fd", value_name = "FD")]
     pub progress_fd: Option<i32>,

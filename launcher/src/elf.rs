@@ -83,8 +83,11 @@ pub fn read_header(path: &Path) -> std::io::Result<Option<ElfHeader>> {
             if r.u32(entry) != PT_INTERP {
                 continue;
             }
-            let (offset, size) =
-                if class64 { (r.u64(&entry[8..]), r.u64(&entry[32..])) } else { (u64::from(r.u32(&entry[4..])), u64::from(r.u32(&entry[16..]))) };
+            let (offset, size) = if class64 {
+                (r.u64(&entry[8..]), r.u64(&entry[32..]))
+            } else {
+                (u64::from(r.u32(&entry[4..])), u64::from(r.u32(&entry[16..])))
+            };
             if size == 0 || size > 4096 {
                 break;
             }

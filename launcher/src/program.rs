@@ -165,7 +165,11 @@ impl GuestImage {
                 "{prog} needs the dynamic loader {loader}, which is not under {} ({from}): pass the guest's root \
                  file system with --sysroot DIR{}",
                 dir.display(),
-                if from == "the cross root" { format!(", or install the Debian package {package}") } else { String::new() }
+                if from == "the cross root" {
+                    format!(", or install the Debian package {package}")
+                } else {
+                    String::new()
+                }
             ),
             None => bail!(
                 "{prog} is a dynamically linked {} program and needs {loader}: install the Debian package {package} \

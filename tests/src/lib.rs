@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cannonball_launcher::{self as launcher, Tree};
 
+pub mod browser;
 pub mod census;
 pub mod cross;
 pub mod guest;

@@ -35,3 +35,45 @@ pub fn all_instruction_addresses(binary: &Path) -> std::collections::BTreeSet<u6
         .filter_map(|(addr, _)| u64::from_str_radix(addr, 16).ok())
         .collect()
 }
+
+/// The instructions of function `name` in `binary` as a cross `objdump` (e.g.
+/// `mips-linux-gnu-objdump`) disassembles them: (address, text) within the symbol's extent
+/// (from `nm -S`, `.dynsym` too), so padding and data after the function are left out. A
+/// stripped library's function is found by its dynamic symbol (`<exit@@GLIBC_2.4>`).
+pub fn cross_function_listing(objdump: &str, binary: &Path, name: &str) -> Vec<(u64, String)> {
+    let nm = objdump.replace("objdump", "nm");
+    let (start, size) = [&["-S", "--defined-only"][..], &["-S", "--defined-only", "-D"][..]]
+        .iter()
+        .find_map(|flags| {
+            let out = Command::new(&nm).args(*flags).arg(binary).output().expect("nm");
+            String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+                let f: Vec<_> = l.split_whitespace().collect();
+                let bare = f.last()?.split('@').next()?;
+                (f.len() == 4 && bare == name && "tTwW".contains(f[2]))
+                    .then(|| (u64::from_str_radix(f[0], 16).unwrap(), u64::from_str_radix(f[1], 16).unwrap()))
+            })
+        })
+        .unwrap_or_else(|| panic!("{nm} shows no function {name} in {}", binary.display()));
+    let out = Command::new(objdump)
+        // -z: zero words show as data instead of `...`, one line each as in cov's listing.
+        .args([
+            "-d",
+            "-z",
+            "--no-show-raw-insn",
+            &format!("--start-address={start:#x}"),
+            &format!("--stop-address={:#x}", start + size),
+        ])
+        .arg(binary)
+        .output()
+        .expect("objdump");
+    let listing: Vec<(u64, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (addr, text) = l.trim().split_once(':')?;
+            let addr = u64::from_str_radix(addr, 16).ok()?;
+            Some((addr, text.split('<').next()?.trim().to_owned()))
+        })
+        .collect();
+    assert!(!listing.is_empty(), "{objdump} shows no instruction of {name} in {}", binary.display());
+    listing
+}

@@ -83,3 +83,27 @@ pub fn syscalls(log: &str) -> BTreeMap<i64, (u64, u64)> {
     }
     out
 }
+
+/// contrib execlog.so: `cpu, 0xpc, 0xopcode, "disas"[, load|store, 0xaddr]...` → the PCs, in
+/// execution order.
+pub fn execlog_pcs(log: &str) -> Vec<u64> {
+    log.lines()
+        .filter_map(|l| l.split(", ").nth(1))
+        .filter_map(|pc| u64::from_str_radix(pc.strip_prefix("0x")?, 16).ok())
+        .collect()
+}
+
+/// contrib execlog.so: how many loads and stores each address saw.
+pub fn execlog_access_counts(log: &str) -> std::collections::HashMap<u64, u64> {
+    let mut per_addr = std::collections::HashMap::new();
+    for line in log.lines() {
+        let f: Vec<_> = line.split(", ").collect();
+        for pair in f.windows(2) {
+            if pair[0] == "load" || pair[0] == "store" {
+                let addr = u64::from_str_radix(pair[1].trim_start_matches("0x"), 16).unwrap();
+                *per_addr.entry(addr).or_default() += 1;
+            }
+        }
+    }
+    per_addr
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use cannonball_tests::objdump::function_addresses;
-use cannonball_tests::{QemuRun, TempDir, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
+use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// Runs `program` with the script (and optional oracle plugins loaded first); returns the run
 /// and the out directory.
@@ -21,14 +21,6 @@ fn run_script(name: &str, args: &[&str], oracles: &[String], program: &Path, wor
     (run, out)
 }
 
-/// execlog lines `cpu, 0xpc, 0xopcode, "disas"...` -> pcs in order.
-fn execlog_pcs(log: &str) -> Vec<u64> {
-    log.lines()
-        .filter_map(|l| l.split(", ").nth(1))
-        .filter_map(|pc| u64::from_str_radix(pc.trim_start_matches("0x"), 16).ok())
-        .collect()
-}
-
 #[test]
 fn cov_lists_main_with_hit_counts() {
     let demo = program("demo");
@@ -38,7 +30,7 @@ fn cov_lists_main_with_hit_counts() {
     let work = TempDir::new("cov");
     let (run, out) = run_script("cov", &[], &[plugin_arg(&oracle_plugin("execlog"), &afilter)], &demo, &work);
     let mut expected: HashMap<u64, u64> = HashMap::new();
-    for pc in execlog_pcs(&run.plugin_log) {
+    for pc in oracle::execlog_pcs(&run.plugin_log) {
         *expected.entry(pc).or_default() += 1;
     }
 
@@ -160,7 +152,7 @@ fn trace_matches_execlog() {
     let work = TempDir::new("trace");
     let (run, out) = run_script("trace", &["module=demo"], &[plugin_arg(&oracle_plugin("execlog"), &[])], &demo, &work);
     let main_binary = |pc: u64| (0x400000..0x500000).contains(&pc);
-    let expected: Vec<u64> = execlog_pcs(&run.plugin_log).into_iter().filter(|&pc| main_binary(pc)).collect();
+    let expected: Vec<u64> = oracle::execlog_pcs(&run.plugin_log).into_iter().filter(|&pc| main_binary(pc)).collect();
     let traced: Vec<u64> = std::fs::read_to_string(out.join("trace.txt"))
         .unwrap()
         .lines()
@@ -200,15 +192,7 @@ fn memstat_matches_libmem_and_execlog() {
     assert_eq!((size_reads, size_writes), (reads, writes), "sizes add up");
 
     // execlog: `cpu, pc, opcode, "disas", load|store, 0xaddr[, load|store, 0xaddr...]`.
-    let mut per_addr: HashMap<u64, u64> = HashMap::new();
-    for line in run.plugin_log.lines() {
-        let f: Vec<_> = line.split(", ").collect();
-        for pair in f.windows(2) {
-            if pair[0] == "load" || pair[0] == "store" {
-                *per_addr.entry(u64::from_str_radix(pair[1].trim_start_matches("0x"), 16).unwrap()).or_default() += 1;
-            }
-        }
-    }
+    let per_addr = oracle::execlog_access_counts(&run.plugin_log);
     let hot: Vec<(u64, u64)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("hot "))

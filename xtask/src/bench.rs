@@ -150,49 +150,151 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
 /// --count` (which expands executions into instruction addresses), lossless-checked: the
 /// consumer's frame count must equal the producer's (dump fails otherwise), and the PCs it
 /// expanded must equal the producer's own inline instruction count from the end frame.
+/// Then the same into `dump --parquet` (every block execution a row), and the Parquet
+/// writer alone on a recorded stream (`dump --from`), without QEMU competing for the cores.
 fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) -> Result<()> {
+    println!("\nForwarding (forward=trace over a Unix socket to `cannonball dump`), median of {runs}:\n");
+    println!(
+        "| consumer | median s | × plain QEMU | PC events/s | bytes/s | lossless | Parquet bytes/PC | bytes/block exec | target |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let tables = dir.join("parquet");
+    let consumers: [(&str, Vec<String>, f64); 2] = [
+        ("dump --count", vec![], 100e6),
+        ("dump --parquet", vec!["--parquet".into(), tables.display().to_string()], 200e6),
+    ];
+    for (name, options, target) in consumers {
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            let _ = fs::remove_dir_all(&tables);
+            samples.push(forward_once(gzip, input, &options, dir)?);
+        }
+        samples.sort_by(|a, b| a.seconds.partial_cmp(&b.seconds).unwrap());
+        let s = &samples[samples.len() / 2];
+        let rate = s.insns / s.seconds;
+        let target = format!("≥ {:.0} M/s {}", target / 1e6, if rate >= target { "met" } else { "MISSED" });
+        println!(
+            "| {name}, {:.2} G PCs | {:.2} | {:.2} | {:.0} M/s | {:.0} MB/s | {} | {} | {} | {target} |",
+            s.insns / 1e9,
+            s.seconds,
+            s.seconds / plain,
+            rate / 1e6,
+            s.bytes / s.seconds / 1e6,
+            if s.insns == s.end { "yes" } else { "NO" },
+            per(s.parquet_bytes, s.insns),
+            per(s.parquet_bytes, s.execs),
+        );
+    }
+    let _ = fs::remove_dir_all(&tables);
+    writer_alone(gzip, input, dir)
+}
+
+fn per(bytes: f64, events: f64) -> String {
+    if bytes > 0.0 { format!("{:.3}", bytes / events) } else { String::new() }
+}
+
+/// CPU seconds (user + system) of this process's waited-for children: fields cutime and
+/// cstime of /proc/self/stat, in clock ticks (100 per second on Linux).
+fn children_cpu_seconds() -> Result<f64> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    let fields: Vec<&str> = stat.rsplit_once(')').context("/proc/self/stat")?.1.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> { Ok(fields.get(i).context("/proc/self/stat")?.parse::<f64>()?) };
+    Ok((ticks(13)? + ticks(14)?) / 100.0)
+}
+
+/// One forwarding run's figures, from dump's `--count` summary.
+struct Forwarded {
+    seconds: f64,
+    insns: f64,
+    end: f64,
+    execs: f64,
+    bytes: f64,
+    parquet_bytes: f64,
+}
+
+fn summary_field(text: &str, key: &str) -> Result<f64> {
+    let Some(at) = text.find(&format!("\"{key}\":")) else { return Ok(0.0) };
+    let at = at + key.len() + 3;
+    Ok(text[at..].split([',', '}']).next().unwrap_or("0").parse()?)
+}
+
+fn forward_once(gzip: &Path, input: &Path, options: &[String], dir: &Path) -> Result<Forwarded> {
     let tree = Tree::source();
-    println!("\nForwarding (forward=trace over a Unix socket to `cannonball dump --count`), median of {runs}:\n");
-    println!("| configuration | median s | × plain QEMU | PC events/s | bytes/s | lossless | target |");
-    println!("|---|---|---|---|---|---|---|");
     let sock = dir.join("bench.sock");
     let summary = dir.join("dump.json");
-    let mut samples = Vec::new();
-    for _ in 0..runs {
-        let mut dump = Command::new(tree.cli())
-            .args(["dump", "--count", "--sock"])
-            .arg(&sock)
-            .arg("-o")
-            .arg(&summary)
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start cannonball dump")?;
-        while !sock.exists() {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let plugin = plugin_arg(&tree.plugin(), [format!("sock={}", sock.display()), "forward=trace".into()])?;
-        let t = median(&time_runs(gzip, input, &[plugin], 1)?);
-        if !dump.wait()?.success() {
-            bail!("cannonball dump failed: the stream was incomplete");
-        }
-        let text = fs::read_to_string(&summary)?;
-        let field = |key: &str| -> Result<f64> {
-            let at = text.find(&format!("\"{key}\":")).context("dump summary")? + key.len() + 3;
-            Ok(text[at..].split([',', '}']).next().unwrap_or("0").parse()?)
-        };
-        samples.push((t, field("insns")?, field("end_instructions")?, field("bytes")?));
+    let mut dump = Command::new(tree.cli())
+        .args(["dump", "--count", "--sock"])
+        .arg(&sock)
+        .arg("-o")
+        .arg(&summary)
+        .args(options)
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start cannonball dump")?;
+    while !sock.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    samples.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-    let (t, insns, end, bytes) = samples[samples.len() / 2];
-    let lossless = if insns == end { "yes" } else { "NO" };
-    let rate = insns / t;
-    let target = format!("≥ 100 M/s {}", if rate >= 100e6 { "met" } else { "MISSED" });
+    let plugin = plugin_arg(&tree.plugin(), [format!("sock={}", sock.display()), "forward=trace".into()])?;
+    let seconds = median(&time_runs(gzip, input, &[plugin], 1)?);
+    if !dump.wait()?.success() {
+        bail!("cannonball dump failed: the stream was incomplete");
+    }
+    let text = fs::read_to_string(&summary)?;
+    Ok(Forwarded {
+        seconds,
+        insns: summary_field(&text, "insns")?,
+        end: summary_field(&text, "end_instructions")?,
+        execs: summary_field(&text, "block_execs")?,
+        bytes: summary_field(&text, "bytes")?,
+        parquet_bytes: summary_field(&text, "parquet_bytes")?,
+    })
+}
+
+/// The Parquet writer on its own: a stream recorded with `fwd=FILE` (gzip of the first
+/// MB of the input, to spare the disk) replayed with `dump --parquet --from FILE`. CPU
+/// seconds (user + system, all of dump's threads) say what one core sustains.
+fn writer_alone(gzip: &Path, input: &Path, dir: &Path) -> Result<()> {
+    let tree = Tree::source();
+    let part = dir.join("input-1mb.txt");
+    let data = fs::read(input)?;
+    fs::write(&part, &data[..data.len().min(1 << 20)])?;
+    let stream = dir.join("trace.cbal");
+    let plugin = plugin_arg(&tree.plugin(), [format!("fwd={}", stream.display()), "forward=trace".into()])?;
+    time_runs(gzip, &part, &[plugin], 1)?;
+    let tables = dir.join("parquet");
+    let _ = fs::remove_dir_all(&tables);
+    let summary = dir.join("replay.json");
+    let mut cmd = Command::new(tree.cli());
+    cmd.args(["dump", "--count", "--parquet"]).arg(&tables).arg("--from").arg(&stream).arg("-o").arg(&summary);
+    let cpu_before = children_cpu_seconds()?;
+    let start = Instant::now();
+    let status = cmd.status().context("cannot run cannonball dump")?;
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = children_cpu_seconds()? - cpu_before;
+    let _ = fs::remove_file(&stream);
+    let _ = fs::remove_dir_all(&tables);
+    if !status.success() {
+        bail!("dump --from failed");
+    }
+    let text = fs::read_to_string(&summary)?;
+    let insns = summary_field(&text, "insns")?;
+    let execs = summary_field(&text, "block_execs")?;
+    let bytes = summary_field(&text, "parquet_bytes")?;
     println!(
-        "| forward=trace, {:.2} G PCs | {t:.2} | {:.2} | {:.0} M/s | {:.0} MB/s | {lossless} | {target} |",
+        "\nThe Parquet writer alone (`dump --parquet --from` a recorded stream of {:.2} G PCs, {:.0} M block executions):\n",
         insns / 1e9,
-        t / plain,
-        rate / 1e6,
-        bytes / t / 1e6
+        execs / 1e6
+    );
+    println!(
+        "| wall s | CPU s | PC events per CPU second | block executions (rows) per CPU second | Parquet bytes/PC | bytes/row |"
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {wall:.2} | {cpu:.2} | {:.0} M/s | {:.0} M/s | {} | {} |",
+        insns / cpu / 1e6,
+        execs / cpu / 1e6,
+        per(bytes, insns),
+        per(bytes, execs)
     );
     Ok(())
 }

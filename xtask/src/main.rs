@@ -10,6 +10,7 @@ mod bench;
 mod build;
 mod gen_as;
 mod preflight;
+mod python;
 mod run;
 
 use anyhow::Result;

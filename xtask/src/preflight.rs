@@ -67,6 +67,20 @@ const CHECKS: &[Check] = &[
         package: "tar findutils coreutils bash",
         run: |_| ["tar", "find", "sort", "bash"].iter().all(|tool| succeeds(Command::new(tool).arg("--version"))),
     },
+    Check {
+        what: "headless chromium renders a page",
+        package: "chromium",
+        run: |d| {
+            let page = d.join("preflight.html");
+            std::fs::write(&page, "<p>ok</p>").is_ok()
+                && succeeds(
+                    Command::new("chromium")
+                        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+                        .arg(format!("--user-data-dir={}", d.join("chromium").display()))
+                        .arg(format!("file://{}", page.display())),
+                )
+        },
+    },
 ];
 
 pub fn check() -> Result<()> {
@@ -76,6 +90,14 @@ pub fn check() -> Result<()> {
         if !(check.run)(&dir) {
             bail!("{} fails: install the Debian package(s) {} (qemu/deps.sh does)", check.what, check.package);
         }
+    }
+    if !crate::python::has_duckdb() {
+        bail!(
+            "{} does not import duckdb: install the Debian package python3-venv, then {} -m pip install duckdb \
+             (cargo xtask test does both)",
+            crate::python::python().display(),
+            crate::python::python().display()
+        );
     }
     for target in foreign_targets() {
         if !cross_toolchain_works(target, &dir) {

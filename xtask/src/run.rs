@@ -26,12 +26,28 @@ fn run_on_demo(script: &str, report: &str) -> Result<()> {
 }
 
 /// Coverage, the headline job: every function of the demo program that ran, its
-/// disassembly with hit counts; then the instruction totals.
+/// disassembly with hit counts; then the instruction totals and a profile; then the pictures
+/// the scripts drew, and how to open them.
 pub fn demo() -> Result<()> {
     build::all()?;
-    let _ = fs::remove_dir_all(Tree::source().target().join("demo"));
+    let out = Tree::source().target().join("demo");
+    let _ = fs::remove_dir_all(&out);
     run_on_demo("cov", "cov.txt")?;
-    run_on_demo("icount", "icount.txt")
+    run_on_demo("icount", "icount.txt")?;
+    run_on_demo("profile", "profile.txt")?;
+    // One line per picture: the file, what it shows, how to open it.
+    let pictures = [
+        ("cov.html", "coverage listing, heat-colored and sortable (docs/pictures-html.md)"),
+        ("profile.svg", "flame graph of instructions per call stack (docs/pictures-flamegraph.md)"),
+    ];
+    println!("\nPictures (open them in a browser):");
+    for (file, what) in pictures {
+        let path = out.join(file);
+        if path.exists() {
+            println!("  {what}:\n    chromium file://{}", path.display());
+        }
+    }
+    Ok(())
 }
 
 pub fn test(args: &[String]) -> Result<()> {
@@ -42,14 +58,27 @@ pub fn test(args: &[String]) -> Result<()> {
     // with its own test suite, coreutils, tar, find, bash), each by name: deps.sh installs
     // without recommends.
     let root = Tree::source().root().to_path_buf();
-    let mut packages: Vec<String> = ["strace", "python3.11", "libpython3.11-testsuite", "coreutils", "tar", "findutils", "bash"]
-        .map(String::from)
-        .to_vec();
+    // chromium opens the pictures (cov.html, profile.svg) as a person would.
+    let mut packages: Vec<String> = [
+        "strace",
+        "python3.11",
+        "libpython3.11-testsuite",
+        "python3-venv",
+        "coreutils",
+        "tar",
+        "findutils",
+        "bash",
+        "chromium",
+    ]
+    .map(String::from)
+    .to_vec();
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));
     }
     build::run(Command::new(root.join("qemu/deps.sh")).args(&packages))?;
+    // DuckDB reads the Parquet files of `cannonball dump --parquet` in tests/tests/parquet.rs.
+    crate::python::ensure_duckdb()?;
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

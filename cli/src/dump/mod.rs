@@ -1,7 +1,9 @@
 //! `cannonball dump`: listen for forwarded events and print each as a JSON line (or count
-//! them), until every guest process that connected has ended. With a program, it also runs
-//! that program under QEMU with the plugin pointed at its socket.
+//! them, or write them as Parquet tables), until every guest process that connected has
+//! ended. With a program, it also runs that program under QEMU with the plugin pointed at
+//! its socket.
 
+mod parquet;
 mod printer;
 
 use std::cell::Cell;
@@ -10,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use cannonball_client::Listener;
+use cannonball_client::{Connection, ConnectionId, Frame, Listener};
 
 use crate::locate;
 pub use printer::Printer;
@@ -20,12 +22,26 @@ pub struct DumpArgs {
     /// The socket to listen on (default: a fresh one under /tmp when running a program).
     #[arg(long)]
     sock: Option<PathBuf>,
+    /// Read streams recorded with the plugin's fwd=FILE instead of listening (each file one
+    /// stream, as if each had connected).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["sock", "program"])]
+    from: Vec<PathBuf>,
     /// Write the JSON lines here instead of stdout.
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Print only totals per event kind and rates, one JSON object at the end.
     #[arg(long)]
     count: bool,
+    /// Write the events as Parquet tables under DIR (new or empty): DIR/TABLE/pid=PID/
+    /// TABLE-NNN.parquet. No JSON lines then; with --count, the totals as well.
+    #[arg(long, value_name = "DIR")]
+    parquet: Option<PathBuf>,
+    /// With --parquet: rows per row group.
+    #[arg(long, value_name = "ROWS", default_value_t = parquet::ROW_GROUP)]
+    row_group: usize,
+    /// With --parquet: rows per file; a table's next rows go to its next file.
+    #[arg(long, value_name = "ROWS", default_value_t = parquet::FILE_ROWS)]
+    file_rows: usize,
     /// Raw events to forward when running a program: trace, memory, syscalls, syscall-data, threads,
     /// blocks, joined with + (default: trace).
     #[arg(long)]
@@ -49,22 +65,66 @@ pub fn dump(args: DumpArgs) -> Result<i32> {
 }
 
 async fn dump_async(args: DumpArgs) -> Result<i32> {
-    let sock = match (&args.sock, args.program.is_empty()) {
-        (Some(sock), _) => sock.clone(),
-        (None, false) => std::env::temp_dir().join(format!("cannonball-dump-{}.sock", std::process::id())),
-        (None, true) => bail!("give --sock PATH to listen on, or a program to run after --"),
-    };
-    let listener = Listener::bind(&sock).with_context(|| format!("cannot listen on {}", sock.display()))?;
     let out: Box<dyn std::io::Write> = match &args.output {
         Some(path) => {
             Box::new(std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?)
         }
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut printer = Printer::new(out, args.count);
-    let frames_seen = Cell::new(0u64);
+    let mode = match (args.count, args.parquet.is_some()) {
+        (true, _) => printer::Mode::Count,
+        (false, true) => printer::Mode::Check,
+        (false, false) => printer::Mode::Lines,
+    };
+    let mut printer = Printer::new(out, mode);
+    let mut tables = match &args.parquet {
+        Some(dir) => {
+            let layout = parquet::Layout { row_group: args.row_group, file_rows: args.file_rows };
+            Some(parquet::ParquetSink::new(dir, layout)?)
+        }
+        None => None,
+    };
+    let mut handle = |conn, frame: std::io::Result<Frame>| {
+        let frame = frame?;
+        if let Some(tables) = &mut tables {
+            tables.frame(conn, &frame).map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        }
+        printer.frame(conn, frame)
+    };
     let started = Instant::now();
+    let status = if args.from.is_empty() {
+        serve(&args, &mut handle).await
+    } else {
+        replay(&args.from, &mut handle).await.map(|()| None)
+    };
+    // Totals and the missing-end check also when a stream broke off (QEMU killed with
+    // SIGKILL, or crashed): what arrived before is reported (and written), then why it is
+    // incomplete.
+    let written = tables.as_mut().map(|t| t.finish());
+    let finished = printer.finish(started.elapsed(), written.as_ref().and_then(|w| w.as_ref().ok()).copied());
+    let status = status?;
+    if let Some(written) = written {
+        written.context("cannot complete the Parquet files")?;
+    }
+    finished?;
+    Ok(status.map_or(0, |s| {
+        use std::os::unix::process::ExitStatusExt;
+        s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+    }))
+}
 
+type Handler<'a> = dyn FnMut(ConnectionId, std::io::Result<Frame>) -> std::io::Result<()> + 'a;
+
+/// Listens (and runs the program, if one was given) until every stream ended: the guest's
+/// exit status when dump ran it.
+async fn serve(args: &DumpArgs, handle: &mut Handler<'_>) -> Result<Option<std::process::ExitStatus>> {
+    let sock = match (&args.sock, args.program.is_empty()) {
+        (Some(sock), _) => sock.clone(),
+        (None, false) => std::env::temp_dir().join(format!("cannonball-dump-{}.sock", std::process::id())),
+        (None, true) => bail!("give --sock PATH to listen on, --from FILE to read, or a program to run after --"),
+    };
+    let listener = Listener::bind(&sock).with_context(|| format!("cannot listen on {}", sock.display()))?;
+    let frames_seen = Cell::new(0u64);
     let mut child = if args.program.is_empty() {
         eprintln!(
             "cannonball: listening on {}; start QEMU with -plugin libcannonball.so,sock={}",
@@ -73,28 +133,33 @@ async fn dump_async(args: DumpArgs) -> Result<i32> {
         );
         None
     } else {
-        let child = spawn_qemu(&args, &sock)?;
+        let child = spawn_qemu(args, &sock)?;
         if let Some(pid) = child.id() {
             crate::forward_signals::install(pid);
         }
         Some(child)
     };
-
     let serve = listener.serve(|conn, frame| {
         frames_seen.set(frames_seen.get() + 1);
-        printer.frame(conn, frame?)
+        handle(conn, frame)
     });
-    let served = serve_until_done(serve, child.as_mut(), &frames_seen, &sock).await;
-    // Totals and the missing-end check also when a stream broke off (QEMU killed with
-    // SIGKILL, or crashed): what arrived before is reported, then why it is incomplete.
-    let finished = printer.finish(started.elapsed());
-    let status = served.context("a stream ended without its end frame (QEMU killed or crashed?)")?;
-    finished?;
+    let status = serve_until_done(serve, child.as_mut(), &frames_seen, &sock)
+        .await
+        .context("a stream ended without its end frame (QEMU killed or crashed?)")?;
     crate::forward_signals::child_exited();
-    Ok(status.map_or(0, |s| {
-        use std::os::unix::process::ExitStatusExt;
-        s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
-    }))
+    Ok(status)
+}
+
+/// Streams recorded with `fwd=FILE`, one connection each, in the order given.
+async fn replay(files: &[PathBuf], handle: &mut Handler<'_>) -> Result<()> {
+    for (conn, path) in files.iter().enumerate() {
+        let file = tokio::fs::File::open(path).await.with_context(|| format!("cannot open {}", path.display()))?;
+        let mut stream = Connection::new(file);
+        while let Some(frame) = stream.next_frame().await.transpose() {
+            handle(conn as ConnectionId, frame).with_context(|| format!("in {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Serves until every stream ended; with a child QEMU, also until it exited (and fails if
@@ -139,7 +204,7 @@ fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process:
     }
     options.extend(args.plugin_opts.iter().cloned());
     let mut cmd = tokio::process::Command::from(guest.command(&options)?);
-    if args.output.is_none() && !args.count {
+    if args.output.is_none() && !args.count && args.parquet.is_none() {
         // stdout carries the JSON lines; the guest's own output goes to stderr.
         cmd.stdout(std::process::Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
     }

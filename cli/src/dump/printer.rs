@@ -11,6 +11,8 @@ use anyhow::{Result, bail};
 use cannonball_client::protocol::{Frame, ThreadEvent};
 use cannonball_client::{BlockTable, ConnectionId};
 
+use super::parquet::Written;
+
 #[derive(Default)]
 struct Stream {
     pid: u32,
@@ -34,9 +36,18 @@ struct Totals {
     end_instructions: u64,
 }
 
+/// What the printer writes: every event as a JSON line, only the totals at the end, or
+/// nothing (another sink writes the events; the completeness check still runs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Lines,
+    Count,
+    Check,
+}
+
 pub struct Printer {
     out: BufWriter<Box<dyn Write>>,
-    count_only: bool,
+    mode: Mode,
     streams: HashMap<ConnectionId, Stream>,
     totals: Totals,
     line: String,
@@ -47,10 +58,10 @@ fn hex(v: u64) -> String {
 }
 
 impl Printer {
-    pub fn new(out: Box<dyn Write>, count_only: bool) -> Self {
+    pub fn new(out: Box<dyn Write>, mode: Mode) -> Self {
         Self {
             out: BufWriter::with_capacity(1 << 20, out),
-            count_only,
+            mode,
             streams: HashMap::new(),
             totals: Totals::default(),
             line: String::new(),
@@ -64,7 +75,7 @@ impl Printer {
         let pid = stream.pid;
         let line = &mut self.line;
         line.clear();
-        let print = !self.count_only;
+        let print = self.mode == Mode::Lines;
         match frame {
             Frame::Hello(h) => {
                 self.totals.connections += 1;
@@ -193,14 +204,18 @@ impl Printer {
         self.out.write_all(line.as_bytes())
     }
 
-    /// Flushes; in count mode prints the totals. Fails if a stream ended without its `end`.
-    pub fn finish(&mut self, elapsed: Duration) -> Result<()> {
-        if self.count_only {
+    /// Flushes; in count mode prints the totals (with what the Parquet sink wrote, if any).
+    /// Fails if a stream ended without its `end`.
+    pub fn finish(&mut self, elapsed: Duration, parquet: Option<Written>) -> Result<()> {
+        if self.mode == Mode::Count {
             let t = &self.totals;
             let secs = elapsed.as_secs_f64().max(1e-9);
+            let parquet = parquet.map_or(String::new(), |w| {
+                format!(r#","parquet_rows":{},"parquet_files":{},"parquet_bytes":{}"#, w.rows, w.files, w.bytes)
+            });
             writeln!(
                 self.out,
-                r#"{{"connections":{},"blocks":{},"block_execs":{},"insns":{},"memory":{},"syscalls":{},"threads":{},"records":{},"bytes":{},"end_instructions":{},"seconds":{:.3},"insns_per_second":{:.0},"bytes_per_second":{:.0}}}"#,
+                r#"{{"connections":{},"blocks":{},"block_execs":{},"insns":{},"memory":{},"syscalls":{},"threads":{},"records":{},"bytes":{},"end_instructions":{},"seconds":{:.3},"insns_per_second":{:.0},"bytes_per_second":{:.0}{parquet}}}"#,
                 t.connections,
                 t.blocks,
                 t.block_execs,

@@ -4,13 +4,16 @@
 //! disassembly under a `// symbol NAME` header, with a hit count per instruction (0 for those
 //! that never ran). Hit counts come from inline block counters: no callback runs. `cov.drcov`
 //! holds the executed blocks in drcov format (module-relative offsets), for Lighthouse,
-//! bncov and friends.
+//! bncov and friends. `cov.html` is the same listing as one self-contained page: a sortable
+//! table of functions and each function's disassembly colored by heat (see html.rs).
 //!
 //! Arguments: `module=NAME` limits coverage to one module (default: the main binary);
 //! `all=true` covers all code.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+
+mod html;
 
 use cannonball_sdk::{
     AddressFilter, Args, ArgumentSpec, Block, BlockTable, EventKinds, RunInfo, RunSummary, Script, Subscription,
@@ -89,16 +92,21 @@ impl Script for Cov {
         }
 
         let mut report = String::new();
+        let mut listings = Vec::with_capacity(functions.len());
         for f in functions.values() {
             writeln!(report, "// symbol {} ({})", f.name, f.module).unwrap();
             let code = read_memory(f.start, f.size as u32)?;
+            let mut insns = Vec::new();
             for insn in disassemble(f.start, &code) {
                 let n = hits.get(&insn.address).copied().unwrap_or(0);
                 writeln!(report, "  {:#x}  {n:>10}  {}", insn.address, insn.text).unwrap();
+                insns.push(html::Insn { address: insn.address, hits: n, text: insn.text });
             }
             report.push('\n');
+            listings.push(html::Function { name: &f.name, module: &f.module, insns });
         }
         write_report("cov.txt", report)?;
+        write_report("cov.html", html::render("cov: hit counts per instruction", &listings))?;
         write_report("cov.drcov", drcov.encode())
     }
 }

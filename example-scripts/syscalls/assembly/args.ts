@@ -26,6 +26,16 @@ set(4, "getxattr lgetxattr fgetxattr renameat accept4 mknodat timerfd_settime ut
 set(5, "mremap select clone waitid prctl statx ppoll linkat renameat2 fchownat mount setsockopt");
 set(5, "getsockopt setxattr lsetxattr fsetxattr");
 set(6, "mmap futex pselect6 sendto recvfrom epoll_pwait copy_file_range splice");
+// Names only some targets have: 32-bit variants (i386, arm, mips), old calls (i386, ppc64le),
+// private calls (arm, mips, riscv64).
+set(0, "getuid32 getgid32 geteuid32 getegid32");
+set(1, "set_tls set_thread_area umount");
+set(2, "stat64 lstat64 fstat64 ugetrlimit socketcall clock_gettime64 clock_getres_time64 oldstat oldlstat");
+set(3, "fcntl64 statfs64 fstatfs64 chown32 lchown32 fchown32 setresuid32 setresgid32 cacheflush");
+set(3, "riscv_flush_icache truncate64 ftruncate64");
+set(4, "fstatat64 send recv utimensat_time64 clock_nanosleep_time64 rt_sigtimedwait_time64");
+set(5, "_llseek mq_timedsend_time64 mq_timedreceive_time64 ppoll_time64");
+set(6, "mmap2 futex_time64 pselect6_time64");
 
 /** Arguments to show for system call `name` (6 when unknown). */
 export function argCount(name: string): i32 {

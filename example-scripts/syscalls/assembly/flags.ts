@@ -1,5 +1,6 @@
-// Symbolic arguments strace shows: AT_FDCWD, and open's flags (their values from the kernel's
-// asm-generic/fcntl.h; four differ on x86_64 and arm64).
+// Symbolic arguments strace shows: AT_FDCWD, and open's flags (their values from each target's
+// asm/fcntl.h, generated in tables.ts: mips and ppc64le differ from asm-generic, and the four
+// of O_DIRECT, O_LARGEFILE, O_NOFOLLOW, O_DIRECTORY differ between x86 and arm).
 
 const AT_FDCWD: i32 = -100;
 
@@ -24,28 +25,25 @@ class Flag {
   constructor(public value: u32, public name: string) {}
 }
 
-function flags(list: string, arch: string): Flag[] {
-  const out = new Array<Flag>();
-  const items = list.split(" ");
-  for (let i = 0; i < items.length; i += 2) out.push(new Flag(<u32>parseInt(items[i], 8), items[i + 1]));
-  return out;
-}
-
-const COMMON = "100 O_CREAT 200 O_EXCL 400 O_NOCTTY 1000 O_TRUNC 2000 O_APPEND 4000 O_NONBLOCK " +
-  "10000 O_DSYNC 20000 O_ASYNC 1000000 O_NOATIME 2000000 O_CLOEXEC 4000000 __O_SYNC 10000000 O_PATH " +
-  "20000000 __O_TMPFILE";
-const X86_64 = "40000 O_DIRECT 100000 O_LARGEFILE 200000 O_DIRECTORY 400000 O_NOFOLLOW";
-const ARM64 = "40000 O_DIRECTORY 100000 O_NOFOLLOW 200000 O_DIRECT 400000 O_LARGEFILE";
-
+/** The target's open flags in strace's order (generated in tables.ts: "hex NAME ..."). */
 let table: Flag[] = [];
+/** O_CREAT and __O_TMPFILE: with either, open takes a mode. */
+let creates: u32 = 0;
 
-export function setArch(arch: string): void {
-  table = flags(COMMON + " " + (arch == "aarch64" ? ARM64 : X86_64), arch);
+export function setOpenFlags(list: string): void {
+  table = [];
+  creates = 0;
+  const items = list.split(" ");
+  for (let i = 0; i + 1 < items.length; i += 2) {
+    const flag = new Flag(<u32>parseInt(items[i], 16), items[i + 1]);
+    table.push(flag);
+    if (flag.name == "O_CREAT" || flag.name == "__O_TMPFILE") creates |= flag.value;
+  }
 }
 
 /** O_CREAT or O_TMPFILE: the call takes a mode. */
 export function createsFile(flags: u64): bool {
-  return (<u32>flags & 0x40) != 0 || (<u32>flags & 0x400000) != 0;
+  return (<u32>flags & creates) != 0;
 }
 
 /** open flags as strace prints them: O_RDONLY|O_CLOEXEC; unknown bits in octal. */

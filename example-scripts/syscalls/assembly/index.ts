@@ -24,11 +24,12 @@ import {
   subscribe,
 } from "@cannonball/sdk";
 import { argCount } from "./args";
-import { createsFile, dirFd, openFlags, openFlagsArg, setArch, takesDirFd } from "./flags";
+import { createsFile, dirFd, openFlags, openFlagsArg, setOpenFlags, takesDirFd } from "./flags";
 import { CallData } from "./strings";
-import { AARCH64, ERRNO, X86_64 } from "./tables";
+import { ARCHES, Arch } from "./tables";
 
-/** Numbers below this get counters in arrays; others (there are none today) in a Map. */
+/** Numbers from the target's lowest (4000 on mips o32) up to this many above it get counters
+ *  in arrays; others (ARM's private calls at 0x0f0000 + n) in a Map. */
 const DIRECT: i32 = 1024;
 /** Arguments below 1 MiB print in decimal (fds, sizes, flags), others in hex (pointers). */
 const DECIMAL_BELOW: u64 = 1 << 20;
@@ -42,8 +43,21 @@ class Counts {
   errors: u64 = 0;
 }
 
+/** The generated tables of a target; null when the generator does not know it. */
+function tablesFor(arch: string): Arch | null {
+  for (let i = 0; i < ARCHES.length; i++) if (ARCHES[i].arch == arch) return ARCHES[i];
+  return null;
+}
+
+/** errno names of the target (they differ on mips); the generic ones until init. */
+let errnoNames: string[] = ARCHES[0].errno;
+
 class Syscalls extends Script {
-  private names: string[] = [];
+  private tables: Arch | null = null;
+  /** The lowest system call number: counters are indexed from it. */
+  private base: i64 = 0;
+  /** A 32-bit target: QEMU hands its registers over sign-extended to 64 bits. */
+  private narrow: bool = false;
   private summaryOnly: bool = false;
   private report: ReportWriter = new ReportWriter("syscalls.txt");
   private calls: StaticArray<u64> = new StaticArray<u64>(DIRECT);
@@ -58,10 +72,15 @@ class Syscalls extends Script {
   init(info: RunInfo, args: Args): Subscription {
     this.summaryOnly = args.flag("summary-only");
     args.finish();
-    if (info.arch == "x86_64") this.names = X86_64;
-    else if (info.arch == "aarch64") this.names = AARCH64;
-    else log.warn("no system call names for " + info.arch + ": printing numbers");
-    setArch(info.arch);
+    const tables = tablesFor(info.arch);
+    if (tables === null) log.warn("no system call names for " + info.arch + ": printing numbers");
+    else {
+      this.tables = tables;
+      this.base = tables.base;
+      this.narrow = tables.bits == 32;
+      errnoNames = tables.errno;
+      setOpenFlags(tables.openFlags);
+    }
     if (this.summaryOnly) return subscribe(EventKinds.SYSCALLS | EventKinds.THREADS);
     return subscribe(EventKinds.SYSCALLS | EventKinds.SYSCALL_DATA | EventKinds.THREADS);
   }
@@ -77,7 +96,9 @@ class Syscalls extends Script {
       const number = batch.sysNumber.at(i);
       const returned = batch.sysReturned.at(i);
       const ret = batch.sysRet.at(i);
-      this.count(number, returned && ret < 0);
+      // Errors are the kernel's range, -4095..-1: a 32-bit target's mmap2 above 2 GiB returns a
+      // sign-extended address, a success (libsyscall counts every negative value).
+      this.count(number, returned && ret < 0 && ret > -4096);
       if (this.summaryOnly) continue;
       const name = this.name(number);
       let line = this.prefix ? "[vcpu " + batch.vcpu.toString() + "] " + name + "(" : name + "(";
@@ -90,7 +111,9 @@ class Syscalls extends Script {
       if (flagsArg >= 0 && mode < 0) shown = flagsArg + 1;
       for (let a = 0; a < shown; a++) {
         if (a > 0) line += ", ";
-        const v = batch.sysArgs.at(i * 6 + a);
+        // strace shows a 32-bit register as 32 bits: 0xb7f00000, not 0xffffffffb7f00000.
+        const raw = batch.sysArgs.at(i * 6 + a);
+        const v = this.narrow ? <u64>(<u32>raw) : raw;
         const text = data.shown[a];
         const fd = dirFds ? dirFd(v) : null;
         if (text !== null) line += text.length > 0 ? text : "0x" + v.toString(16);
@@ -99,7 +122,7 @@ class Syscalls extends Script {
         else if (a == mode) line += "0" + (<u32>v).toString(8);
         else line += formatArg(v);
       }
-      line += ") = " + (returned ? formatRet(ret) : "?");
+      line += ") = " + (returned ? formatRet(this.narrow && (ret >= 0 || ret <= -4096) ? <i64>(<u32>ret) : ret) : "?");
       this.report.line(line);
     }
   }
@@ -111,7 +134,7 @@ class Syscalls extends Script {
     // Sorted by calls, most first, as strace -c.
     const rows: Row[] = [];
     for (let i = 0; i < DIRECT; i++) {
-      if (this.calls[i] > 0) rows.push(new Row(i, this.calls[i], this.errors[i]));
+      if (this.calls[i] > 0) rows.push(new Row(this.base + i, this.calls[i], this.errors[i]));
     }
     const others = this.other.keys();
     for (let i = 0; i < others.length; i++) {
@@ -135,17 +158,21 @@ class Syscalls extends Script {
   }
 
   private name(number: i64): string {
-    if (number >= 0 && number < this.names.length) {
-      const known = unchecked(this.names[<i32>number]);
+    const t = this.tables;
+    if (t !== null) {
+      const known = nameIn(t.names, number - t.base);
       if (known.length > 0) return known;
+      const other = nameIn(t.names2, number - t.base2);
+      if (other.length > 0) return other;
     }
     return "syscall_" + number.toString();
   }
 
   private count(number: i64, error: bool): void {
-    if (number >= 0 && number < DIRECT) {
-      unchecked((this.calls[<i32>number] += 1));
-      if (error) unchecked((this.errors[<i32>number] += 1));
+    const slot = number - this.base;
+    if (slot >= 0 && slot < DIRECT) {
+      unchecked((this.calls[<i32>slot] += 1));
+      if (error) unchecked((this.errors[<i32>slot] += 1));
       return;
     }
     if (!this.other.has(number)) this.other.set(number, new Counts());
@@ -153,6 +180,11 @@ class Syscalls extends Script {
     c.calls += 1;
     if (error) c.errors += 1;
   }
+}
+
+/** names[index], or "" outside the table. */
+function nameIn(names: string[], index: i64): string {
+  return index >= 0 && index < names.length ? unchecked(names[<i32>index]) : "";
 }
 
 function formatArg(v: u64): string {
@@ -168,7 +200,7 @@ function formatArg(v: u64): string {
 function formatRet(ret: i64): string {
   if (ret < 0 && ret > -4096) {
     const e = <i32>-ret;
-    const name = e < ERRNO.length && ERRNO[e].length > 0 ? ERRNO[e] : "E" + e.toString();
+    const name = e < errnoNames.length && errnoNames[e].length > 0 ? errnoNames[e] : "E" + e.toString();
     return "-1 " + name;
   }
   return ret.toString();

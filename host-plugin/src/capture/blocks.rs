@@ -12,6 +12,10 @@ use crate::qemu::Tb;
 
 pub struct BlockRegistry {
     with_disassembly: bool,
+    /// Set where QEMU's own disassembly is unreliable and ours replaces it: QEMU's MIPS
+    /// disassembler prints branches without their target (`beqz v0,`) and names some R2
+    /// branches by R6 names (`blezl` as `bgeuc`).
+    own_disassembler: Option<&'static str>,
     state: Mutex<State>,
 }
 
@@ -22,8 +26,13 @@ struct State {
 }
 
 impl BlockRegistry {
-    pub fn new(with_disassembly: bool) -> Self {
-        Self { with_disassembly, state: Mutex::new(State { blocks: Vec::new(), delivered: 0 }) }
+    pub fn new(with_disassembly: bool, arch: &str) -> Self {
+        let own_disassembler = match arch {
+            "mips" => Some("mips"),
+            "mipsel" => Some("mipsel"),
+            _ => None,
+        };
+        Self { with_disassembly, own_disassembler, state: Mutex::new(State { blocks: Vec::new(), delivered: 0 }) }
     }
 
     /// Records the facts of a block being translated and returns its id.
@@ -41,9 +50,16 @@ impl BlockRegistry {
         let mut disassembly = Vec::new();
         for insn in tb.insns() {
             insn_sizes.push(insn.size() as u8);
+            let at = insn_bytes.len();
             insn.append_bytes(&mut insn_bytes);
             if self.with_disassembly {
-                disassembly.push(insn.disas());
+                disassembly.push(match self.own_disassembler {
+                    Some(arch) => crate::services::disasm::disassemble(arch, insn.vaddr(), &insn_bytes[at..])
+                        .ok()
+                        .and_then(|mut v| v.pop())
+                        .map_or_else(String::new, |i| i.text),
+                    None => insn.disas(),
+                });
             }
         }
         let symbol = tb.insn(0).symbol();

@@ -12,6 +12,7 @@ pub mod fault;
 mod filter;
 mod icount;
 mod memory;
+mod reached;
 mod syscall_data;
 // Generated (host-plugin/tools/gen-syscall-data.mjs): kept as the generator writes it.
 #[rustfmt::skip]
@@ -25,6 +26,7 @@ pub use blocks::BlockRegistry;
 pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
 pub use memory::MemoryCounters;
+pub use reached::ReachedBlocks;
 pub use syscall_data::SyscallTable;
 pub use syscalls::{on_syscall, on_syscall_return};
 pub use translate::Capture;

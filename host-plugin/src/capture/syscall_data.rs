@@ -39,30 +39,93 @@ pub mod info {
     pub const AT_RETURN: u8 = 1 << 6;
 }
 
+/// One QEMU target's system calls (generated in `syscall_table.rs`, one per target).
+pub struct Arch {
+    /// QEMU's target name, as `qemu_info_t.target_name` gives it.
+    pub arch: &'static str,
+    /// Width of a guest pointer.
+    pub bits: u32,
+    /// Byte order of guest memory (mips).
+    pub big_endian: bool,
+    /// execve and execveat (see `plugin::before_exec`).
+    pub execve: [i64; 2],
+    /// (number, the arguments with data), ascending by number.
+    pub data: &'static [(i64, &'static [Arg])],
+}
+
+impl Arch {
+    /// The generated entry of a QEMU target; `None` for targets the generator does not know.
+    pub fn get(arch: &str) -> Option<&'static Arch> {
+        super::syscall_table::ARCHES.iter().find(|a| a.arch == arch)
+    }
+}
+
 /// The data arguments of every system call of one architecture, by number.
 pub struct SyscallTable {
+    /// The lowest number with data: mips o32 numbers start at 4000, and the table need not.
+    first: i64,
     by_number: Vec<&'static [Arg]>,
+    /// The bits of an argument that make a guest address.
+    address_mask: u64,
+    /// How guest pointers are stored in memory (argv).
+    layout: Layout,
+}
+
+/// How a guest pointer is stored in guest memory: 4 or 8 bytes, in the target's byte order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub bytes: usize,
+    pub big_endian: bool,
+}
+
+impl Layout {
+    /// x86_64, aarch64, riscv64, ppc64le.
+    pub const LP64_LE: Layout = Layout { bytes: 8, big_endian: false };
+
+    /// The pointer stored in `word` (`self.bytes` long).
+    fn pointer(self, word: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        if self.big_endian {
+            b[8 - self.bytes..].copy_from_slice(word);
+            u64::from_be_bytes(b)
+        } else {
+            b[..self.bytes].copy_from_slice(word);
+            u64::from_le_bytes(b)
+        }
+    }
 }
 
 impl SyscallTable {
     /// The table for a QEMU target; `None` for architectures without one.
     pub fn for_arch(arch: &str) -> Option<Self> {
-        let rows = match arch {
-            "x86_64" => super::syscall_table::X86_64,
-            "aarch64" => super::syscall_table::AARCH64,
-            _ => return None,
-        };
-        let size = rows.iter().map(|&(n, _)| n as usize + 1).max().unwrap_or(0);
+        let arch = Arch::get(arch)?;
+        let rows = arch.data;
+        let first = rows.iter().map(|&(n, _)| n).min().unwrap_or(0);
+        let size = rows.iter().map(|&(n, _)| (n - first) as usize + 1).max().unwrap_or(0);
         let mut by_number = vec![&[][..]; size];
         for &(n, args) in rows {
-            by_number[n as usize] = args;
+            by_number[(n - first) as usize] = args;
         }
-        Some(Self { by_number })
+        let address_mask = if arch.bits >= 64 { u64::MAX } else { (1u64 << arch.bits) - 1 };
+        let layout = Layout { bytes: arch.bits as usize / 8, big_endian: arch.big_endian };
+        Some(Self { first, by_number, address_mask, layout })
+    }
+
+    /// How this target stores pointers in memory.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The arguments as guest addresses: QEMU hands a 32-bit guest's registers over
+    /// sign-extended (its `abi_long`), so a pointer above 2 GiB arrives as 0xffffffff8.......
+    pub fn addresses(&self, args: &[u64; 6]) -> [u64; 6] {
+        args.map(|a| a & self.address_mask)
     }
 
     /// The data arguments of call `number` (empty for calls without any).
     pub fn get(&self, number: i64) -> &'static [Arg] {
-        usize::try_from(number).ok().and_then(|n| self.by_number.get(n)).copied().unwrap_or(&[])
+        let index = number.checked_sub(self.first).and_then(|n| usize::try_from(n).ok());
+        index.and_then(|n| self.by_number.get(n)).copied().unwrap_or(&[])
     }
 }
 
@@ -74,11 +137,11 @@ pub trait Memory {
 }
 
 /// Captures what the call reads, at its entry.
-pub fn capture_entry(spec: &[Arg], regs: &[u64; 6], mem: &mut impl Memory, out: &mut Blobs) {
+pub fn capture_entry(spec: &[Arg], regs: &[u64; 6], layout: Layout, mem: &mut impl Memory, out: &mut Blobs) {
     for &arg in spec {
         match arg {
             Arg::Path(i) => string(mem, regs[i as usize], i, out),
-            Arg::Argv(i) => string_array(mem, regs[i as usize], i, out),
+            Arg::Argv(i) => string_array(mem, regs[i as usize], i, layout, out),
             Arg::InBuffer { arg, len } => buffer(mem, regs[arg as usize], regs[len as usize], arg, 0, out),
             Arg::OutBuffer(_) | Arg::OutPath(_) => {}
         }
@@ -169,7 +232,7 @@ fn read_string(mem: &mut impl Memory, addr: u64, out: &mut Blobs) -> u8 {
 
 /// execve's argv: each string a blob flagged ELEMENT, in order; an empty ELEMENT|TRUNCATED
 /// blob after ARRAY_CAP elements says more followed.
-fn string_array(mem: &mut impl Memory, addr: u64, arg: u8, out: &mut Blobs) {
+fn string_array(mem: &mut impl Memory, addr: u64, arg: u8, layout: Layout, out: &mut Blobs) {
     if addr == 0 {
         return;
     }
@@ -177,12 +240,12 @@ fn string_array(mem: &mut impl Memory, addr: u64, arg: u8, out: &mut Blobs) {
     let mut word = Vec::with_capacity(8);
     for index in 0..=ARRAY_CAP as u64 {
         word.clear();
-        if !mem.read(addr.wrapping_add(index * 8), 8, &mut word) {
+        if !mem.read(addr.wrapping_add(index * layout.bytes as u64), layout.bytes, &mut word) {
             let start = out.data.len();
             out.close(tag | info::UNREADABLE, start);
             return;
         }
-        let ptr = u64::from_le_bytes(word[..8].try_into().unwrap());
+        let ptr = layout.pointer(&word);
         if ptr == 0 {
             return;
         }
@@ -250,7 +313,7 @@ mod tests {
         let addr = 0x10000 - 5;
         let mut mem = Pages::with(addr, b"/etc\0");
         let mut out = Blobs::default();
-        capture_entry(&[Arg::Path(1)], &[0, addr, 0, 0, 0, 0], &mut mem, &mut out);
+        capture_entry(&[Arg::Path(1)], &[0, addr, 0, 0, 0, 0], Layout::LP64_LE, &mut mem, &mut out);
         assert_eq!(blobs(&out), [(1, b"/etc".to_vec())]);
     }
 
@@ -259,7 +322,13 @@ mod tests {
         let mut mem = Pages::with(0x20000, &[b'x'; 5000]);
         mem.put(0x20000 + 5000, b"\0");
         let mut out = Blobs::default();
-        capture_entry(&[Arg::Path(0), Arg::Path(1), Arg::Path(2)], &[0x20000, 0x99000, 0, 0, 0, 0], &mut mem, &mut out);
+        capture_entry(
+            &[Arg::Path(0), Arg::Path(1), Arg::Path(2)],
+            &[0x20000, 0x99000, 0, 0, 0, 0],
+            Layout::LP64_LE,
+            &mut mem,
+            &mut out,
+        );
         let got = blobs(&out);
         assert_eq!(got.len(), 2, "NULL gives no blob");
         assert_eq!((got[0].0, got[0].1.len()), (info::TRUNCATED, STRING_CAP));
@@ -271,7 +340,7 @@ mod tests {
         let mut mem = Pages::with(0x30000, &(0..100).collect::<Vec<u8>>());
         let mut out = Blobs::default();
         let regs = [1, 0x30000, 100, 0, 0, 0];
-        capture_entry(&[Arg::InBuffer { arg: 1, len: 2 }], &regs, &mut mem, &mut out);
+        capture_entry(&[Arg::InBuffer { arg: 1, len: 2 }], &regs, Layout::LP64_LE, &mut mem, &mut out);
         capture_return(&[Arg::OutBuffer(1)], &regs, 5, &mut mem, &mut out);
         capture_return(&[Arg::OutBuffer(1)], &regs, -14, &mut mem, &mut out);
         assert_eq!(blobs(&out), [(1 | info::TRUNCATED, (0..32).collect()), (1 | info::AT_RETURN, (0..5).collect())]);
@@ -283,17 +352,36 @@ mod tests {
         let pointers: Vec<u8> = [0x40000u64, 0x40003, 0].iter().flat_map(|p| p.to_le_bytes()).collect();
         mem.put(0x50000, &pointers);
         let mut out = Blobs::default();
-        capture_entry(&[Arg::Argv(1)], &[0, 0x50000, 0, 0, 0, 0], &mut mem, &mut out);
+        capture_entry(&[Arg::Argv(1)], &[0, 0x50000, 0, 0, 0, 0], Layout::LP64_LE, &mut mem, &mut out);
         let e = 1 | info::ELEMENT;
         assert_eq!(blobs(&out), [(e, b"ls".to_vec()), (e, b"-l".to_vec())]);
 
         let many: Vec<u8> = std::iter::repeat_n(0x40000u64, 40).flat_map(|p| p.to_le_bytes()).collect();
         mem.put(0x60000, &many);
         let mut out = Blobs::default();
-        capture_entry(&[Arg::Argv(1)], &[0, 0x60000, 0, 0, 0, 0], &mut mem, &mut out);
+        capture_entry(&[Arg::Argv(1)], &[0, 0x60000, 0, 0, 0, 0], Layout::LP64_LE, &mut mem, &mut out);
         let got = blobs(&out);
         assert_eq!(got.len(), ARRAY_CAP + 1);
         assert_eq!(got[ARRAY_CAP], (e | info::TRUNCATED, vec![]));
+    }
+
+    #[test]
+    fn argv_of_32_bit_targets_in_their_byte_order() {
+        let mut mem = Pages::with(0x40000, b"ls\0-l\0");
+        let e = 1 | info::ELEMENT;
+        for (layout, pointers) in [
+            (Layout { bytes: 4, big_endian: true }, [0x40000u32, 0x40003, 0].map(u32::to_be_bytes)),
+            (Layout { bytes: 4, big_endian: false }, [0x40000u32, 0x40003, 0].map(u32::to_le_bytes)),
+        ] {
+            mem.put(0x50000, pointers.as_flattened());
+            let mut out = Blobs::default();
+            capture_entry(&[Arg::Argv(1)], &[0, 0x50000, 0, 0, 0, 0], layout, &mut mem, &mut out);
+            assert_eq!(blobs(&out), [(e, b"ls".to_vec()), (e, b"-l".to_vec())], "{layout:?}");
+        }
+        let mips = SyscallTable::for_arch("mips").unwrap();
+        assert_eq!(mips.layout(), Layout { bytes: 4, big_endian: true });
+        assert_eq!(SyscallTable::for_arch("mipsel").unwrap().layout(), Layout { bytes: 4, big_endian: false });
+        assert_eq!(SyscallTable::for_arch("ppc64le").unwrap().layout(), Layout::LP64_LE);
     }
 
     #[test]
@@ -305,6 +393,20 @@ mod tests {
         let arm = SyscallTable::for_arch("aarch64").unwrap();
         assert_eq!(arm.get(56), [Arg::Path(1)]); // openat
         assert_eq!(arm.get(221), [Arg::Path(0), Arg::Argv(1)]); // execve
-        assert!(SyscallTable::for_arch("riscv64").is_none());
+        let rv = SyscallTable::for_arch("riscv64").unwrap();
+        assert_eq!(rv.get(56), [Arg::Path(1)]); // openat
+        assert!(rv.get(38).is_empty()); // no renameat on riscv64 (no __ARCH_WANT_RENAMEAT)
+        let mips = SyscallTable::for_arch("mips").unwrap();
+        assert_eq!(mips.get(4288), [Arg::Path(1)]); // openat, o32 numbers from 4000
+        assert_eq!(mips.get(4004), [Arg::InBuffer { arg: 1, len: 2 }]); // write
+        assert!(mips.get(4).is_empty() && mips.get(-1).is_empty() && mips.get(i64::MIN).is_empty());
+        let i386 = SyscallTable::for_arch("i386").unwrap();
+        assert_eq!(i386.get(195), [Arg::Path(0)]); // stat64
+        assert_eq!(i386.addresses(&[0xffff_ffff_ffff_d000, 1, 0, 0, 0, 0])[0], 0xffff_d000);
+        assert_eq!(x86.addresses(&[0xffff_ffff_ffff_d000, 1, 0, 0, 0, 0])[0], 0xffff_ffff_ffff_d000);
+        for arch in ["x86_64", "i386", "aarch64", "arm", "riscv64", "mips", "mipsel", "ppc64le"] {
+            assert!(SyscallTable::for_arch(arch).is_some(), "{arch}");
+        }
+        assert!(SyscallTable::for_arch("sparc").is_none());
     }
 }

@@ -17,10 +17,10 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let exec = capture.current_exec(vcpu);
         // Scripts without syscall-data have no table: no guest memory is read for them.
-        match capture.syscall_data.as_ref().map(|t| t.get(num)).filter(|spec| !spec.is_empty()) {
-            Some(spec) => buffer::record_syscall_entry(cpu, exec, num, args, |blobs| {
+        match capture.syscall_data.as_ref().map(|t| (t, t.get(num))).filter(|(_, spec)| !spec.is_empty()) {
+            Some((table, spec)) => buffer::record_syscall_entry(cpu, exec, num, args, |blobs| {
                 let mut memory = GuestMemory::new(cpu);
-                capture_entry(spec, &args, &mut memory, blobs)
+                capture_entry(spec, &table.addresses(&args), table.layout(), &mut memory, blobs)
             }),
             None => buffer::record_syscall_entry(cpu, exec, num, args, |_| {}),
         }
@@ -30,25 +30,24 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
     }
 }
 
-/// execve and execveat for a QEMU target.
+/// execve and execveat for a QEMU target (generated from the kernel headers).
 pub fn execve_numbers(arch: &str) -> [i64; 2] {
-    match arch {
-        "aarch64" | "riscv64" => [221, 281],
-        "x86_64" => [59, 322],
-        _ => [-1, -1],
-    }
+    super::syscall_data::Arch::get(arch).map_or([-1, -1], |a| a.execve)
 }
 
 /// At each system call's return, on the calling vCPU's thread.
 pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
     let capture = super::get();
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
-        let spec = capture.syscall_data.as_ref().map_or(&[][..], |t| t.get(num));
+        let table = capture.syscall_data.as_ref();
+        let spec = table.map_or(&[][..], |t| t.get(num));
         // Only calls that write to the guest have anything to read at their return.
-        if ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))) {
+        if let Some(table) =
+            table.filter(|_| ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))))
+        {
             buffer::record_syscall_return(cpu, num, ret, |args, blobs| {
                 let mut memory = GuestMemory::new(cpu);
-                capture_return(spec, args, ret, &mut memory, blobs)
+                capture_return(spec, &table.addresses(args), ret, &mut memory, blobs)
             });
         } else {
             buffer::record_syscall_return(cpu, num, ret, |_, _| {});

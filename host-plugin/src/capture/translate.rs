@@ -21,11 +21,15 @@ pub struct Capture {
     /// it to say which execution they belong to.
     pub exec_counter: Option<Counter>,
     guest_base_known: std::sync::atomic::AtomicBool,
+    /// 32-bit ARM guest: each block's instruction set is remembered for `disassemble`.
+    arm: bool,
     /// execve/execveat numbers of the guest architecture (see `plugin::before_exec`).
     pub execve_numbers: [i64; 2],
     /// Which system call arguments hold strings and buffers: only when subscribed to
     /// `syscall-data`, so that without it no guest memory is read.
     pub syscall_data: Option<super::SyscallTable>,
+    /// Every block reached, when the run writes coverage (`coverage=true`).
+    pub reached: Option<super::ReachedBlocks>,
 }
 
 /// The syscall-data table of `arch`, or a warning that it has none.
@@ -33,14 +37,14 @@ fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
     let table = super::SyscallTable::for_arch(arch);
     if table.is_none() {
         crate::console::line(&format!(
-            "cannonball: warning: no system call data for {arch} (x86_64 and aarch64 have it): syscall-data delivers none"
+            "cannonball: warning: no system call data for {arch} (the generated tables cover x86_64, i386, aarch64, arm, riscv64, mips, mipsel, ppc64le): syscall-data delivers none"
         ));
     }
     table
 }
 
 impl Capture {
-    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str) -> Self {
+    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str, record_reached: bool) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
         // Execution indices order memory and system-call events against the other ordered
         // kinds; with only one ordered kind, column order says it all and the per-event
@@ -54,12 +58,14 @@ impl Capture {
             filter,
             icount: InstructionCounter::new(),
             shapes: (!crate::qemu::extensions::available()).then(BlockShapes::new),
-            blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY))),
+            blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY), arch)),
             block_counts: kinds.contains(EventKinds::BLOCK_COUNTS).then(BlockCounters::new),
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
             exec_counter: wants_exec_index.then(Counter::new),
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
+            arm: arch == "arm",
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
+            reached: record_reached.then(super::ReachedBlocks::default),
         }
     }
 
@@ -76,6 +82,12 @@ impl Capture {
         }
         if let Some(shapes) = &self.shapes {
             shapes.record(tb);
+        }
+        if let Some(reached) = &self.reached {
+            reached.record(tb);
+        }
+        if self.arm {
+            record_arm_block(tb);
         }
         let allowed = self.filter.allows(tb);
         // Totals count all code, filtered or not. A block with its own execution counter
@@ -141,4 +153,16 @@ impl Capture {
             c.reset();
         }
     }
+}
+
+/// Remembers whether QEMU translated an arm block as Thumb or ARM, for disassembling code that
+/// has no ELF information (`services::arm_isa`).
+fn record_arm_block(tb: Tb<'_>) {
+    let mut sizes = Vec::with_capacity(tb.n_insns());
+    let mut bytes = Vec::new();
+    for insn in tb.insns() {
+        sizes.push(insn.size() as u8);
+        insn.append_bytes(&mut bytes);
+    }
+    crate::services::arm_isa::record_block(tb.vaddr(), &sizes, &bytes, || tb.insn(0).disas());
 }

@@ -34,7 +34,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         Some(path) => {
             let limits = options::limits(&opts.host)?;
             let cache = options::cache(&opts.host)?;
-            let factory = ScriptFactory::load(path, target, out, limits, forwarding.clone(), &cache)?;
+            let factory = ScriptFactory::load(path, target, out.clone(), limits, forwarding.clone(), &cache)?;
             let mut script = factory.instantiate(None)?;
             let described = script.describe()?;
             startup::mark("describe");
@@ -80,9 +80,10 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         kinds |= EventKinds::SYSCALLS;
     }
 
-    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target);
+    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target, opts.host.coverage);
     crate::capture::install(capture, before_exec).map_err(anyhow::Error::msg)?;
-    if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone() }).is_err() {
+    let coverage = opts.host.coverage.then_some(out);
+    if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
     startup::mark("capture");

@@ -24,6 +24,8 @@ struct Run {
     endpoint: Option<Endpoint>,
     /// The forwarded stream (inactive without a sink).
     forwarding: Forwarding,
+    /// Where coverage.blocks goes (`coverage=true`).
+    coverage: Option<crate::sink::OutDir>,
 }
 
 static RUN: OnceLock<Run> = OnceLock::new();

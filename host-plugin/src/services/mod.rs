@@ -5,6 +5,7 @@
 //! (`guest_base`, usually 0 for a 64-bit guest on a 64-bit host). The capture stage learns it
 //! from the first translated instruction; these services translate guest addresses with it.
 
+pub mod arm_isa;
 pub mod disasm;
 pub mod memory;
 pub mod modules;

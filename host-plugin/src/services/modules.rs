@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use object::{Architecture, Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
+use super::arm_isa::Isa;
 use super::{to_guest, to_host};
 
 /// One file-backed mapping of our process, in host addresses.
@@ -59,28 +60,82 @@ struct SymbolTable {
     first_segment: u64,
     /// (relative start, size, name), sorted by start.
     symbols: Vec<(u64, u64, String)>,
+    /// 32-bit ARM only: (relative start, end, instruction set), sorted, from the mapping
+    /// symbols `$a`/`$t`/`$d` (each runs to the next), else from function symbols' low bit.
+    isa: Vec<(u64, u64, Isa)>,
 }
 
 impl SymbolTable {
     fn load(path: &str) -> Option<Self> {
         let data = std::fs::read(path).ok()?;
+        // ELF32 and ELF64 of either byte order: `object` reads them all.
         let file = object::File::parse(&*data).ok()?;
+        let arm = file.architecture() == Architecture::Arm;
         let first_segment = file.segments().map(|s| s.address()).min().unwrap_or(0) & !0xfff;
-        let mut symbols: Vec<_> = file
-            .symbols()
-            .chain(file.dynamic_symbols())
+        let all = || file.symbols().chain(file.dynamic_symbols());
+        // A Thumb function's symbol value has bit 0 set; its first instruction is one lower.
+        let start = |s: &object::Symbol<'_, '_>| match (arm, s.kind()) {
+            (true, SymbolKind::Text) => s.address() & !1,
+            _ => s.address(),
+        };
+        let mut symbols: Vec<_> = all()
             .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Data) && s.size() > 0 && s.address() > 0)
-            .filter_map(|s| Some((s.address() - first_segment, s.size(), s.name().ok()?.to_owned())))
+            .filter_map(|s| Some((start(&s) - first_segment, s.size(), s.name().ok()?.to_owned())))
             .collect();
         symbols.sort();
         symbols.dedup_by_key(|s| s.0);
-        Some(Self { first_segment, symbols })
+        let isa = if arm { arm_isa_ranges(&file, first_segment) } else { Vec::new() };
+        Some(Self { first_segment, symbols, isa })
     }
 
     fn find(&self, rel: u64) -> Option<&(u64, u64, String)> {
         let i = self.symbols.partition_point(|s| s.0 <= rel);
         self.symbols[..i].iter().rev().take(8).find(|s| rel < s.0 + s.1)
     }
+}
+
+/// What an ARM ELF file says about its instruction sets, relative to `first_segment`.
+fn arm_isa_ranges(file: &object::File<'_>, first_segment: u64) -> Vec<(u64, u64, Isa)> {
+    let mut marks: Vec<(u64, Isa)> = file
+        .symbols()
+        .filter(|s| s.address() >= first_segment)
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            let isa = match name.split('.').next()? {
+                "$a" => Isa::Arm,
+                "$t" => Isa::Thumb,
+                "$d" => Isa::Data,
+                _ => return None,
+            };
+            Some((s.address() - first_segment, isa))
+        })
+        .collect();
+    if !marks.is_empty() {
+        marks.sort();
+        marks.dedup_by_key(|m| m.0);
+        let ends = marks.iter().skip(1).map(|m| m.0).chain([u64::MAX]);
+        return marks.iter().zip(ends).map(|(&(start, isa), end)| (start, end, isa)).collect();
+    }
+    // A stripped file keeps its exported functions in .dynsym, Thumb ones with bit 0 set.
+    let mut ranges: Vec<_> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0 && s.address() & !1 >= first_segment)
+        .map(|s| {
+            let start = (s.address() & !1) - first_segment;
+            (start, start + s.size(), if s.address() & 1 == 1 { Isa::Thumb } else { Isa::Arm })
+        })
+        .collect();
+    ranges.sort();
+    // Keep them disjoint (aliases of one function share a start).
+    let mut out: Vec<(u64, u64, Isa)> = Vec::new();
+    for r in ranges {
+        match out.last() {
+            Some(last) if r.0 < last.1 => {}
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 pub struct Modules {
@@ -109,16 +164,25 @@ impl Modules {
         Some(f(m, base))
     }
 
-    pub fn symbolize(&self, guest: u64) -> Option<Location> {
+    /// The module containing guest address `guest`: its path, guest base, and symbol table
+    /// with the load bias (where the first segment's page landed, minus where the file says).
+    fn module_at(&self, guest: u64) -> Option<(String, u64, Option<(Arc<SymbolTable>, u64)>)> {
         let (path, base_host) = self.with_mapping(to_host(guest), |m, base| (m.path.clone(), base))?;
         let module_base = to_guest(base_host);
         let table = {
             let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
             tables.entry(path.clone()).or_insert_with(|| SymbolTable::load(&path).map(Arc::new)).clone()
         };
-        let symbol = table.and_then(|t| {
-            // Load bias: where the first segment's page landed, minus where the file says.
+        let table = table.map(|t| {
             let bias = module_base.wrapping_sub(t.first_segment);
+            (t, bias)
+        });
+        Some((path, module_base, table))
+    }
+
+    pub fn symbolize(&self, guest: u64) -> Option<Location> {
+        let (path, module_base, table) = self.module_at(guest)?;
+        let symbol = table.and_then(|(t, bias)| {
             let rel = guest.wrapping_sub(module_base);
             t.find(rel).map(|(start, size, name)| Symbol {
                 name: name.clone(),
@@ -127,6 +191,20 @@ impl Modules {
             })
         });
         Some(Location { module: path, module_base, offset: guest - module_base, symbol })
+    }
+
+    /// What the ELF file of the module containing `start` says about 32-bit ARM instruction
+    /// sets in [start, end): guest ranges, sorted, clipped to [start, end).
+    pub fn arm_isa_ranges(&self, start: u64, end: u64) -> Vec<(u64, u64, Isa)> {
+        let Some((_, module_base, Some((t, _)))) = self.module_at(start) else { return Vec::new() };
+        // Relative addresses in the table are relative to the first segment's page, which is
+        // where the module's lowest mapping starts.
+        let (rs, re) = (start - module_base, end - module_base);
+        t.isa
+            .iter()
+            .filter(|r| r.1 > rs && r.0 < re)
+            .map(|&(s, e, isa)| (s.max(rs) + module_base, e.min(re) + module_base, isa))
+            .collect()
     }
 }
 
