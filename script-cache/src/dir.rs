@@ -67,20 +67,24 @@ impl CacheDir {
         self.path.join(format!("{key}.{EXTENSION}"))
     }
 
-    /// The entry's bytes, `None` when there is none, or why it cannot be trusted.
-    pub fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, String> {
+    /// The entry's bytes, `None` when there is none, or why it cannot be used.
+    pub fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, Unusable> {
         let file = match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot open the entry: {e}")),
+            // ELOOP: a symbolic link where the entry should be.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Unusable::Untrusted("the entry is a symbolic link".into()));
+            }
+            Err(e) => return Err(Unusable::Damaged(format!("cannot open the entry: {e}"))),
         };
-        let meta = file.metadata().map_err(|e| format!("cannot read the entry: {e}"))?;
+        let meta = file.metadata().map_err(|e| Unusable::Damaged(format!("cannot read the entry: {e}")))?;
         if !meta.is_file() {
-            return Err("the entry is not a regular file".into());
+            return Err(Unusable::Untrusted("the entry is not a regular file".into()));
         }
-        trusted(&meta).map_err(|why| format!("the entry {why}"))?;
+        trusted(&meta).map_err(|why| Unusable::Untrusted(format!("the entry {why}")))?;
         let mut bytes = Vec::with_capacity(meta.len() as usize);
-        (&file).read_to_end(&mut bytes).map_err(|e| format!("cannot read the entry: {e}"))?;
+        (&file).read_to_end(&mut bytes).map_err(|e| Unusable::Damaged(format!("cannot read the entry: {e}")))?;
         Ok(Some(bytes))
     }
 
@@ -145,6 +149,15 @@ impl CacheDir {
     }
 }
 
+/// Why an entry was not loaded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unusable {
+    /// Someone else could have written it: worth a warning.
+    Untrusted(String),
+    /// Unreadable, damaged, or refused by wasmtime: compiled again, silently.
+    Damaged(String),
+}
+
 /// Owned by the effective user and writable by nobody else.
 fn trusted(meta: &fs::Metadata) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
@@ -180,7 +193,7 @@ mod tests {
         assert_eq!(cache.read(&path).unwrap().unwrap(), b"payload");
 
         fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
-        assert!(cache.read(&path).unwrap_err().contains("writable by others"));
+        assert!(matches!(cache.read(&path), Err(Unusable::Untrusted(why)) if why.contains("writable by others")));
         fs::set_permissions(dir.join("a/b"), fs::Permissions::from_mode(0o777)).unwrap();
         assert!(CacheDir::open(&dir.join("a/b")).err().unwrap().contains("writable by others"));
         fs::remove_dir_all(&dir).unwrap();
@@ -192,7 +205,7 @@ mod tests {
         let cache = CacheDir::open(&dir).unwrap();
         assert_eq!(cache.read(&cache.entry_path("none")).unwrap(), None);
         std::os::unix::fs::symlink("/etc/hostname", cache.entry_path("link")).unwrap();
-        assert!(cache.read(&cache.entry_path("link")).is_err());
+        assert!(matches!(cache.read(&cache.entry_path("link")), Err(Unusable::Untrusted(_))));
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -60,8 +60,11 @@ pub enum Outcome {
     Hit,
     /// Compiled, and stored for the next run.
     Stored,
-    /// The entry was unusable (why): compiled and replaced.
+    /// The entry was damaged or refused by wasmtime (why): compiled and replaced.
     Replaced(String),
+    /// The entry was not loaded because someone else could have written it (why): compiled
+    /// and replaced by a private one.
+    Untrusted(String),
     /// Compiled; the cache could not be used (why).
     Skipped(String),
 }
@@ -74,14 +77,17 @@ impl Outcome {
             Outcome::Hit => "cache hit".into(),
             Outcome::Stored => "cache miss, stored".into(),
             Outcome::Replaced(why) => format!("cache entry replaced: {why}"),
+            Outcome::Untrusted(why) => format!("cache entry not trusted, replaced: {why}"),
             Outcome::Skipped(why) => format!("cache skipped: {why}"),
         }
     }
 
-    /// The one line worth telling the user, if any: the cache could not be used at all.
+    /// The one line worth telling the user, if any: the cache could not be used at all, or
+    /// held an entry someone else could have written.
     pub fn warning(&self) -> Option<String> {
         match self {
             Outcome::Skipped(why) => Some(format!("script cache not used: {why} (cache=off silences this)")),
+            Outcome::Untrusted(why) => Some(format!("script cache: {why}; not loaded, compiled and replaced")),
             _ => None,
         }
     }
@@ -122,22 +128,23 @@ pub fn compile(engine: &Engine, wasm: &[u8], setting: &Setting) -> wasmtime::Res
                     cache.touch(&path);
                     return Ok(Compiled { component, outcome: Outcome::Hit, entry: Some(path) });
                 }
-                Err(e) => Some(format!("wasmtime refused it ({})", first_line(&e.to_string()))),
+                Err(e) => Some(Outcome::Replaced(format!("wasmtime refused it ({})", first_line(&e.to_string())))),
             },
-            Err(why) => Some(why),
+            Err(why) => Some(Outcome::Replaced(why)),
         },
         Ok(None) => None,
-        Err(why) => Some(why),
+        Err(dir::Unusable::Damaged(why)) => Some(Outcome::Replaced(why)),
+        Err(dir::Unusable::Untrusted(why)) => Some(Outcome::Untrusted(why)),
     };
     let component = Component::new(engine, wasm)?;
     let stored =
         component.serialize().map_err(|e| e.to_string()).and_then(|payload| cache.store(&path, &entry::seal(&payload)));
     let outcome = match (stored, unusable) {
         (Err(why), _) => Outcome::Skipped(why),
-        (Ok(()), Some(why)) => Outcome::Replaced(why),
+        (Ok(()), Some(replaced)) => replaced,
         (Ok(()), None) => Outcome::Stored,
     };
-    if matches!(outcome, Outcome::Stored | Outcome::Replaced(_)) {
+    if !matches!(outcome, Outcome::Skipped(_)) {
         cache.bound_size();
     }
     Ok(Compiled { component, outcome, entry: Some(path) })
@@ -171,11 +178,6 @@ fn hex(bytes: &[u8]) -> String {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text)
-}
-
-/// The default directory, for documentation and tests.
-pub fn default_dir() -> Option<PathBuf> {
-    dir::default_location()
 }
 
 /// True when `path` names a cache entry (for tests and clean-up tools).

@@ -171,14 +171,24 @@ fn a_directory_others_may_write_is_refused_with_one_warning() {
     assert!(entries(&cache).is_empty(), "nothing stored in a shared directory");
     assert!(report(&work.join("a")).contains("total "));
 
-    // An entry others may write is not loaded either: it is replaced by a private one.
+    // An entry others may write is not loaded either (one warning): it is replaced by a
+    // private one. So is a symbolic link in an entry's place.
     let private = work.join("private");
     outcome(&run(&script("icount"), private.to_str().unwrap(), &work.join("a"), &work));
     let entry = entries(&private).pop().unwrap();
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = run(&script("icount"), private.to_str().unwrap(), &work.join("a"), &work);
-    assert!(outcome(&out).contains("writable by others"), "{}", stderr(&out));
+    assert!(outcome(&out).starts_with("cache entry not trusted, replaced: the entry is writable by others"));
+    assert_eq!(stderr(&out).matches("cannonball: warning:").count(), 1, "{}", stderr(&out));
     assert_eq!(std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(outcome(&run(&script("icount"), private.to_str().unwrap(), &work.join("a"), &work)), "cache hit");
+
+    let elsewhere = work.join("elsewhere.cwasm");
+    std::fs::rename(&entry, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+    let out = run(&script("icount"), private.to_str().unwrap(), &work.join("a"), &work);
+    assert!(outcome(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(!std::fs::symlink_metadata(&entry).unwrap().file_type().is_symlink(), "replaced by a file");
 }
 
 #[test]
