@@ -230,3 +230,50 @@ void cb_emit(uint32_t tag, const void *data, size_t len) {
     script_list_u8_t payload = {(uint8_t *)data, len};
     cannonball_script_host_emit(tag, &payload);
 }
+
+size_t cb_source_frames(uint64_t address, cb_source_frame **frames) {
+    cannonball_script_host_list_source_frame_t list;
+    cannonball_script_host_source_frames(address, &list);
+    *frames = list.len ? calloc(list.len, sizeof(cb_source_frame)) : NULL;
+    for (size_t i = 0; i < list.len; i++) {
+        (*frames)[i].file = cstring(&list.ptr[i].file);
+        (*frames)[i].line = list.ptr[i].line;
+        (*frames)[i].column = list.ptr[i].column;
+        (*frames)[i].function = list.ptr[i].function.is_some ? cstring(&list.ptr[i].function.val) : NULL;
+    }
+    size_t count = list.len;
+    cannonball_script_host_list_source_frame_free(&list);
+    return count;
+}
+
+void cb_source_frames_free(cb_source_frame *frames, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        free(frames[i].file);
+        free(frames[i].function);
+    }
+    free(frames);
+}
+
+void cb_source_lines(const uint64_t *addresses, size_t count, cb_line_columns *out) {
+    script_list_u64_t list = {(uint64_t *)addresses, count};
+    cannonball_script_host_line_columns_t cols;
+    cannonball_script_host_source_lines(&list, &cols);
+    out->file_count = cols.files.len;
+    out->files = cols.files.len ? calloc(cols.files.len, sizeof(char *)) : NULL;
+    for (size_t i = 0; i < cols.files.len; i++) out->files[i] = cstring(&cols.files.ptr[i]);
+    /* The columns' buffers were allocated by cabi_realloc (malloc): keep them. */
+    out->count = cols.line.len;
+    out->file_index = cols.file_index.ptr;
+    out->line = cols.line.ptr;
+    cols.file_index = (script_list_u32_t){NULL, 0};
+    cols.line = (script_list_u32_t){NULL, 0};
+    cannonball_script_host_line_columns_free(&cols);
+}
+
+void cb_line_columns_free(cb_line_columns *columns) {
+    for (size_t i = 0; i < columns->file_count; i++) free(columns->files[i]);
+    free(columns->files);
+    free(columns->file_index);
+    free(columns->line);
+    *columns = (cb_line_columns){0};
+}

@@ -38,7 +38,8 @@ pub fn load(url: &str) -> Page {
         .output()
         .expect("cannot start chromium: install the Debian package chromium");
     assert!(out.status.success(), "chromium failed on {url}: {}", String::from_utf8_lossy(&out.stderr));
-    let console = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(String::from).collect();
+    let console =
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(String::from).collect();
     Page { dom: String::from_utf8_lossy(&out.stdout).into_owned(), console }
 }
 

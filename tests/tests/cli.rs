@@ -113,7 +113,7 @@ fn inspect_every_example_script() {
         let text = ok(&cannonball(&["inspect", path.to_str().unwrap()], &work));
         assert!(text.contains(&format!("name:        {name}\n")), "{text}");
         assert!(text.contains("version:     0.1.0\n"), "{text}");
-        assert!(text.contains("interface:   cannonball:script@0.2.0\n"), "{text}");
+        assert!(text.contains("interface:   cannonball:script@0.2.1\n"), "{text}");
         assert!(text.contains("host services: "), "{text}");
         assert!(text.contains("arguments"), "{text}");
         seen += 1;
@@ -121,7 +121,7 @@ fn inspect_every_example_script() {
     assert!(seen >= 9, "every example script: {seen}");
     // What a script declares and imports, exactly, for two of them.
     let cov = ok(&cannonball(&["inspect", script("cov").to_str().unwrap()], &work));
-    assert!(cov.contains("host services: symbolize, read-memory, disassemble, write-report\n"), "{cov}");
+    assert!(cov.contains("host services: symbolize, source-lines, read-memory, disassemble, write-report\n"), "{cov}");
     assert!(cov.contains("  all=BOOL  "), "{cov}");
     let syscalls = ok(&cannonball(&["inspect", script("syscalls").to_str().unwrap()], &work));
     assert!(syscalls.contains("wasi imports:  none"), "AssemblyScript scripts import no WASI: {syscalls}");

@@ -28,7 +28,8 @@ fn cov_txt(text: &str) -> BTreeMap<String, Vec<(u64, u64)>> {
         if let Some(header) = line.strip_prefix("// symbol ") {
             let name = header.rsplit_once(" (").unwrap().0.to_owned();
             current = Some(functions.entry(name).or_default());
-        } else if let (Some(list), Some((addr, rest))) = (current.as_mut(), line.trim().split_once(char::is_whitespace)) {
+        } else if let (Some(list), Some((addr, rest))) = (current.as_mut(), line.trim().split_once(char::is_whitespace))
+        {
             let hits = rest.split_whitespace().next().unwrap().parse().unwrap();
             list.push((u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap(), hits));
         }
@@ -160,7 +161,9 @@ fn cov_html_stays_fast_with_thousands_of_functions() {
     let work = TempDir::new("cov-html-big");
     let mut src = String::from("volatile unsigned long sink;\n");
     for i in 0..N {
-        src.push_str(&format!("__attribute__((noinline)) void f{i}(unsigned n) {{ for (unsigned i = 0; i < n; i++) sink += i ^ {i}; }}\n"));
+        src.push_str(&format!(
+            "__attribute__((noinline)) void f{i}(unsigned n) {{ for (unsigned i = 0; i < n; i++) sink += i ^ {i}; }}\n"
+        ));
     }
     src.push_str("int main(void) {\n");
     for i in 0..N {
@@ -170,7 +173,8 @@ fn cov_html_stays_fast_with_thousands_of_functions() {
     let c = work.join("many.c");
     std::fs::write(&c, src).unwrap();
     let binary = work.join("many");
-    let status = std::process::Command::new("gcc").args(["-O1", "-no-pie", "-o"]).arg(&binary).arg(&c).status().unwrap();
+    let status =
+        std::process::Command::new("gcc").args(["-O1", "-no-pie", "-o"]).arg(&binary).arg(&c).status().unwrap();
     assert!(status.success());
 
     let started = Instant::now();

@@ -62,15 +62,17 @@ fn check_call_tree(arch: &str, binary: &Path, work: &TempDir) {
     }
     let cov = cov_per_function(&std::fs::read_to_string(cov_out.join("cov.txt")).unwrap());
     for (function, hits) in &cov {
-        assert_eq!(exclusive.get(function.as_str()).copied().unwrap_or(0), *hits, "{arch}: exclusive count of {function}");
+        assert_eq!(
+            exclusive.get(function.as_str()).copied().unwrap_or(0),
+            *hits,
+            "{arch}: exclusive count of {function}"
+        );
     }
 
     // Everything from main on: one prefix below main (longjmp and the signal handler must not
     // leave frames behind), and the stacks of the program's functions.
-    let prefixes: Vec<&[String]> = stacks
-        .iter()
-        .filter_map(|(f, _)| f.iter().position(|x| x == "main").map(|i| &f[..i]))
-        .collect();
+    let prefixes: Vec<&[String]> =
+        stacks.iter().filter_map(|(f, _)| f.iter().position(|x| x == "main").map(|i| &f[..i])).collect();
     assert!(prefixes.windows(2).all(|w| w[0] == w[1]), "{arch}: main at one place: {prefixes:?}");
     let mut from_main: HashMap<String, u64> = HashMap::new();
     for (frames, n) in &stacks {

@@ -50,6 +50,28 @@ fn cross_toolchain_works(target: &Target, dir: &Path) -> bool {
         && succeeds(Command::new(tool("nm")).arg("--version"))
 }
 
+/// A --coverage program runs, lcov captures its counts, genhtml renders them and Chromium
+/// draws the page.
+fn lcov_and_chromium_work(dir: &Path) -> bool {
+    let dir = dir.join("lcov");
+    let _ = std::fs::remove_dir_all(&dir);
+    let src = dir.join("p.c");
+    let (info, html, png) = (dir.join("p.info"), dir.join("html"), dir.join("p.png"));
+    std::fs::create_dir_all(&dir).is_ok()
+        && std::fs::write(&src, "int main(void) { return 0; }\n").is_ok()
+        && succeeds(Command::new("gcc").args(["--coverage", "-O0", "-o"]).arg(dir.join("p")).arg(&src))
+        && succeeds(&mut Command::new(dir.join("p")))
+        && succeeds(Command::new("lcov").args(["--quiet", "--capture", "--directory"]).arg(&dir).arg("-o").arg(&info))
+        && succeeds(Command::new("genhtml").arg("--quiet").arg("-o").arg(&html).arg(&info))
+        && succeeds(
+            Command::new("chromium")
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=400,300"])
+                .arg(format!("--screenshot={}", png.display()))
+                .arg(format!("file://{}", html.join("index.html").display())),
+        )
+        && png.exists()
+}
+
 const CHECKS: &[Check] = &[
     Check { what: "gcc compiles a C program", package: "gcc libc6-dev", run: |d| compiles_with("gcc", d) },
     Check {
@@ -61,6 +83,11 @@ const CHECKS: &[Check] = &[
         what: "/usr/bin/python3.11 imports CPython's test suite",
         package: "python3.11 libpython3.11-testsuite",
         run: |_| succeeds(Command::new("/usr/bin/python3.11").args(["-c", "import test.test_signal"])),
+    },
+    Check {
+        what: "lcov collects gcov's counts and genhtml and headless chromium render them",
+        package: "lcov chromium fonts-dejavu-core",
+        run: lcov_and_chromium_work,
     },
     Check {
         what: "tar, find, sort and bash run",

@@ -35,17 +35,28 @@ pub fn demo() -> Result<()> {
     run_on_demo("cov", "cov.txt")?;
     run_on_demo("icount", "icount.txt")?;
     run_on_demo("profile", "profile.txt")?;
-    // One line per picture: the file, what it shows, how to open it.
-    let pictures = [
-        ("cov.html", "coverage listing, heat-colored and sortable (docs/pictures-html.md)"),
-        ("profile.svg", "flame graph of instructions per call stack (docs/pictures-flamegraph.md)"),
-    ];
-    println!("\nPictures (open them in a browser):");
-    for (file, what) in pictures {
-        let path = out.join(file);
-        if path.exists() {
-            println!("  {what}:\n    chromium file://{}", path.display());
-        }
+    pictures()
+}
+
+/// The pictures the demo made, one line each: what, where, how to open it.
+fn pictures() -> Result<()> {
+    let demo = Tree::source().target().join("demo");
+    let mut made = Vec::new();
+    // genhtml's pages of cov.info (docs/pictures-lcov.md); genhtml is Debian's lcov.
+    build::run(Command::new(Tree::source().root().join("qemu/deps.sh")).arg("lcov"))?;
+    let html = demo.join("lcov-html");
+    if build::run(
+        Command::new("genhtml").arg("--quiet").arg("--output-directory").arg(&html).arg(demo.join("cov.info")),
+    )
+    .is_ok()
+    {
+        made.push(("source-line coverage (genhtml, docs/pictures-lcov.md)", html.join("index.html")));
+    }
+    made.push(("coverage listing, heat-colored and sortable (docs/pictures-html.md)", demo.join("cov.html")));
+    made.push(("flame graph of instructions per call stack (docs/pictures-flamegraph.md)", demo.join("profile.svg")));
+    println!("\nPictures (open them in a browser, e.g. `chromium FILE`):");
+    for (what, path) in made.into_iter().filter(|(_, p)| p.exists()) {
+        println!("  {what}:\n    file://{}", path.display());
     }
     Ok(())
 }
@@ -58,20 +69,14 @@ pub fn test(args: &[String]) -> Result<()> {
     // with its own test suite, coreutils, tar, find, bash), each by name: deps.sh installs
     // without recommends.
     let root = Tree::source().root().to_path_buf();
-    // chromium opens the pictures (cov.html, profile.svg) as a person would.
-    let mut packages: Vec<String> = [
-        "strace",
-        "python3.11",
-        "libpython3.11-testsuite",
-        "python3-venv",
-        "coreutils",
-        "tar",
-        "findutils",
-        "bash",
-        "chromium",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut packages: Vec<String> =
+        ["strace", "python3.11", "libpython3.11-testsuite", "python3-venv", "coreutils", "tar", "findutils", "bash"]
+            .map(String::from)
+            .to_vec();
+    // The pictures' tests (lcov.rs, cov_html.rs, profile.rs): lcov (genhtml, and gcov's counts
+    // as the oracle), Chromium to render the pages headless as a person would see them, a font
+    // for its screenshots; binutils for the debug-file test's objcopy, strip and readelf.
+    packages.extend(["lcov", "chromium", "fonts-dejavu-core", "binutils"].map(String::from));
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));

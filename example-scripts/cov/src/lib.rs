@@ -8,7 +8,8 @@
 //! table of functions and each function's disassembly colored by heat (see html.rs).
 //!
 //! Arguments: `module=NAME` limits coverage to one module (default: the main binary);
-//! `all=true` covers all code.
+//! `all=true` covers all code. `cov.info` is source-line coverage for genhtml (lcov.rs): the
+//! main binary's, and with `lcov-libs=true` the covered libraries' too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -20,9 +21,13 @@ use cannonball_sdk::{
     disassemble, export_script, read_memory, symbolize, write_report,
 };
 
+mod lcov;
+
 struct Cov {
     filter: Option<AddressFilter>,
     blocks: BlockTable,
+    /// cov.info covers libraries too (`lcov-libs=true`), not only the main binary.
+    lcov_libraries: bool,
 }
 
 /// A function that ran, by module and start address.
@@ -38,19 +43,24 @@ impl Script for Cov {
         vec![
             ArgumentSpec::text("module", "cover only this module (file name or path) instead of the main binary"),
             ArgumentSpec::boolean("all", "cover all code: the main binary and every library"),
+            ArgumentSpec::boolean(
+                "lcov-libs",
+                "cov.info: source lines of the covered libraries too (with all=true or module=)",
+            ),
         ]
     }
 
     fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {
         let module = args.take("module");
         let all = args.flag("all");
+        let lcov_libraries = args.flag("lcov-libs");
         args.finish()?;
         let filter = match (all, module) {
             (true, _) => None,
             (false, Some(m)) => Some(AddressFilter::Module(m)),
             (false, None) => Some(AddressFilter::MainBinary),
         };
-        Ok(Cov { filter, blocks: BlockTable::new() })
+        Ok(Cov { filter, blocks: BlockTable::new(), lcov_libraries })
     }
 
     fn subscription(&self) -> Subscription {
@@ -90,6 +100,11 @@ impl Script for Cov {
                 });
             }
         }
+
+        // cov.info: the source lines of the main binary (and libraries on request), lcov.rs.
+        let modules = drcov.modules.keys().filter(|m| self.lcov_libraries || !lcov::is_library(m)).cloned().collect();
+        let starts: Vec<u64> = executed.iter().map(|b| b.vaddr).collect();
+        write_report("cov.info", lcov::tracefile(&modules, &starts, &hits))?;
 
         let mut report = String::new();
         let mut listings = Vec::with_capacity(functions.len());

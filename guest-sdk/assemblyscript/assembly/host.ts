@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.2.0`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.2.1`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
 // discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
@@ -6,28 +6,34 @@
 
 import { IMPORT_RET, liftBytes, listLen, listPtr, loadString, releaseList, releaseStringAt } from "./abi";
 import * as L from "./generated/layout";
-import { Instruction, Location, SymbolInfo } from "./types";
+import { Instruction, LineColumns, Location, SourceFrame, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "log")
+@external("cannonball:script/host@0.2.1", "log")
 declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "symbolize")
+@external("cannonball:script/host@0.2.1", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "read-memory")
+@external("cannonball:script/host@0.2.1", "source-frames")
+declare function hostSourceFrames(address: u64, ret: usize): void;
+// @ts-ignore: decorator
+@external("cannonball:script/host@0.2.1", "source-lines")
+declare function hostSourceLines(ptr: usize, len: usize, ret: usize): void;
+// @ts-ignore: decorator
+@external("cannonball:script/host@0.2.1", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "disassemble")
+@external("cannonball:script/host@0.2.1", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "write-report")
+@external("cannonball:script/host@0.2.1", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "append-report")
+@external("cannonball:script/host@0.2.1", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.0", "emit")
+@external("cannonball:script/host@0.2.1", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */
@@ -172,5 +178,64 @@ export function disassemble(address: u64, code: Uint8Array): Instruction[] {
     releaseStringAt(at + L.Instruction.TEXT);
   }
   releaseList(ptr, <usize>count);
+  return out;
+}
+
+/**
+ * Where the code at `address` comes from in the source (its module's DWARF or separate debug
+ * file), innermost inlined frame first; empty without line information.
+ */
+export function sourceFrames(address: u64): SourceFrame[] {
+  hostSourceFrames(address, IMPORT_RET);
+  const ptr = listPtr(IMPORT_RET);
+  const count = <i32>listLen(IMPORT_RET);
+  const out = new Array<SourceFrame>(count);
+  for (let i = 0; i < count; i++) {
+    const at = ptr + <usize>i * L.SourceFrame.SIZE_OF;
+    let fn: string | null = null;
+    if (load<u8>(at + L.SourceFrame.FUNCTION) != 0) {
+      fn = loadString(at + L.SourceFrame.FUNCTION_SOME);
+      releaseStringAt(at + L.SourceFrame.FUNCTION_SOME);
+    }
+    unchecked(
+      (out[i] = new SourceFrame(
+        loadString(at + L.SourceFrame.FILE),
+        load<u32>(at + L.SourceFrame.LINE),
+        load<u32>(at + L.SourceFrame.COLUMN),
+        fn,
+      )),
+    );
+    releaseStringAt(at + L.SourceFrame.FILE);
+  }
+  releaseList(ptr, <usize>count);
+  return out;
+}
+
+/**
+ * The line-table file and line of each address in one call (coverage looks up thousands):
+ * `files[fileIndex[i]]`, `line[i]`; `fileIndex[i] == LineColumns.NONE` when unknown.
+ */
+export function sourceLines(addresses: StaticArray<u64>): LineColumns {
+  hostSourceLines(changetype<usize>(addresses), <usize>addresses.length, IMPORT_RET);
+  const filesAt = IMPORT_RET + L.LineColumns.FILES;
+  const fileCount = <i32>listLen(filesAt);
+  const files = new Array<string>(fileCount);
+  for (let i = 0; i < fileCount; i++) {
+    const at = listPtr(filesAt) + <usize>i * L.List.SIZE_OF;
+    unchecked((files[i] = loadString(at)));
+    releaseStringAt(at);
+  }
+  releaseList(listPtr(filesAt), <usize>fileCount);
+  const fileIndex = liftU32s(IMPORT_RET + L.LineColumns.FILE_INDEX);
+  const line = liftU32s(IMPORT_RET + L.LineColumns.LINE);
+  return new LineColumns(files, fileIndex, line);
+}
+
+/** A list<u32> stored at `at`, copied out and released. */
+function liftU32s(at: usize): StaticArray<u32> {
+  const n = <i32>listLen(at);
+  const out = new StaticArray<u32>(n);
+  memory.copy(changetype<usize>(out), listPtr(at), <usize>n * 4);
+  releaseList(listPtr(at), <usize>n);
   return out;
 }

@@ -10,9 +10,11 @@ export {
   EventBatch,
   EventKinds,
   Instruction,
+  LineColumns,
   Location,
   RunInfo,
   RunSummary,
+  SourceFrame,
   Subscription,
   SymbolInfo,
   SyscallData,
@@ -23,5 +25,16 @@ export {
   sysdata,
   subscribe,
 } from "./types";
-export { appendReport, disassemble, emit, lastError, log, readMemory, symbolize, writeReport } from "./host";
+export {
+  appendReport,
+  disassemble,
+  emit,
+  lastError,
+  log,
+  readMemory,
+  sourceFrames,
+  sourceLines,
+  symbolize,
+  writeReport,
+} from "./host";
 export { ReportWriter, hex } from "./report";

@@ -235,6 +235,19 @@ export class Instruction {
   constructor(public address: u64, public size: u32, public text: string) {}
 }
 
+/** One source position (sourceFrames): line and column are 0 when unknown; functionName is
+ * the inlined function for an inlined frame. */
+export class SourceFrame {
+  constructor(public file: string, public line: u32, public column: u32, public functionName: string | null) {}
+}
+
+/** Source lines of many addresses (sourceLines), as columns. */
+export class LineColumns {
+  /** fileIndex entry of an address without line information. */
+  static readonly NONE: u32 = 0xffffffff;
+  constructor(public files: string[], public fileIndex: StaticArray<u32>, public line: StaticArray<u32>) {}
+}
+
 /** Decoding `EventBatch.sysDataInfo`. */
 export namespace sysdata {
   /** The string or buffer goes on past what was captured. */

@@ -51,3 +51,15 @@ pub fn read_memory(address: u64, length: u32) -> Result<Vec<u8>, String> {
 pub fn disassemble(address: u64, code: &[u8]) -> Vec<crate::Instruction> {
     wit::disassemble(address, code)
 }
+
+/// Where the code at `address` comes from in the source (the module's DWARF, or its separate
+/// debug file): innermost inlined frame first. Empty without line information.
+pub fn source_frames(address: u64) -> Vec<crate::SourceFrame> {
+    wit::source_frames(address)
+}
+
+/// The line-table file and line of each address, as columns (one host call for thousands of
+/// addresses): `files[file_index[i]]`, `line[i]`; `file_index[i] == u32::MAX` when unknown.
+pub fn source_lines(addresses: &[u64]) -> crate::LineColumns {
+    wit::source_lines(addresses)
+}

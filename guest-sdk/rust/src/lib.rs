@@ -45,14 +45,16 @@ pub mod bindings {
 }
 
 pub use args::Args;
-pub use bindings::cannonball::script::host::{Instruction, Location, Symbol};
+pub use bindings::cannonball::script::host::{Instruction, LineColumns, Location, SourceFrame, Symbol};
 pub use bindings::cannonball::script::types::{
     AddressFilter, AddressRange, Argument, ArgumentSpec, ArgumentType, Block, EventBatch, EventKinds, RunInfo,
     RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
+pub use host::{
+    append_report, disassemble, emit, log, read_memory, source_frames, source_lines, symbolize, write_report,
+};
 pub use syscall_data::{SyscallBlob, syscall_data};
-pub use host::{append_report, disassemble, emit, log, read_memory, symbolize, write_report};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.
 ///

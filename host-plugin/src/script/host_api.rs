@@ -9,7 +9,7 @@ use super::limits::{LOG_LINES, Limits, MemoryLimiter};
 use crate::console;
 use crate::events::bindings::cannonball::script::{host, types};
 use crate::events::bindings::exports::{Host, LogLevel};
-use crate::services::{disasm, memory, modules::MODULES};
+use crate::services::{disasm, memory, modules::MODULES, source_lines};
 use crate::sink::forward::Forwarding;
 use crate::sink::{OutDir, report_name_for_child};
 
@@ -119,6 +119,18 @@ impl Host for HostState {
             offset: loc.offset,
             symbol: loc.symbol.map(|s| host::Symbol { name: s.name, start: s.start, size: s.size }),
         })
+    }
+
+    fn source_frames(&mut self, address: u64) -> Vec<host::SourceFrame> {
+        source_lines::frames(address)
+            .into_iter()
+            .map(|f| host::SourceFrame { file: f.file, line: f.line, column: f.column, function: f.function })
+            .collect()
+    }
+
+    fn source_lines(&mut self, addresses: Vec<u64>) -> host::LineColumns {
+        let lines = source_lines::lines(&addresses);
+        host::LineColumns { files: lines.files, file_index: lines.file_index, line: lines.line }
     }
 
     fn read_memory(&mut self, address: u64, length: u32) -> Result<Vec<u8>, String> {

@@ -302,14 +302,15 @@ fn is_runtime_frame(frame: &str) -> bool {
 
 /// Why a component does not link: another interface version, or another world altogether.
 fn world_mismatch(component: &Component, engine: &Engine) -> String {
-    const OURS: &str = "cannonball:script@0.2.0";
+    const OURS: &str = "cannonball:script@0.2.1";
     const ALSO: &str = "0.1.0";
     let ty = component.component_type();
     let names: Vec<String> =
         ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
     if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/")) {
         if let Some((_, version)) = other.split_once('@')
-            && version != "0.2.0"
+            // 0.2.x before ours link (wasmtime's linker is semver-aware).
+            && !version.starts_with("0.2.")
             && version != ALSO
         {
             return format!(

@@ -1,5 +1,5 @@
 //! Host services a script can call besides logging and reports: where an address lies
-//! (module, symbol), reading guest memory, disassembling.
+//! (module, symbol, source line), reading guest memory, disassembling.
 //!
 //! In user mode QEMU maps guest memory into its own address space at a fixed offset
 //! (`guest_base`, usually 0 for a 64-bit guest on a 64-bit host). The capture stage learns it
@@ -9,6 +9,7 @@ pub mod arm_isa;
 pub mod disasm;
 pub mod memory;
 pub mod modules;
+pub mod source_lines;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

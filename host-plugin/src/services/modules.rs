@@ -180,6 +180,13 @@ impl Modules {
         Some((path, module_base, table))
     }
 
+    /// The path of the module containing `guest` and its load bias (guest address minus the
+    /// address the ELF file gives), for mapping to link-time addresses (DWARF).
+    pub fn module_bias(&self, guest: u64) -> Option<(String, u64)> {
+        let (path, _, table) = self.module_at(guest)?;
+        Some((path, table?.1))
+    }
+
     pub fn symbolize(&self, guest: u64) -> Option<Location> {
         let (path, module_base, table) = self.module_at(guest)?;
         let symbol = table.and_then(|(t, bias)| {

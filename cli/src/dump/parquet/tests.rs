@@ -20,10 +20,8 @@ fn block(id: u32, sizes: &[u8]) -> Block {
 
 /// Every row of every file of `table` for `pid`, in file order.
 fn rows(dir: &Path, table: &str, pid: u32) -> Vec<Vec<Field>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join(table).join(format!("pid={pid}")))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(dir.join(table).join(format!("pid={pid}"))).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     let mut out = Vec::new();
     for file in files {
@@ -65,7 +63,13 @@ fn executions_memory_and_the_end_round_trip() {
     // Row groups of 4, files of 8 rows: 21 rows make files of 8, 8 and 5.
     assert_eq!(files(&dir, "execs", 7), 3);
     for (i, row) in execs.iter().enumerate() {
-        let ran = if i == 20 { 2 } else if i % 2 == 0 { 3 } else { 2 };
+        let ran = if i == 20 {
+            2
+        } else if i % 2 == 0 {
+            3
+        } else {
+            2
+        };
         assert_eq!(row[..], [Field::UInt(3), Field::ULong(i as u64), Field::UInt(i as u32 % 2), Field::UShort(ran)]);
     }
     let total: u64 = execs.iter().map(|r| if let Field::UShort(n) = r[3] { u64::from(n) } else { 0 }).sum();
