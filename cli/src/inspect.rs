@@ -69,8 +69,26 @@ pub fn inspect(path: &Path) -> Result<()> {
 
     let mut linker = Linker::<Sandbox>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
-    // Host services trap if called: describe must not need them.
-    linker.define_unknown_imports_as_traps(&component).map_err(|e| anyhow!("{e:#}"))?;
+    // Host services trap if called: describe must not need them. Only ours: wasmtime's
+    // `define_unknown_imports_as_traps` matches names exactly, so it would shadow a WASI
+    // interface the script imports at a newer 0.2.x (which the semver-aware linker provides)
+    // with a trap of a different resource type.
+    for (name, item) in component.component_type().imports(&engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else { continue };
+        if !name.starts_with("cannonball:script/host") {
+            continue;
+        }
+        let mut host = linker.instance(name).map_err(|e| anyhow!("{e:#}"))?;
+        for (func, export) in instance.exports(&engine) {
+            if matches!(export.ty, ComponentItem::ComponentFunc(_)) {
+                let func_name = func.to_string();
+                host.func_new(func, move |_, _, _, _| {
+                    Err(wasmtime::format_err!("host service {func_name} is not available to describe"))
+                })
+                .map_err(|e| anyhow!("{e:#}"))?;
+            }
+        }
+    }
     let mut store = Store::new(&engine, Sandbox { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
     // The engine checks epochs (the plugin's time limit); nothing advances them here.
     store.set_epoch_deadline(u64::MAX / 2);

@@ -183,10 +183,20 @@ async fn serve_until_done(
             }
             status = child.wait() => {
                 let status = status?;
+                // QEMU may exit right after its last frame, before we read its connection:
+                // what it sent is still queued on the socket, so serve on for a moment before
+                // concluding that it never connected.
                 if frames_seen.get() == 0 {
-                    bail!("QEMU exited ({status}) before it connected to {}", sock.display());
+                    match tokio::time::timeout(std::time::Duration::from_secs(2), &mut serve).await {
+                        Ok(served) => served?,
+                        Err(_) if frames_seen.get() == 0 => {
+                            bail!("QEMU exited ({status}) before it connected to {}", sock.display())
+                        }
+                        Err(_) => serve.await?,
+                    }
+                } else {
+                    serve.await?;
                 }
-                serve.await?;
                 Some(status)
             }
         },
