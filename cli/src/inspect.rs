@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({ path: "../wit", world: "script" });
@@ -34,12 +34,18 @@ pub fn inspect(path: &Path) -> Result<()> {
     if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
         bail!("{} is a core Wasm module, not a component", path.display());
     }
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    let engine = Engine::new(&config).map_err(|e| anyhow!("{e:#}"))?;
-    let component = Component::new(&engine, &bytes)
-        .map_err(|e| anyhow!("{e:#}"))
-        .with_context(|| format!("{} is not a valid component", path.display()))?;
+    // The plugin's engine settings and its cache of compiled scripts (the default
+    // directory): inspecting a script compiles it once for the runs that follow, and
+    // inspecting it again loads it.
+    let engine = Engine::new(&cannonball_script_cache::script_config()).map_err(|e| anyhow!("{e:#}"))?;
+    let compiled =
+        cannonball_script_cache::compile(&engine, &bytes, &cannonball_script_cache::Setting::from_option(None))
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("{} is not a valid component", path.display()))?;
+    if let Some(warning) = compiled.outcome.warning() {
+        eprintln!("cannonball: warning: {warning}");
+    }
+    let component = compiled.component;
 
     let mut interface = None;
     let mut services = Vec::new();
@@ -84,6 +90,8 @@ pub fn inspect(path: &Path) -> Result<()> {
         }
     }
     let mut store = Store::new(&engine, Sandbox { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+    // The engine checks epochs (the plugin's time limit); nothing advances them here.
+    store.set_epoch_deadline(u64::MAX / 2);
     let script = Script::instantiate(&mut store, &component, &linker)
         .map_err(|e| anyhow!("{e:#}"))
         .with_context(|| format!("{} is not a cannonball:script component", path.display()))?;

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cannonball::script::{Limits, ScriptFactory};
+use cannonball::script::{CacheSetting, Limits, ScriptFactory};
 use cannonball::sink::OutDir;
 use libfuzzer_sys::fuzz_target;
 
@@ -43,7 +43,10 @@ fn scratch() -> &'static Scratch {
 fuzz_target!(|data: &[u8]| {
     let s = scratch();
     std::fs::write(&s.script, data).expect("write the script file");
-    match ScriptFactory::load(&s.script, "x86_64", s.out.clone(), s.limits.clone(), Default::default()) {
+    // No cache: every input is new, and fuzzing must not fill the user's cache directory.
+    let loaded =
+        ScriptFactory::load(&s.script, "x86_64", s.out.clone(), s.limits.clone(), Default::default(), &CacheSetting::Off);
+    match loaded {
         Ok(factory) => assert_eq!(factory.name(), "fuzz"),
         Err(err) => {
             let text = format!("{err:#}");

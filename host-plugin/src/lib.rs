@@ -34,6 +34,7 @@ pub mod qemu;
 pub mod script;
 pub mod services;
 pub mod sink;
+pub mod startup;
 pub mod threads;
 
 use std::ffi::{c_char, c_int};
@@ -57,6 +58,7 @@ pub unsafe extern "C" fn qemu_plugin_install(
     argc: c_int,
     argv: *const *const c_char,
 ) -> c_int {
+    startup::begin();
     console::install_panic_hook();
     // SAFETY: QEMU passes `argc` valid C strings and a valid info struct.
     let args = unsafe { qemu::plugin_args(argc, argv) };
@@ -67,7 +69,10 @@ pub unsafe extern "C" fn qemu_plugin_install(
     let installed = plugin::install(id, &target, &args);
     drop(blocked);
     match installed {
-        Ok(()) => 0,
+        Ok(()) => {
+            startup::report("startup");
+            0
+        }
         Err(err) => console::fatal(&err),
     }
 }

@@ -12,7 +12,7 @@ use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser, builder::Bool
 use std::time::Duration;
 
 use crate::events::{AddressFilter, AddressRange, EventKinds};
-use crate::script::{Limits, OnError};
+use crate::script::{CacheSetting, Limits, OnError};
 use crate::sink::forward::Endpoint;
 
 /// Options owned by the host.
@@ -67,6 +67,12 @@ pub struct HostOptions {
     #[arg(long = "on-error", value_name = "POLICY", default_value = "detach")]
     pub on_error: String,
 
+    /// Where compiled scripts are kept between runs (a warm start loads instead of compiling):
+    /// a directory only this user can write, or off. Default: $XDG_CACHE_HOME/cannonball, else
+    /// ~/.cache/cannonball. Trimmed to 256 MiB; deleting it is always safe.
+    #[arg(long, value_name = "DIR|off")]
+    pub cache: Option<String>,
+
     /// Write coverage.blocks to the out directory at exit: every code block the guest reached
     /// (offset, size, module), whatever the script; used by `cannonball run --corpus`.
     #[arg(long, value_name = "BOOL", default_value = "false", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
@@ -103,6 +109,14 @@ pub fn limits(opts: &HostOptions) -> Result<Limits> {
         report_bytes: opts.report_limit.saturating_mul(1 << 20),
         on_error,
     })
+}
+
+/// Where compiled scripts are kept (`cache=`).
+pub fn cache(opts: &HostOptions) -> Result<CacheSetting> {
+    match opts.cache.as_deref() {
+        Some("") => bail!("cache= needs a directory, or off"),
+        value => Ok(CacheSetting::from_option(value)),
+    }
 }
 
 /// The forwarding sink the options name, if any (`sock=`, `sock-timeout=`, `fwd=`).

@@ -1,6 +1,10 @@
 //! `cargo xtask bench`: gzip -9 over a deterministic input under QEMU, plain and with each
 //! capture configuration, Cannonball's and QEMU's own C plugins measured in the same run.
 //! Prints wall-time medians and the ratio to plain QEMU. Timings are never asserted anywhere.
+//! Then start-up: /bin/true plain, with a script compiled afresh, and with it cached
+//! (bench/startup.rs).
+
+mod startup;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -35,6 +39,8 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     let input = make_input(&dir, input_mb << 20)?;
     let small = make_input(&dir, SMALL_INPUT)?;
     let gzip = which("gzip")?;
+    // Start-up runs are short and noisy: more of them.
+    let startup_runs = (runs * 5).max(11);
 
     // QEMU's C plugins, and libcannonball.so with a script: `-plugin` values with `options`.
     let c = |name: &str, options: &[&str]| plugin_arg(&tree.qemu_plugin(name), options);
@@ -106,6 +112,11 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
         Config { name: "C execlog (64 KB input)", plugins: vec![c("execlog", &[])?], target: None, small_input: true },
     ];
 
+    let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
+    if !configs.iter().any(|c| wanted(c.name)) && !wanted("forwarding") {
+        // `--only start-up` (or another text no gzip configuration has): start-up alone.
+        return if wanted("start-up") { startup::run(startup_runs, &dir) } else { bail!("--only matches nothing") };
+    }
     println!("gzip -9 of {input_mb} MB under qemu-x86_64, median of {runs} runs (wall time)\n");
     let plain_small = median(&time_runs(&gzip, &small, &[], runs)?);
     let mut plain = None;
@@ -126,8 +137,11 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
             config.target.map_or(String::new(), |x| format!("≤ {x:.2} {}", if ratio <= x { "met" } else { "MISSED" }));
         println!("| {} | {t:.2} | {ratio:.2} | {target} |", config.name);
     }
-    if only.is_none_or(|o| "forwarding".contains(o)) {
+    if wanted("forwarding") {
         forwarding(&gzip, &input, runs, plain.unwrap_or(1.0), &dir)?;
+    }
+    if wanted("start-up") {
+        startup::run(startup_runs, &dir)?;
     }
     Ok(())
 }

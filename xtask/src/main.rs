@@ -3,7 +3,7 @@
 //! - `build`: QEMU (cached), libcannonball.so, every example script, the test programs
 //! - `demo`:  builds what is missing and runs a script on the bundled demo program
 //! - `test`:  builds, then runs every test
-//! - `bench`: capture overhead against plain QEMU and QEMU's C plugins
+//! - `bench`: capture overhead against plain QEMU and QEMU's C plugins; start-up cost
 //! - `gen-as`: the AssemblyScript SDK's canonical-ABI layout from wit/ (`--check`: only verify)
 
 mod bench;
@@ -29,7 +29,8 @@ enum Command {
     Build,
     /// Build what is missing, then run the cov and icount scripts on the bundled demo program.
     Demo,
-    /// Measure capture overhead on gzip -9: ratios to plain QEMU and QEMU's C plugins.
+    /// Measure capture overhead on gzip -9 (ratios to plain QEMU and QEMU's C plugins) and
+    /// start-up cost on /bin/true (scripts compiled afresh and cached).
     Bench {
         /// Runs per configuration (the median is reported).
         #[arg(long, default_value_t = 3)]
@@ -37,7 +38,8 @@ enum Command {
         /// Size of the gzip input in MB (20 MB is about 8.8 G guest instructions).
         #[arg(long, default_value_t = 20)]
         input_mb: usize,
-        /// Measure only configurations whose name contains this text (plain QEMU always runs).
+        /// Measure only configurations whose name contains this text (plain QEMU always runs;
+        /// `start-up` for the start-up section alone).
         #[arg(long)]
         only: Option<String>,
     },

@@ -12,7 +12,7 @@ use crate::events::{EventKinds, RunInfo, Subscription};
 use crate::script::ScriptFactory;
 use crate::sink::OutDir;
 use crate::sink::forward::Forwarding;
-use crate::{batch, buffer, console, options, qemu};
+use crate::{batch, buffer, console, options, qemu, startup};
 
 /// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
 pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<()> {
@@ -29,12 +29,15 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         _ => Some(opts.script()?),
     };
     let out = OutDir::prepare(&opts.host.out)?;
+    startup::mark("options");
     let (factory, mut script, args) = match script_path {
         Some(path) => {
             let limits = options::limits(&opts.host)?;
-            let factory = ScriptFactory::load(path, target, out.clone(), limits, forwarding.clone())?;
+            let cache = options::cache(&opts.host)?;
+            let factory = ScriptFactory::load(path, target, out.clone(), limits, forwarding.clone(), &cache)?;
             let mut script = factory.instantiate(None)?;
             let described = script.describe()?;
+            startup::mark("describe");
             if opts.host.help {
                 console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
                 std::process::exit(0);
@@ -70,6 +73,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         }
         None => Subscription { kinds: EventKinds::empty(), filter: host_filter()? },
     };
+    startup::mark("init");
     let mut kinds = subscription.kinds | forwarded;
     // System call data travels with the system call events: it implies them.
     if kinds.contains(EventKinds::SYSCALL_DATA) {
@@ -82,8 +86,10 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
+    startup::mark("capture");
     buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
     batch::start(script, undelivered_blocks(), forwarding);
+    startup::mark("analysis thread");
     if let Some(fd) = opts.host.progress_fd {
         crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
     }
@@ -103,6 +109,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     unsafe {
         libc::pthread_atfork(Some(fork::before_fork), Some(fork::in_parent_after_fork), Some(fork::in_forked_child));
     }
+    startup::mark("callbacks");
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use crate::capture::{Capture, fault};
 use crate::events::{EventKinds, RunSummary, ThreadEvent, VcpuInstructions, VcpuMemory};
 use crate::qemu::{Tb, Vcpu};
 use crate::script::ScriptHost;
-use crate::{batch, buffer, console};
+use crate::{batch, buffer, console, startup};
 
 pub(super) fn on_translate(tb: Tb<'_>) {
     crate::capture::get().instrument(tb);
@@ -77,6 +77,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
         return;
     }
     let _exclusive = exit_lock();
+    startup::begin();
     if let (true, Some(cpu)) = (at_exit && !crate::qemu::extensions::available(), exiting) {
         fault::correct_fatal_fault_at_exit(crate::capture::get(), cpu);
     }
@@ -95,20 +96,26 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
             }
         })
     };
+    startup::mark("flush");
     let script: Option<ScriptHost> = batch::stop();
+    startup::mark("analysis thread");
     let summary = summary(crate::capture::get());
     if let Some(mut script) = script
         && let Err(err) = script.finish(&summary)
     {
         console::line(&format!("cannonball: error: {}", console::one_line(&err)));
     }
+    startup::mark("finish");
     if let (Some(out), Some(reached)) = (&super::run().coverage, &crate::capture::get().reached) {
         write_coverage(out, reached);
+        startup::mark("coverage");
     }
     crate::progress::finish(summary.instructions.iter().map(|c| c.instructions).sum());
     // After finish, which may still emit; waits until the sink took everything.
     let exit = if at_exit { crate::qemu::extensions::user_exit_status() } else { None };
     super::run().forwarding.finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
+    startup::mark("sink");
+    startup::report("exit");
 }
 
 /// coverage.blocks (coverage.<pid>.blocks in a forked child): `0xOFFSET SIZE MODULE` per

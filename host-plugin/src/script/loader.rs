@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Engine, Store};
 
 use super::compat;
 use super::host_api::HostState;
@@ -30,9 +30,17 @@ pub struct ScriptFactory {
 }
 
 impl ScriptFactory {
-    /// Compiles the component at `path` and links it against the host. Every way a file can
-    /// be unusable (missing, not Wasm, a core module, another world) becomes one error here.
-    pub fn load(path: &Path, arch: &str, out: OutDir, limits: Limits, forwarding: Forwarding) -> Result<Self> {
+    /// Compiles the component at `path` (or loads it from the `cache` of compiled scripts) and
+    /// links it against the host. Every way a file can be unusable (missing, not Wasm, a core
+    /// module, another world) becomes one error here.
+    pub fn load(
+        path: &Path,
+        arch: &str,
+        out: OutDir,
+        limits: Limits,
+        forwarding: Forwarding,
+        cache: &super::CacheSetting,
+    ) -> Result<Self> {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
         let bytes = std::fs::read(path).with_context(|| format!("cannot read script {}", path.display()))?;
         if !bytes.starts_with(b"\0asm") {
@@ -46,19 +54,22 @@ impl ScriptFactory {
             );
         }
 
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // QEMU owns the process's signal handlers (and its handler crashes on threads that
-        // are not vCPUs), so traps must not rely on signals: explicit checks instead.
-        config.signals_based_traps(false);
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| anyhow!("{e:#}")).context("cannot create the Wasm engine")?;
-        let component = Component::new(&engine, &bytes)
+        let engine = Engine::new(&cannonball_script_cache::script_config())
+            .map_err(|e| anyhow!("{e:#}"))
+            .context("cannot create the Wasm engine")?;
+        crate::startup::mark("engine");
+        let compiled = cannonball_script_cache::compile(&engine, &bytes, cache)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} is not a valid component", path.display()))?;
+        if let Some(warning) = compiled.outcome.warning() {
+            console::line(&format!("cannonball: warning: {warning}"));
+        }
+        crate::startup::mark_with("compile", &compiled.outcome.describe());
+        let component = compiled.component;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
+        crate::startup::mark("link wasi");
         Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
         v0_1::Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
         // The current world first; a component that does not fit it may be a 0.1.0 script
@@ -71,6 +82,7 @@ impl ScriptFactory {
             })
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} {}", path.display(), world_mismatch(&component, &engine)))?;
+        crate::startup::mark("link");
         Ok(Self { engine, pre, name, arch: arch.to_owned(), out, forwarding, limits })
     }
 
@@ -81,6 +93,7 @@ impl ScriptFactory {
     /// A fresh instance. In a forked child, `forked_pid` names its reports.
     pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
         limits::ensure_ticker(&self.engine);
+        crate::startup::mark("ticker");
         let state = HostState::new(
             self.name.clone(),
             self.arch.clone(),
@@ -98,6 +111,7 @@ impl ScriptFactory {
         }
         .map_err(|e| anyhow!("{e:#}"))
         .with_context(|| format!("cannot instantiate script {}", self.name))?;
+        crate::startup::mark("instantiate");
         Ok(ScriptHost { store, script, broken: false, limits: self.limits.clone() })
     }
 }

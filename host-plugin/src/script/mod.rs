@@ -11,6 +11,8 @@ pub mod limits;
 mod loader;
 
 pub use arguments::{ScriptArg, help_section, validate};
+/// The `cache=` setting: where compiled scripts are kept between runs.
+pub use cannonball_script_cache::Setting as CacheSetting;
 pub use limits::{Limits, OnError};
 pub use loader::{ScriptFactory, ScriptHost};
 
