@@ -87,5 +87,13 @@ pub fn test(args: &[String]) -> Result<()> {
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    build::run(Command::new(cargo).current_dir(&root).args(["test", "--release", "--workspace"]).args(args))
+    // Compiled scripts go to a cache of the tests' own, not the user's ~/.cache/cannonball.
+    let cache = Tree::source().target().join("test-cache");
+    build::run(
+        Command::new(cargo)
+            .current_dir(&root)
+            .env("XDG_CACHE_HOME", &cache)
+            .args(["test", "--release", "--workspace"])
+            .args(args),
+    )
 }
