@@ -86,7 +86,15 @@ pub fn test(args: &[String]) -> Result<()> {
     crate::python::ensure_duckdb()?;
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
+    // The example scripts' own unit tests (call and return rules of every architecture, HTML
+    // escaping) run on the host: the scripts' workspace builds for wasm32-wasip2 otherwise.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    build::run(
+        Command::new(&cargo)
+            .current_dir(&root)
+            .args(["test", "--quiet", "--workspace", "--manifest-path", "example-scripts/Cargo.toml", "--target-dir"])
+            .arg(Tree::source().target().join("host-examples")),
+    )?;
     // Compiled scripts go to a cache of the tests' own, not the user's ~/.cache/cannonball.
     let cache = Tree::source().target().join("test-cache");
     build::run(
