@@ -15,10 +15,10 @@ pub fn function_addresses(binary: &Path, name: &str) -> Vec<u64> {
         if line.trim().is_empty() {
             break;
         }
-        if let Some((addr, _)) = line.trim().split_once(':') {
-            if let Ok(a) = u64::from_str_radix(addr, 16) {
-                addrs.push(a);
-            }
+        if let Some((addr, _)) = line.trim().split_once(':')
+            && let Ok(a) = u64::from_str_radix(addr, 16)
+        {
+            addrs.push(a);
         }
     }
     assert!(!addrs.is_empty(), "objdump shows no function {name} in {}", binary.display());

@@ -48,7 +48,7 @@ fn census_run(options: &[String]) -> (Census, u64) {
 fn main_binary_filter_instruments_only_the_main_binary() {
     let (start, end) = executable_segment(&program("demo"));
     let range = format!("range={start:x}-{end:x}");
-    let (all, total) = census_run(&[range.clone()]);
+    let (all, total) = census_run(std::slice::from_ref(&range));
     let inside = all.get("range-instructions");
     assert!(inside > 0 && inside < total, "main binary ran {inside} of {total} instructions");
 

@@ -178,11 +178,10 @@ struct Results {
 }
 
 fn results(out: &str) -> Results {
-    let find = |prefix: &str| out.lines().filter(|l| l.starts_with(prefix)).last().unwrap_or("").to_string();
+    let find = |prefix: &str| out.lines().rfind(|l| l.starts_with(prefix)).unwrap_or("").to_string();
     let ran = find("Ran ");
     let ran = ran.split(" in ").next().unwrap().to_string();
-    let summary =
-        out.lines().filter(|l| l.starts_with("OK") || l.starts_with("FAILED (")).last().unwrap_or("").to_string();
+    let summary = out.lines().rfind(|l| l.starts_with("OK") || l.starts_with("FAILED (")).unwrap_or("").to_string();
     let mut failed: Vec<String> =
         out.lines().filter(|l| l.starts_with("FAIL: ") || l.starts_with("ERROR: ")).map(String::from).collect();
     failed.sort();

@@ -325,8 +325,8 @@ fn make_input(dir: &Path, bytes: usize) -> Result<PathBuf> {
     while data.len() < bytes {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         data.extend_from_slice(WORDS[(x >> 33) as usize % WORDS.len()].as_bytes());
-        data.push(if (x >> 20) % 11 == 0 { b'\n' } else { b' ' });
-        if (x >> 40) % 7 == 0 {
+        data.push(if (x >> 20).is_multiple_of(11) { b'\n' } else { b' ' });
+        if (x >> 40).is_multiple_of(7) {
             data.extend_from_slice(format!("{}", x % 100_000).as_bytes());
         }
     }

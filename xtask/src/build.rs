@@ -44,7 +44,7 @@ fn ensure_rust_target(target: &str) -> Result<()> {
     let out = Command::new("rustup").args(["target", "list", "--installed"]).output().context("cannot run rustup")?;
     if !String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == target) {
         eprintln!("xtask: installing the Rust target {target} (rustup target add)");
-        run(&mut Command::new("rustup").args(["target", "add", target]))?;
+        run(Command::new("rustup").args(["target", "add", target]))?;
     }
     Ok(())
 }
@@ -153,7 +153,7 @@ pub fn programs() -> Result<()> {
             continue;
         }
         eprintln!("xtask: compiling tests/programs/{name}.c");
-        run(&mut Command::new("gcc").args(["-O1", "-g", "-pthread", "-no-pie", "-o"]).arg(&out).arg(&src))?;
+        run(Command::new("gcc").args(["-O1", "-g", "-pthread", "-no-pie", "-o"]).arg(&out).arg(&src))?;
     }
     Ok(())
 }

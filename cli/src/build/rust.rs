@@ -49,10 +49,11 @@ fn package_name(manifest: &Path) -> Result<String> {
         let line = line.trim();
         if line.starts_with('[') {
             in_package = line == "[package]";
-        } else if in_package && let Some(rest) = line.strip_prefix("name") {
-            if let Some(value) = rest.trim_start().strip_prefix('=') {
-                return Ok(value.trim().trim_matches('"').to_string());
-            }
+        } else if in_package
+            && let Some(rest) = line.strip_prefix("name")
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+        {
+            return Ok(value.trim().trim_matches('"').to_string());
         }
     }
     bail!("{} has no [package] name", manifest.display())

@@ -209,7 +209,8 @@ fn read_string(mem: &mut impl Memory, addr: u64, out: &mut Blobs) -> u8 {
     const PAGE: u64 = 4096;
     let start = out.data.len();
     let mut at = addr;
-    let result = loop {
+
+    loop {
         let have = out.data.len() - start;
         if have >= STRING_CAP {
             out.data.truncate(start + STRING_CAP);
@@ -226,8 +227,7 @@ fn read_string(mem: &mut impl Memory, addr: u64, out: &mut Blobs) -> u8 {
             break 0;
         }
         at = at.wrapping_add(chunk as u64);
-    };
-    result
+    }
 }
 
 /// execve's argv: each string a blob flagged ELEMENT, in order; an empty ELEMENT|TRUNCATED

@@ -11,10 +11,10 @@ pub struct BlockTrace;
 impl ExecCallback for BlockTrace {
     #[inline]
     fn on_exec(vcpu: Vcpu<'_>, id: usize) {
-        if super::fault::has_pending_cut(vcpu.index()) {
-            if let Some(blocks) = &super::get().blocks {
-                super::fault::apply_pending_cut(buffer::Owner::Vcpu(vcpu), blocks);
-            }
+        if super::fault::has_pending_cut(vcpu.index())
+            && let Some(blocks) = &super::get().blocks
+        {
+            super::fault::apply_pending_cut(buffer::Owner::Vcpu(vcpu), blocks);
         }
         buffer::record_exec(vcpu, id as u32);
     }

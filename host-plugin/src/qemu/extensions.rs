@@ -24,9 +24,12 @@ unsafe extern "C" fn tb_cut_trampoline(_id: sys::qemu_plugin_id_t, vcpu: c_uint,
     }
 }
 
+type RegisterTbCut = unsafe extern "C" fn(sys::qemu_plugin_id_t, TbCutCallback);
+type UserExitStatus = unsafe extern "C" fn(*mut c_int) -> c_int;
+
 struct Api {
-    register_tb_cut: unsafe extern "C" fn(sys::qemu_plugin_id_t, TbCutCallback),
-    user_exit_status: unsafe extern "C" fn(*mut c_int) -> c_int,
+    register_tb_cut: RegisterTbCut,
+    user_exit_status: UserExitStatus,
 }
 
 fn lookup(name: &CStr) -> Option<*mut c_void> {
@@ -48,8 +51,12 @@ fn api() -> Option<&'static Api> {
         // SAFETY: version 1 defines both functions with these signatures (qemu-plugin.h).
         unsafe {
             Some(Api {
-                register_tb_cut: std::mem::transmute::<*mut c_void, _>(lookup(c"qemu_plugin_register_vcpu_tb_cut_cb")?),
-                user_exit_status: std::mem::transmute::<*mut c_void, _>(lookup(c"qemu_plugin_user_exit_status")?),
+                register_tb_cut: std::mem::transmute::<*mut c_void, RegisterTbCut>(lookup(
+                    c"qemu_plugin_register_vcpu_tb_cut_cb",
+                )?),
+                user_exit_status: std::mem::transmute::<*mut c_void, UserExitStatus>(lookup(
+                    c"qemu_plugin_user_exit_status",
+                )?),
             })
         }
     })

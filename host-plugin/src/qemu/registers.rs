@@ -12,10 +12,10 @@ static PC_REGISTER: AtomicPtr<sys::qemu_plugin_register> = AtomicPtr::new(std::p
 
 /// At each vCPU init: looks the PC register up once.
 pub(super) fn vcpu_init(vcpu: Vcpu<'_>) {
-    if PC_REGISTER.load(Ordering::Relaxed).is_null() {
-        if let Some(handle) = find_pc_register(vcpu) {
-            PC_REGISTER.store(handle, Ordering::Relaxed);
-        }
+    if PC_REGISTER.load(Ordering::Relaxed).is_null()
+        && let Some(handle) = find_pc_register(vcpu)
+    {
+        PC_REGISTER.store(handle, Ordering::Relaxed);
     }
 }
 

@@ -307,16 +307,15 @@ fn world_mismatch(component: &Component, engine: &Engine) -> String {
     let ty = component.component_type();
     let names: Vec<String> =
         ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
-    if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/")) {
-        if let Some((_, version)) = other.split_once('@')
+    if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/"))
+        && let Some((_, version)) = other.split_once('@')
             // 0.2.x before ours link (wasmtime's linker is semver-aware).
             && !version.starts_with("0.2.")
             && version != ALSO
-        {
-            return format!(
-                "was built for cannonball:script@{version}; this host speaks {OURS} (and {ALSO}): rebuild it with this SDK"
-            );
-        }
+    {
+        return format!(
+            "was built for cannonball:script@{version}; this host speaks {OURS} (and {ALSO}): rebuild it with this SDK"
+        );
     }
     if !names.iter().any(|n| n == "describe") {
         let shown: Vec<&str> = names.iter().map(String::as_str).take(4).collect();

@@ -77,7 +77,7 @@ pub fn split(start: u64, end: u64, elf: &[(u64, u64, Isa)]) -> Vec<(u64, u64, Is
         _ => runs.push((s, e, isa)),
     };
     let gap_isa = |at: u64, prev: Option<Isa>| {
-        translated_isa(at).or(prev).unwrap_or(if at % 4 == 0 { Isa::Arm } else { Isa::Thumb })
+        translated_isa(at).or(prev).unwrap_or(if at.is_multiple_of(4) { Isa::Arm } else { Isa::Thumb })
     };
     let mut at = start;
     let mut prev = None;

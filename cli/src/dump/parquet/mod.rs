@@ -57,10 +57,10 @@ impl ParquetSink {
         if layout.row_group == 0 || layout.file_rows == 0 {
             bail!("rows per row group and per file must be positive");
         }
-        if let Ok(mut entries) = std::fs::read_dir(dir) {
-            if entries.next().is_some() {
-                bail!("{} is not empty: give a new or empty directory for the Parquet files", dir.display());
-            }
+        if let Ok(mut entries) = std::fs::read_dir(dir)
+            && entries.next().is_some()
+        {
+            bail!("{} is not empty: give a new or empty directory for the Parquet files", dir.display());
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(Self {
