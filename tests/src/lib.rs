@@ -40,6 +40,19 @@ pub fn oracle_plugin(name: &str) -> PathBuf {
     artifact(Tree::source().qemu_plugin(name))
 }
 
+/// libmem.so loaded twice, counting reads then writes with a callback per access
+/// (`oracle::mem_reads_writes` reads their lines). QEMU loads a path once, so the second
+/// instance is a copy in `work`.
+pub fn libmem_reads_writes(work: &TempDir) -> [String; 2] {
+    let (reads, writes) = (work.join("libmem_r.so"), work.join("libmem_w.so"));
+    std::fs::copy(oracle_plugin("mem"), &reads).unwrap();
+    std::fs::copy(oracle_plugin("mem"), &writes).unwrap();
+    [
+        plugin_arg(&reads, &["track=r".into(), "callback=true".into()]),
+        plugin_arg(&writes, &["track=w".into(), "callback=true".into()]),
+    ]
+}
+
 /// The `cannonball` command.
 pub fn cli() -> PathBuf {
     artifact(Tree::source().cli())

@@ -57,16 +57,13 @@ impl Observed {
 fn observe(program: &Path, args: &[&str], census_args: &[&str]) -> Observed {
     let work = TempDir::new("capture");
     let out = work.join("out");
-    let mem_r = work.join("libmem_r.so");
-    let mem_w = work.join("libmem_w.so");
-    std::fs::copy(oracle_plugin("mem"), &mem_r).unwrap();
-    std::fs::copy(oracle_plugin("mem"), &mem_w).unwrap();
+    let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
     let mut options = vec![format!("script={}", script("census").display()), format!("out={}", out.display())];
     options.extend(census_args.iter().map(|s| s.to_string()));
     let plugins = [
         plugin_arg(&oracle_plugin("insn"), &[]),
-        plugin_arg(&mem_r, &["track=r".into(), "callback=true".into()]),
-        plugin_arg(&mem_w, &["track=w".into(), "callback=true".into()]),
+        mem_r,
+        mem_w,
         plugin_arg(&oracle_plugin("syscall"), &[]),
         plugin_arg(&oracle_plugin("bb"), &[]),
         plugin_arg(&plugin(), &options),

@@ -167,15 +167,8 @@ fn trace_matches_execlog() {
 fn memstat_matches_libmem_and_execlog() {
     // libmem counts reads and writes; execlog lists every access's address.
     let work = TempDir::new("memstat");
-    let mem_r = work.join("libmem_r.so");
-    let mem_w = work.join("libmem_w.so");
-    std::fs::copy(oracle_plugin("mem"), &mem_r).unwrap();
-    std::fs::copy(oracle_plugin("mem"), &mem_w).unwrap();
-    let oracles = [
-        plugin_arg(&oracle_plugin("execlog"), &[]),
-        plugin_arg(&mem_r, &["track=r".into(), "callback=true".into()]),
-        plugin_arg(&mem_w, &["track=w".into(), "callback=true".into()]),
-    ];
+    let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
+    let oracles = [plugin_arg(&oracle_plugin("execlog"), &[]), mem_r, mem_w];
     let (run, out) = run_script("memstat", &["top=5"], &oracles, &program("demo"), &work);
     let (reads, writes) = cannonball_tests::oracle::mem_reads_writes(&run.plugin_log);
     let text = std::fs::read_to_string(out.join("memstat.txt")).unwrap();

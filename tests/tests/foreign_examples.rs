@@ -121,14 +121,8 @@ fn hotblocks_match_qemu_hotblocks(cross: &Cross) {
 fn memstat_matches_libmem_and_execlog(cross: &Cross) {
     let work = TempDir::new(&format!("fx-mem-{}", cross.arch));
     let prog = build(cross, &work);
-    let (mem_r, mem_w) = (work.join("libmem_r.so"), work.join("libmem_w.so"));
-    std::fs::copy(oracle_plugin("mem"), &mem_r).unwrap();
-    std::fs::copy(oracle_plugin("mem"), &mem_w).unwrap();
-    let oracles = [
-        plugin_arg(&oracle_plugin("execlog"), &[]),
-        plugin_arg(&mem_r, &["track=r".into(), "callback=true".into()]),
-        plugin_arg(&mem_w, &["track=w".into(), "callback=true".into()]),
-    ];
+    let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
+    let oracles = [plugin_arg(&oracle_plugin("execlog"), &[]), mem_r, mem_w];
     let (run, out) = run_script(cross, "memstat", &["top=5"], &oracles, &prog, &["memory"], &work);
     let (reads, writes) = oracle::mem_reads_writes(&run.plugin_log);
     let text = std::fs::read_to_string(out.join("memstat.txt")).unwrap();

@@ -37,14 +37,11 @@ impl Run {
         let mut options = vec!["--count", "--parquet", tables.to_str().unwrap()];
         options.extend(LAYOUT);
         let (dump, sock, _) = start_dump_with(&work, &options);
-        // Two libmem instances (reads, writes) need two file names: QEMU loads a path once.
-        let (mem_r, mem_w) = (work.join("libmem_r.so"), work.join("libmem_w.so"));
-        std::fs::copy(oracle_plugin("mem"), &mem_r).unwrap();
-        std::fs::copy(oracle_plugin("mem"), &mem_w).unwrap();
+        let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
         let plugins = [
             plugin_arg(&oracle_plugin("insn"), &[]),
-            plugin_arg(&mem_r, &["track=r".into(), "callback=true".into()]),
-            plugin_arg(&mem_w, &["track=w".into(), "callback=true".into()]),
+            mem_r,
+            mem_w,
             plugin_arg(&oracle_plugin("syscall"), &[]),
             plugin_arg(&plugin(), &[format!("sock={}", sock.display()), format!("forward={forward}")]),
         ];

@@ -74,14 +74,15 @@ pub fn run(
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(inputs.len()) {
             scope.spawn(|| {
-                while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
                     let run_dir = out.join("runs").join(inputs::run_dir_name(&input.name));
                     match runner::run_one(guest, options, program_args, input, &run_dir, timeout) {
                         Ok((ending, seconds)) => {
                             if ending.rank() == 0 {
                                 crashes.fetch_add(1, Ordering::Relaxed);
                             }
-                            let i = inputs.iter().position(|x| x.name == input.name).unwrap_or(0);
                             rows.lock().unwrap()[i] =
                                 Some(table::Row { input: input.name.clone(), ending, seconds, dir: run_dir });
                         }

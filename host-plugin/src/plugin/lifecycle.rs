@@ -127,8 +127,8 @@ fn write_coverage(out: &crate::sink::OutDir, reached: &crate::capture::ReachedBl
     let mut lines: Vec<(String, u64, u64)> = reached
         .sorted()
         .into_iter()
-        .map(|(addr, size)| match crate::services::modules::MODULES.symbolize(addr) {
-            Some(loc) => (loc.module, loc.offset, size),
+        .map(|(addr, size)| match crate::services::modules::MODULES.module_offset(addr) {
+            Some((module, offset)) => (module, offset, size),
             None => ("[anonymous]".to_owned(), addr, size),
         })
         .collect();

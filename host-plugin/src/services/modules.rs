@@ -164,6 +164,12 @@ impl Modules {
         Some(f(m, base))
     }
 
+    /// The module containing guest address `guest` and the address's offset in it (as drcov
+    /// counts), without reading the module's ELF file.
+    pub fn module_offset(&self, guest: u64) -> Option<(String, u64)> {
+        self.with_mapping(to_host(guest), |m, base| (m.path.clone(), guest.wrapping_sub(to_guest(base))))
+    }
+
     /// The module containing guest address `guest`: its path, guest base, and symbol table
     /// with the load bias (where the first segment's page landed, minus where the file says).
     fn module_at(&self, guest: u64) -> Option<(String, u64, Option<(Arc<SymbolTable>, u64)>)> {
