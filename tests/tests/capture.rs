@@ -213,6 +213,27 @@ fn fork_gives_each_process_its_own_report() {
 }
 
 #[test]
+fn forks_while_other_threads_start_and_exit() {
+    // Two threads keep starting and ending threads while the main thread forks 150 times;
+    // every child starts a thread of its own and exits. A fork used to copy a lock that an
+    // exiting thread held (QEMU's clone_lock, and our exit lock): the child hung, as in
+    // CPython's test_is_alive_after_fork.
+    let obs = observe(&program("fork_while_threads_exit"), &["150"], &[]);
+    assert_eq!(obs.run.stdout().trim(), "forks 150 hung 0 wrong 0", "{}", obs.run.stderr());
+    assert!(obs.run.output.status.success());
+    assert_eq!(obs.oracles.len(), 151, "one oracle section per process");
+    assert_eq!(obs.reports().len(), 151, "one report per process");
+    let parent = obs.census("census.txt");
+    assert_matches(&parent, obs.oracles.last().unwrap());
+    assert!(parent.get("threads-started") > 150, "threads ran during the forks");
+    for name in obs.reports() {
+        let child = obs.census(&name);
+        assert_eq!(child.get("threads-started"), child.get("threads-exited"), "{name}");
+        assert_pairing(&child);
+    }
+}
+
+#[test]
 fn slow_script_loses_nothing() {
     // The script burns time on every block execution, far slower than the eight guest
     // threads produce them: the vCPUs must wait for it (backpressure), and every event

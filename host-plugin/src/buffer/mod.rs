@@ -128,19 +128,43 @@ impl Stopped {
     }
 }
 
+/// Proof that a vCPU's thread has left for good and its index is not yet reused: its buffer
+/// is nobody's, and one thread may finish it (an exit that met a fork, `qemu::fork_gate`).
+pub struct Departed {
+    vcpu: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Departed {
+    /// # Safety
+    /// The thread of `vcpu` no longer touches its buffer, no new thread gets the index while
+    /// the value lives, and no other `Departed` for it exists.
+    pub unsafe fn assume(vcpu: u32) -> Self {
+        Self { vcpu, _not_send: PhantomData }
+    }
+}
+
 /// Who touches a vCPU's buffer outside the recording functions: the vCPU's own thread inside
-/// one of its callbacks, or any thread while all vCPUs are stopped.
+/// one of its callbacks, any thread while all vCPUs are stopped, or the one thread finishing
+/// a departed vCPU.
 #[derive(Clone, Copy)]
 pub enum Owner<'a> {
     Vcpu(Vcpu<'a>),
     Stopped(&'a Stopped, u32),
+    Departed(&'a Departed),
 }
 
 impl Owner<'_> {
     fn slot(self) -> &'static Slot {
+        slot(self.vcpu())
+    }
+
+    /// The vCPU index whose buffer this is.
+    pub fn vcpu(self) -> u32 {
         match self {
-            Owner::Vcpu(vcpu) => slot(vcpu.index()),
-            Owner::Stopped(_, vcpu) => slot(vcpu),
+            Owner::Vcpu(vcpu) => vcpu.index(),
+            Owner::Stopped(_, vcpu) => vcpu,
+            Owner::Departed(departed) => departed.vcpu,
         }
     }
 }
@@ -182,9 +206,9 @@ pub fn thread_started(vcpu: u32) {
 
 /// A guest thread exits: everything it buffered goes out now, because QEMU may give its vCPU
 /// index to the next thread.
-pub fn thread_exited(vcpu: Vcpu<'_>) {
-    let s = slot(vcpu.index());
-    // SAFETY: on the exiting vCPU's own thread (the `Vcpu` proof).
+pub fn thread_exited(owner: Owner<'_>) {
+    let s = owner.slot();
+    // SAFETY: the exiting vCPU's own thread, or its buffer is the caller's (the `Owner` proof).
     unsafe { s.flush(true) };
     s.set_alive(false);
 }

@@ -117,10 +117,7 @@ pub fn has_pending_cut(vcpu: u32) -> bool {
 /// it, and ends the batch there so that the mark refers to that execution. From a callback
 /// of that vCPU outside signal handlers, or while all vCPUs are stopped (`owner`).
 pub fn apply_pending_cut(owner: Owner<'_>, blocks: &BlockRegistry) {
-    let vcpu = match owner {
-        Owner::Vcpu(cpu) => cpu.index(),
-        Owner::Stopped(_, vcpu) => vcpu,
-    };
+    let vcpu = owner.vcpu();
     let Some(pending) = PENDING_EXECUTED.get(vcpu as usize) else { return };
     let executed = pending.swap(0, Ordering::Acquire);
     if executed == 0 {

@@ -6,23 +6,31 @@ use cannonball_protocol::Hello;
 use super::{RUN, run};
 use crate::capture::fault;
 use crate::events::RunInfo;
+use crate::qemu::fork_gate;
 use crate::{batch, buffer, console};
 
-/// Before the guest forks (QEMU has stopped every other vCPU): deliver everything buffered, so
-/// that the parent's events are neither lost nor inherited by the child.
+/// Before the guest forks (QEMU has stopped every vCPU executing guest code, and the fork
+/// gate now waits out and holds back the callbacks that run outside it): deliver everything
+/// buffered, so that the parent's events are neither lost nor inherited by the child.
 pub(super) extern "C" fn before_fork() {
     if RUN.get().is_none() {
         return;
     }
-    // SAFETY: QEMU's fork_start() holds the exclusive section.
+    fork_gate::close();
+    // SAFETY: QEMU's fork_start() holds the exclusive section and the gate is closed.
     unsafe { buffer::flush_all(false, |_| {}) };
     batch::wait_until_delivered();
     run().forwarding.prepare_fork(run().endpoint.as_ref());
 }
 
 pub(super) extern "C" fn in_parent_after_fork() {
-    if RUN.get().is_some() {
-        run().forwarding.parent_after_fork();
+    if RUN.get().is_none() {
+        return;
+    }
+    run().forwarding.parent_after_fork();
+    fork_gate::reopen();
+    for vcpu in fork_gate::take_deferred_exits() {
+        super::lifecycle::finish_exit_deferred_by_fork(vcpu);
     }
 }
 
@@ -30,6 +38,7 @@ pub(super) extern "C" fn in_parent_after_fork() {
 /// from zero with a fresh instance whose reports carry the child's pid.
 pub(super) extern "C" fn in_forked_child() {
     let Some(run) = RUN.get() else { return };
+    fork_gate::reopen_in_child();
     // Threads started here (analysis, forwarding) inherit a mask that blocks every signal.
     let _blocked = crate::threads::SignalsBlocked::new();
     batch::forget_after_fork();

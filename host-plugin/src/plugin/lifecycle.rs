@@ -37,14 +37,26 @@ fn exit_lock() -> std::sync::MutexGuard<'static, ()> {
 }
 
 pub(super) fn on_vcpu_exit(cpu: Vcpu<'_>) {
+    thread_exit(buffer::Owner::Vcpu(cpu));
+}
+
+/// A guest thread's exit that met a fork in progress (`qemu::fork_gate`), finished by the
+/// forking thread in the parent once the fork is over.
+pub(super) fn finish_exit_deferred_by_fork(vcpu: u32) {
+    // SAFETY: the exiting thread left its exit to us and no longer touches its buffer; QEMU
+    // gives the index to no new thread before `fork_end`, which runs after the fork handlers.
+    let departed = unsafe { buffer::Departed::assume(vcpu) };
+    thread_exit(buffer::Owner::Departed(&departed));
+}
+
+fn thread_exit(owner: buffer::Owner<'_>) {
     let _exclusive = exit_lock();
-    let vcpu = cpu.index();
     if let Some(blocks) = &crate::capture::get().blocks {
-        fault::apply_pending_cut(buffer::Owner::Vcpu(cpu), blocks);
+        fault::apply_pending_cut(owner, blocks);
     }
-    buffer::thread_exited(cpu);
+    buffer::thread_exited(owner);
     if wants_threads() {
-        batch::submit_thread_event(vcpu, ThreadEvent::Exit);
+        batch::submit_thread_event(owner.vcpu(), ThreadEvent::Exit);
     }
 }
 

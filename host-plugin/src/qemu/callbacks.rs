@@ -116,6 +116,7 @@ unsafe extern "C" fn translate_trampoline(_id: PluginId, tb: *mut sys::qemu_plug
 /// # Safety
 /// Called by QEMU only, as the vCPU init callback, on the new vCPU's thread.
 unsafe extern "C" fn vcpu_init_trampoline(_id: PluginId, vcpu: c_uint) {
+    let _gate = super::fork_gate::pass();
     THIS_VCPU.with(|v| v.set(Some(vcpu)));
     // SAFETY: per this function's contract.
     let vcpu = unsafe { Vcpu::enter(vcpu) };
@@ -128,10 +129,18 @@ unsafe extern "C" fn vcpu_init_trampoline(_id: PluginId, vcpu: c_uint) {
 /// # Safety
 /// Called by QEMU only, as the vCPU exit callback, on the exiting vCPU's thread.
 unsafe extern "C" fn vcpu_exit_trampoline(_id: PluginId, vcpu: c_uint) {
-    if let Some(f) = VCPU_EXIT.get() {
-        // SAFETY: per this function's contract.
-        f(unsafe { Vcpu::enter(vcpu) });
-    }
+    let Some(f) = VCPU_EXIT.get() else { return };
+    // Never wait at the gate here (see `fork_gate`): a fork in progress takes the exit over.
+    let _gate = loop {
+        if let Some(passage) = super::fork_gate::try_pass() {
+            break passage;
+        }
+        if super::fork_gate::defer_exit(vcpu) {
+            return;
+        }
+    };
+    // SAFETY: per this function's contract.
+    f(unsafe { Vcpu::enter(vcpu) });
 }
 
 /// # Safety
@@ -150,6 +159,7 @@ unsafe extern "C" fn syscall_trampoline(
     _a7: u64,
     _a8: u64,
 ) {
+    let _gate = super::fork_gate::pass();
     if let Some(f) = SYSCALL.get() {
         // SAFETY: per this function's contract.
         f(unsafe { Vcpu::enter(vcpu) }, num, [a1, a2, a3, a4, a5, a6]);
@@ -159,6 +169,7 @@ unsafe extern "C" fn syscall_trampoline(
 /// # Safety
 /// Called by QEMU only, as the system call return callback, on the calling vCPU's thread.
 unsafe extern "C" fn syscall_return_trampoline(_id: PluginId, vcpu: c_uint, num: i64, ret: i64) {
+    let _gate = super::fork_gate::pass();
     if let Some(f) = SYSCALL_RETURN.get() {
         // SAFETY: per this function's contract.
         f(unsafe { Vcpu::enter(vcpu) }, num, ret);

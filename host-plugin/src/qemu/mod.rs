@@ -23,6 +23,7 @@
 
 mod callbacks;
 pub mod extensions;
+pub mod fork_gate;
 mod mem_info;
 mod memory;
 mod registers;
