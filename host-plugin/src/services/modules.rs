@@ -55,6 +55,9 @@ pub struct Symbol {
     pub size: u64,
 }
 
+/// A module's symbol table and its load bias (where it landed minus where the file says).
+type BiasedSymbols = (Arc<SymbolTable>, u64);
+
 /// A module's symbols with addresses relative to its first loadable segment's page.
 struct SymbolTable {
     first_segment: u64,
@@ -172,7 +175,7 @@ impl Modules {
 
     /// The module containing guest address `guest`: its path, guest base, and symbol table
     /// with the load bias (where the first segment's page landed, minus where the file says).
-    fn module_at(&self, guest: u64) -> Option<(String, u64, Option<(Arc<SymbolTable>, u64)>)> {
+    fn module_at(&self, guest: u64) -> Option<(String, u64, Option<BiasedSymbols>)> {
         let (path, base_host) = self.with_mapping(to_host(guest), |m, base| (m.path.clone(), base))?;
         let module_base = to_guest(base_host);
         let table = {

@@ -32,7 +32,7 @@ pub struct Table {
 
 enum Writer {
     /// Not needed yet (or never: small tables).
-    Inline(Files),
+    Inline(Box<Files>),
     Thread {
         groups: SyncSender<(Vec<Column>, usize)>,
         emptied: Receiver<Vec<Column>>,
@@ -49,7 +49,7 @@ impl Table {
             row_group: layout.row_group,
             columns: Self::empty(def),
             rows: 0,
-            writer: Writer::Inline(Files::new(def, dir, layout)?),
+            writer: Writer::Inline(Box::new(Files::new(def, dir, layout)?)),
             spare: Vec::new(),
         })
     }
@@ -88,7 +88,7 @@ impl Table {
     fn send(&mut self, group: Vec<Column>, rows: usize) -> Result<()> {
         if let Writer::Inline(_) = self.writer {
             let Writer::Inline(files) = std::mem::replace(&mut self.writer, Writer::Done) else { unreachable!() };
-            self.writer = spawn(self.def, files)?;
+            self.writer = spawn(self.def, *files)?;
         }
         match &self.writer {
             Writer::Thread { groups, .. } => {
