@@ -10,6 +10,8 @@ pub mod disasm;
 pub mod memory;
 pub mod modules;
 pub mod source_lines;
+pub mod syscall_names;
+mod syscall_names_table;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
