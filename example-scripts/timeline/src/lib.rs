@@ -188,18 +188,31 @@ impl Timeline {
         self.threads.insert(vcpu, Thread { ordinal, insns: 0 });
     }
 
-    /// Each thread's (tid, start on the common axis), by ordinal. Thread k (k ≥ 1) is the
-    /// k-th thread-starting clone: its tid is what clone returned, it starts where the clone
-    /// returned in its creator. Exact when one thread starts the others; with several
-    /// creators the order of their clones is the order their batches arrived.
+    /// Each thread's (tid, start on the common axis), by ordinal. The threads other than main
+    /// are matched with the thread-starting clones in order: QEMU announces a new vCPU from
+    /// the new thread (two new threads may announce themselves in either order), but gives it
+    /// an index above every live vCPU's, so ordering the threads by vCPU index (then by
+    /// announcement, for a reused index) gives the order of the clones. A thread gets the tid
+    /// its clone returned and starts where that clone returned in its creator. Exact when one
+    /// thread starts the others; with several creators the order of their clones is the
+    /// order their batches arrived.
     fn placement(&self) -> Vec<(i64, u64)> {
+        let mut by_clone: Vec<usize> = (1..self.started.len()).collect();
+        by_clone.sort_by_key(|&o| (self.started[o], o));
+        let mut clone_of: HashMap<usize, &ThreadClone> = HashMap::new();
+        for (k, &ordinal) in by_clone.iter().enumerate() {
+            if let Some(c) = self.clones.get(k) {
+                clone_of.insert(ordinal, c);
+            }
+        }
         let mut out: Vec<(i64, u64)> = Vec::with_capacity(self.started.len());
         for ordinal in 0..self.started.len() {
             let placed = if ordinal == 0 {
                 Some((i64::from(self.pid), 0))
             } else {
-                self.clones.get(ordinal - 1).and_then(|c| {
-                    let (_, creator_start) = out.get(c.creator).copied()?;
+                clone_of.get(&ordinal).and_then(|c| {
+                    // The creator started earlier, so it is placed already.
+                    let &(_, creator_start) = out.get(c.creator)?;
                     Some((c.tid, creator_start + c.ts))
                 })
             };
