@@ -16,6 +16,9 @@ use cannonball_tests::cross::{Cross, Linking};
 use cannonball_tests::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, root, run_qemu, script};
 use serde_json::Value;
 
+/// calls and errors per system call number.
+type Counts = BTreeMap<i64, (u64, u64)>;
+
 /// One process's timeline file.
 struct Timeline {
     path: PathBuf,
@@ -37,8 +40,8 @@ impl Timeline {
         self.events().iter().filter(|e| e["args"]["number"].is_i64())
     }
     /// calls and errors per number, as libsyscall counts them (an error: a return below 0).
-    fn counts(&self) -> BTreeMap<i64, (u64, u64)> {
-        let mut out: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+    fn counts(&self) -> Counts {
+        let mut out: Counts = BTreeMap::new();
         for e in self.calls() {
             let entry = out.entry(e["args"]["number"].as_i64().unwrap()).or_default();
             entry.0 += 1;
@@ -56,7 +59,7 @@ impl Timeline {
 /// total tells the parent's section (the file records the same total); QEMU's C plugins keep
 /// their counts across fork(), so the child's section counts the parent's calls up to the
 /// fork too (see [`pre_fork`]).
-fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, BTreeMap<i64, (u64, u64)>)> {
+fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, Counts)> {
     let out = work.join("out");
     let options = [format!("script={}", script("timeline").display()), format!("out={}", out.display())];
     let plugins = [
@@ -67,7 +70,7 @@ fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, BTreeMap
     let run = run_qemu(arch, &plugins, binary, &[], work);
     assert!(run.output.status.success(), "{arch}: {}", run.stderr());
     assert!(!run.stderr().contains("warn"), "{arch}: {}", run.stderr());
-    let mut sections: Vec<(u64, BTreeMap<i64, (u64, u64)>)> =
+    let mut sections: Vec<(u64, Counts)> =
         oracle::sections(&run.plugin_log).iter().map(|s| (oracle::insn(s).total, oracle::syscalls(s))).collect();
     let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
@@ -108,8 +111,8 @@ fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, BTreeMap
 /// The parent's calls up to the fork that made `child` (the fork's clone included): every
 /// call of the other threads (timeline.c joins them before forking) and the main thread's
 /// calls until the fork.
-fn pre_fork(parent: &Timeline, child: u64) -> BTreeMap<i64, (u64, u64)> {
-    let mut out: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+fn pre_fork(parent: &Timeline, child: u64) -> Counts {
+    let mut out: Counts = BTreeMap::new();
     let mut forked = false;
     for e in parent.calls() {
         let main = e["tid"].as_u64() == Some(parent.pid());
@@ -202,7 +205,7 @@ fn compiler_numbers(gcc: &str, names: &BTreeSet<String>, work: &TempDir) -> BTre
 }
 
 /// Counts equal libsyscall's; names are the kernel's; the format holds.
-fn check_process(t: &Timeline, oracle: &BTreeMap<i64, (u64, u64)>, gcc: &str, work: &TempDir) {
+fn check_process(t: &Timeline, oracle: &Counts, gcc: &str, work: &TempDir) {
     assert_well_formed(t);
     assert_eq!(&t.counts(), oracle, "{}: calls and errors per number (ours, libsyscall)", t.path.display());
     let names: BTreeSet<String> = t.calls().map(|e| e["name"].as_str().unwrap().to_owned()).collect();
@@ -224,7 +227,7 @@ fn check_process(t: &Timeline, oracle: &BTreeMap<i64, (u64, u64)>, gcc: &str, wo
 }
 
 /// The parent's and the child's files of timeline.c: threads, errors, signals, fork.
-fn check_timeline_program(files: &[(Timeline, BTreeMap<i64, (u64, u64)>)], gcc: &str, work: &TempDir) {
+fn check_timeline_program(files: &[(Timeline, Counts)], gcc: &str, work: &TempDir) {
     assert_eq!(files.len(), 2, "the parent's file and the forked child's");
     for (t, oracle) in files {
         check_process(t, oracle, gcc, work);

@@ -464,3 +464,20 @@ impl Script for Timeline {
 }
 
 export_script!(Timeline);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_follow_the_architecture() {
+        assert_eq!(signal_name("x86_64", 10), "SIGUSR1");
+        assert_eq!(signal_name("aarch64", 17), "SIGCHLD");
+        assert_eq!(signal_name("mips", 16), "SIGUSR1");
+        assert_eq!(signal_name("mipsel", 18), "SIGCHLD");
+        assert_eq!(signal_name("x86_64", 34), "SIGRT34");
+        assert_eq!(signal_arg("tgkill"), Some(2));
+        assert_eq!(signal_arg("kill"), Some(1));
+        assert_eq!(signal_arg("write"), None);
+    }
+}
