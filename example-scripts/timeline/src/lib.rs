@@ -9,7 +9,7 @@
 //!
 //! Arguments: `data=false` leaves out the decoded strings and buffers of system calls (no
 //! `syscall-data` subscription); `max-events=N` stops recording after N events (default
-//! 2000000; the file says so).
+//! 500000, about half the default script memory; the file says so).
 //!
 //! A forked child runs its own instance and writes `timeline.<pid>.json`.
 
@@ -261,13 +261,13 @@ impl Script for Timeline {
                 "max-events",
                 "stop recording after this many events (the file says how many were left out)",
             )
-            .default("2000000"),
+            .default("500000"),
         ]
     }
 
     fn init(info: &RunInfo, mut args: Args) -> Result<Self, String> {
         let data = args.flag("data");
-        let max_events = args.parse_or("max-events", 2_000_000usize)?;
+        let max_events = args.parse_or("max-events", 500_000usize)?;
         if max_events == 0 {
             return Err("max-events=0: the timeline would be empty; give at least 1".into());
         }
@@ -370,7 +370,8 @@ impl Script for Timeline {
                 // Not a failure: the handler returns to the interrupted code, whose register
                 // (here QEMU's internal -513) the call "returns".
                 args.insert("meaning".into(), json!("a signal handler returned"));
-            } else if ret < 0 {
+            } else if (-4095..0).contains(&ret) {
+                // (Below -4095 a "negative" return is a value: a 32-bit guest's high address.)
                 let errno = errno_name(-ret as i32).unwrap_or_else(|| format!("{} (kernel-internal)", -ret));
                 args.insert("errno".into(), json!(errno));
             }
@@ -449,7 +450,7 @@ impl Script for Timeline {
             "traceEvents": events,
             "displayTimeUnit": "ns",
             "otherData": {
-                "clock": "guest instructions: a thread's timestamps count the instructions it executed, from where the clone that started it returned; 1 unit (shown as 1 us) = 1 instruction",
+                "clock": "guest instructions: a thread's timestamps count the instructions it executed, from where the clone that started it returned; 1 unit of ts (1 us to a viewer, 1000 ns with displayTimeUnit ns) = 1 instruction",
                 "arch": self.arch,
                 "pid": pid,
                 "forked": self.forked,
