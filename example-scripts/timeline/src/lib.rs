@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use cannonball_sdk::{
     Args, ArgumentSpec, Block, EventBatch, EventKinds, RunInfo, RunSummary, Script, Subscription, ThreadEvent,
-    errno_name, export_script, syscall_data, syscall_name, write_report,
+    append_report, errno_name, export_script, syscall_data, syscall_name, write_report,
 };
 use serde_json::{Map, Value, json};
 
@@ -35,7 +35,8 @@ struct Pending {
     ordinal: usize,
     /// On the thread's own clock; none for metadata.
     ts: Option<u64>,
-    event: Value,
+    /// The event without pid, tid and ts, as JSON text (a quarter of a `Value`'s memory).
+    event: String,
 }
 
 /// A clone that started a thread: who called it, when on its own clock, the new thread's tid.
@@ -162,7 +163,7 @@ impl Timeline {
 
     fn push(&mut self, ordinal: usize, ts: Option<u64>, event: Value) {
         if self.events.len() < self.max_events {
-            self.events.push(Pending { ordinal, ts, event });
+            self.events.push(Pending { ordinal, ts, event: event.to_string() });
         } else {
             self.dropped += 1;
         }
@@ -413,29 +414,56 @@ impl Script for Timeline {
     fn finish(&mut self, summary: &RunSummary) -> Result<(), String> {
         let placement = self.placement();
         let pid = self.pid;
+        let total: u64 = summary.instructions.iter().map(|v| v.instructions).sum();
+        let other = json!({
+            "clock": "guest instructions: a thread's timestamps count the instructions it executed, from where the clone that started it returned; 1 unit of ts (1 us to a viewer, 1000 ns with displayTimeUnit ns) = 1 instruction",
+            "arch": self.arch,
+            "pid": pid,
+            "forked": self.forked,
+            "instructions": total,
+            "events_left_out": self.dropped,
+            "signals": "signal delivery is not captured; rt_sigaction, kill/tkill/tgkill and rt_sigreturn show installs, sends and handler returns",
+        });
         let process = if self.forked {
             format!("pid {pid} (forked child, {})", self.arch)
         } else {
             format!("pid {pid} ({})", self.arch)
         };
-        let mut events =
+        let mut head =
             vec![json!({"ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": {"name": process}})];
         for (ordinal, &(tid, _)) in placement.iter().enumerate() {
             let vcpu = self.started[ordinal];
             let name = if ordinal == 0 { format!("main thread {tid}") } else { format!("thread {tid}") };
-            events.push(json!({
+            head.push(json!({
                 "ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
                 "args": {"name": format!("{name} (vCPU {vcpu})")},
             }));
         }
         if self.forked {
-            events.push(
+            head.push(
                 json!({"ph": "i", "s": "p", "name": "forked", "cat": "process", "pid": pid, "tid": pid, "ts": 0}),
             );
         }
+
+        // The file is streamed in chunks (a large trace would not fit twice in the script's
+        // memory): the object's other members first, then the events one by one.
+        let mut out = Output::new()?;
+        out.raw(b"{\"displayTimeUnit\":\"ns\",\"otherData\":")?;
+        out.value(&other)?;
+        out.raw(b",\"traceEvents\":[")?;
+        let mut first = true;
+        let mut separate = |out: &mut Output| {
+            let sep: &[u8] = if first { b"" } else { b"," };
+            first = false;
+            out.raw(sep)
+        };
+        for event in &head {
+            separate(&mut out)?;
+            out.value(event)?;
+        }
         for p in std::mem::take(&mut self.events) {
             let (tid, start) = placement.get(p.ordinal).copied().unwrap_or((0, 0));
-            let mut event = p.event;
+            let mut event: Value = serde_json::from_str(&p.event).map_err(|e| format!("timeline.json: {e}"))?;
             if let Value::Object(fields) = &mut event {
                 fields.insert("pid".into(), json!(pid));
                 fields.insert("tid".into(), json!(tid));
@@ -443,24 +471,47 @@ impl Script for Timeline {
                     fields.insert("ts".into(), json!(start + ts));
                 }
             }
-            events.push(event);
+            separate(&mut out)?;
+            out.value(&event)?;
         }
-        let total: u64 = summary.instructions.iter().map(|v| v.instructions).sum();
-        let trace = json!({
-            "traceEvents": events,
-            "displayTimeUnit": "ns",
-            "otherData": {
-                "clock": "guest instructions: a thread's timestamps count the instructions it executed, from where the clone that started it returned; 1 unit of ts (1 us to a viewer, 1000 ns with displayTimeUnit ns) = 1 instruction",
-                "arch": self.arch,
-                "pid": pid,
-                "forked": self.forked,
-                "instructions": total,
-                "events_left_out": self.dropped,
-                "signals": "signal delivery is not captured; rt_sigaction, kill/tkill/tgkill and rt_sigreturn show installs, sends and handler returns",
-            },
-        });
-        let bytes = serde_json::to_vec(&trace).map_err(|e| format!("timeline.json: {e}"))?;
-        write_report("timeline.json", &bytes)
+        out.raw(b"]}")?;
+        out.flush()
+    }
+}
+
+/// `timeline.json` written in 1 MiB chunks through `append-report`, after emptying the file.
+struct Output {
+    buf: Vec<u8>,
+}
+
+impl Output {
+    const CHUNK: usize = 1 << 20;
+
+    fn new() -> Result<Self, String> {
+        write_report("timeline.json", b"")?;
+        Ok(Output { buf: Vec::with_capacity(Self::CHUNK + 4096) })
+    }
+
+    fn raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.buf.extend_from_slice(bytes);
+        self.spill()
+    }
+
+    fn value(&mut self, value: &Value) -> Result<(), String> {
+        serde_json::to_writer(&mut self.buf, value).map_err(|e| format!("timeline.json: {e}"))?;
+        self.spill()
+    }
+
+    fn spill(&mut self) -> Result<(), String> {
+        if self.buf.len() >= Self::CHUNK { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if !self.buf.is_empty() {
+            append_report("timeline.json", &self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 }
 
