@@ -2,8 +2,10 @@
 """Writes host-plugin/src/services/syscall_names_table.rs (the names behind the host's `syscall-name`
 and `errno-name`) from example-scripts/syscalls/assembly/tables.ts, which
 example-scripts/syscalls/tools/gen-tables.mjs generates from each target's kernel headers.
-One source of names for the AssemblyScript example and the host. Run from the repository root."""
+One source of names for the AssemblyScript example and the host. Run from the repository root;
+an argument writes elsewhere (the tests compare with the checked-in file)."""
 import re
+import sys
 
 src = open("example-scripts/syscalls/assembly/tables.ts").read()
 lists = {m.group(1): re.findall(r'"([^"]*)"', m.group(2))
@@ -46,4 +48,4 @@ for _, _, names, _, names2, errno in arches:
     used |= {names, errno} | ({names2} if names2 != "[]" else set())
 for name in sorted(used):
     o += ["", f"const {name}: &[&str] = &[", rs_list(lists[name]), "];"]
-open("host-plugin/src/services/syscall_names_table.rs", "w").write("\n".join(o) + "\n")
+open(sys.argv[1] if len(sys.argv) > 1 else "host-plugin/src/services/syscall_names_table.rs", "w").write("\n".join(o) + "\n")
