@@ -277,3 +277,19 @@ void cb_line_columns_free(cb_line_columns *columns) {
     free(columns->line);
     *columns = (cb_line_columns){0};
 }
+
+char *cb_syscall_name(int64_t number) {
+    script_string_t name;
+    if (!cannonball_script_host_syscall_name(number, &name)) return NULL;
+    char *out = cstring(&name);
+    script_string_free(&name);
+    return out;
+}
+
+char *cb_errno_name(int32_t errnum) {
+    script_string_t name;
+    if (!cannonball_script_host_errno_name(errnum, &name)) return NULL;
+    char *out = cstring(&name);
+    script_string_free(&name);
+    return out;
+}

@@ -159,6 +159,15 @@ void cb_line_columns_free(cb_line_columns *columns);
  * script's own record type. Without a sink the host drops and counts it. */
 void cb_emit(uint32_t tag, const void *data, size_t len);
 
+/* The name of system call `number` for the guest's architecture, as the kernel numbers it
+ * (x86_64 1 = "write", aarch64 64 = "write"): a malloc'd string to free(), NULL for a number
+ * the kernel does not name. New in 0.2.2. */
+char *cb_syscall_name(int64_t number);
+
+/* The name of error number `errnum` (positive: -ret of a failed call) for the guest's
+ * architecture ("ENOENT"): a malloc'd string to free(), NULL when unknown. New in 0.2.2. */
+char *cb_errno_name(int32_t errnum);
+
 /* Decoding event_batch.sys_data_info (CB_SYSCALL_DATA): blob i belongs to call
  * sys_data_call.ptr[i], is sys_data_len.ptr[i] bytes of sys_data, after blob i-1. */
 #define CB_SYSDATA_TRUNCATED 0x08  /* the string or buffer goes on past what was captured */

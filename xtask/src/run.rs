@@ -10,6 +10,14 @@ use crate::build;
 
 /// Runs `script` on the bundled demo program and prints its report `report`.
 fn run_on_demo(script: &str, report: &str) -> Result<()> {
+    let path = run_script_on_demo(script, report)?;
+    let text = fs::read_to_string(&path).with_context(|| format!("the script wrote no {}", path.display()))?;
+    println!("\n{}:\n\n{text}", path.display());
+    Ok(())
+}
+
+/// Runs `script` on the demo program into target/demo; returns the path of its `report`.
+fn run_script_on_demo(script: &str, report: &str) -> Result<std::path::PathBuf> {
     let tree = Tree::source();
     let out = tree.target().join("demo");
     fs::create_dir_all(&out)?;
@@ -19,10 +27,7 @@ fn run_on_demo(script: &str, report: &str) -> Result<()> {
     )?;
     eprintln!("\n$ qemu-x86_64 -plugin libcannonball.so,script={script}.wasm,out=target/demo target/programs/demo\n");
     build::run(&mut QemuCommand::new(tree.qemu("x86_64"), tree.program("demo")).plugin(plugin).command())?;
-    let path = out.join(report);
-    let text = fs::read_to_string(&path).with_context(|| format!("the script wrote no {}", path.display()))?;
-    println!("\n{}:\n\n{text}", path.display());
-    Ok(())
+    Ok(out.join(report))
 }
 
 /// Coverage, the headline job: every function of the demo program that ran, its
@@ -35,6 +40,8 @@ pub fn demo() -> Result<()> {
     run_on_demo("cov", "cov.txt")?;
     run_on_demo("icount", "icount.txt")?;
     run_on_demo("profile", "profile.txt")?;
+    // A trace file, not a text report: not printed.
+    run_script_on_demo("timeline", "timeline.json")?;
     pictures()
 }
 
@@ -57,6 +64,14 @@ fn pictures() -> Result<()> {
     println!("\nPictures (open them in a browser, e.g. `chromium FILE`):");
     for (what, path) in made.into_iter().filter(|(_, p)| p.exists()) {
         println!("  {what}:\n    file://{}", path.display());
+    }
+    let timeline = demo.join("timeline.json");
+    if timeline.exists() {
+        println!(
+            "  system calls and threads on an instruction clock (docs/pictures-timeline.md): open it in\n  \
+             https://ui.perfetto.dev (\"Open trace file\") or chrome://tracing (\"Load\"):\n    {}",
+            timeline.display()
+        );
     }
     Ok(())
 }

@@ -29,12 +29,14 @@ export {
   appendReport,
   disassemble,
   emit,
+  errnoName,
   lastError,
   log,
   readMemory,
   sourceFrames,
   sourceLines,
   symbolize,
+  syscallName,
   writeReport,
 } from "./host";
 export { ReportWriter, hex } from "./report";

@@ -63,3 +63,15 @@ pub fn source_frames(address: u64) -> Vec<crate::SourceFrame> {
 pub fn source_lines(addresses: &[u64]) -> crate::LineColumns {
     wit::source_lines(addresses)
 }
+
+/// The name of system call `number` for the guest's architecture, as the kernel numbers it
+/// (x86_64 1 = "write", aarch64 64 = "write"); `None` for a number the kernel does not name.
+pub fn syscall_name(number: i64) -> Option<String> {
+    wit::syscall_name(number)
+}
+
+/// The name of error number `errno` (positive: `-ret` of a failed call) for the guest's
+/// architecture ("ENOENT"); `None` when unknown.
+pub fn errno_name(errno: i32) -> Option<String> {
+    wit::errno_name(errno)
+}

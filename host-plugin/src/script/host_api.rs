@@ -9,7 +9,7 @@ use super::limits::{LOG_LINES, Limits, MemoryLimiter};
 use crate::console;
 use crate::events::bindings::cannonball::script::{host, types};
 use crate::events::bindings::exports::{Host, LogLevel};
-use crate::services::{disasm, memory, modules::MODULES, source_lines};
+use crate::services::{disasm, memory, modules::MODULES, source_lines, syscall_names};
 use crate::sink::forward::Forwarding;
 use crate::sink::{OutDir, report_name_for_child};
 
@@ -159,5 +159,13 @@ impl Host for HostState {
 
     fn emit(&mut self, tag: u32, payload: Vec<u8>) -> wasmtime::Result<()> {
         self.forwarding.emit(tag, &payload).map_err(|e| wasmtime::Error::msg(format!("{e:#}")))
+    }
+
+    fn syscall_name(&mut self, number: i64) -> Option<String> {
+        syscall_names::syscall_name(&self.arch, number).map(str::to_owned)
+    }
+
+    fn errno_name(&mut self, errno: i32) -> Option<String> {
+        syscall_names::errno_name(&self.arch, errno).map(str::to_owned)
     }
 }
