@@ -49,6 +49,7 @@ pub fn run(
     options: &[String],
     program_args: &[OsString],
     out: &Path,
+    script: Option<&Path>,
     quiet: bool,
 ) -> Result<i32> {
     let counted = if corpus.all_modules {
@@ -113,12 +114,24 @@ pub fn run(
             out.join("corpus.tsv").display()
         );
     }
+    if let Some(script) = script {
+        let outcome = crate::merge_step::merge(script, &runs_of(&rows), out)?;
+        if !quiet {
+            eprintln!("{}", crate::merge_step::describe(&outcome, out, &out.join("runs").display().to_string()));
+        }
+    }
     Ok(0)
+}
+
+/// The runs' names and directories, for the script's merge step.
+fn runs_of(rows: &[table::Row]) -> Vec<(String, PathBuf)> {
+    rows.iter().map(|r| (r.input.clone(), r.dir.clone())).collect()
 }
 
 /// `cannonball merge DIR... -o OUT`: the table and coverage of several corpus runs (shards)
 /// as one run over all their inputs would have made them.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
+/// With a script, its merge step folds the runs' reports into OUT.
+pub fn merge(dirs: &[PathBuf], out: &Path, script: Option<&Path>) -> Result<()> {
     let mut rows = Vec::new();
     let mut counted = None;
     for dir in dirs {
@@ -144,6 +157,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
         dirs.len(),
         out.join("corpus.tsv").display()
     );
+    if let Some(script) = script {
+        let outcome = crate::merge_step::merge(script, &runs_of(&rows), out)?;
+        let dirs: Vec<String> = dirs.iter().map(|d| d.join("runs").display().to_string()).collect();
+        eprintln!("{}", crate::merge_step::describe(&outcome, out, &dirs.join(", ")));
+    }
     Ok(())
 }
 
