@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.2.1`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.2.2`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
 // discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
@@ -9,31 +9,31 @@ import * as L from "./generated/layout";
 import { Instruction, LineColumns, Location, SourceFrame, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "log")
+@external("cannonball:script/host@0.2.2", "log")
 declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "symbolize")
+@external("cannonball:script/host@0.2.2", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "source-frames")
+@external("cannonball:script/host@0.2.2", "source-frames")
 declare function hostSourceFrames(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "source-lines")
+@external("cannonball:script/host@0.2.2", "source-lines")
 declare function hostSourceLines(ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "read-memory")
+@external("cannonball:script/host@0.2.2", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "disassemble")
+@external("cannonball:script/host@0.2.2", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "write-report")
+@external("cannonball:script/host@0.2.2", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "append-report")
+@external("cannonball:script/host@0.2.2", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.1", "emit")
+@external("cannonball:script/host@0.2.2", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */
