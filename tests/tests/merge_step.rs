@@ -224,3 +224,45 @@ fn a_failing_merge_is_one_error_line() {
     assert_eq!(errors, ["cannonball: error: script cov: merge failed: cov.drcov of run seven: no BB Table"], "{stderr}");
     assert!(!work.join("merged/cov.txt").exists());
 }
+
+/// The C SDK's merge step (icount: totals summed) and the AssemblyScript SDK's (syscalls:
+/// count tables summed), over one corpus run each.
+#[test]
+fn c_and_assemblyscript_scripts_merge() {
+    let work = TempDir::new("merge-step-sdks");
+    corpus(&work);
+    let read = |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+
+    run_corpus(&work, &script("icount"), "icount", None);
+    let mut total = 0u64;
+    let runs = run_dirs(&work, &["icount"]);
+    for dir in &runs {
+        let text = read(dir.join("icount.txt"));
+        total += text.lines().next().unwrap().strip_prefix("total ").unwrap().parse::<u64>().unwrap();
+    }
+    assert_eq!(read(work.join("icount/icount.txt")), format!("total {total}\nruns {}\n", runs.len()));
+
+    run_corpus(&work, &script("syscalls"), "syscalls", None);
+    // (calls, errors) per system call, from the count tables.
+    let table = |text: &str| -> BTreeMap<String, (u64, u64)> {
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().rposition(|l| l.trim_start().starts_with("calls  errors")).expect("count table");
+        lines[at + 1..]
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() == 4)
+            .map(|f| (format!("{} {}", f[2], f[3]), (f[0].parse().unwrap(), f[1].parse().unwrap())))
+            .collect()
+    };
+    let mut summed: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for dir in run_dirs(&work, &["syscalls"]) {
+        for (call, (c, e)) in table(&read(dir.join("syscalls.txt"))) {
+            let s = summed.entry(call).or_default();
+            s.0 += c;
+            s.1 += e;
+        }
+    }
+    let merged = read(work.join("syscalls/syscalls.txt"));
+    assert_eq!(table(&merged), summed);
+    assert!(summed.keys().any(|k| k.ends_with(" exit_group")), "{merged}");
+}
