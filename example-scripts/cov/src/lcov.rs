@@ -182,7 +182,7 @@ fn jump_target(text: &str) -> Option<u64> {
 pub fn write_file(out: &mut String, path: &str, file: &SourceFile) {
     writeln!(out, "TN:").unwrap();
     writeln!(out, "SF:{path}").unwrap();
-    for ((line, name), _) in &file.functions {
+    for (line, name) in file.functions.keys() {
         writeln!(out, "FN:{line},{name}").unwrap();
     }
     for ((_, name), calls) in &file.functions {
