@@ -54,7 +54,8 @@ enum Command {
     /// Combine the directories of corpus runs (shards) into one table and coverage, and with
     /// -s the script's reports through its merge step.
     Merge {
-        /// The out directories of `cannonball run --corpus ... --shard I/N`.
+        /// The out directories of `cannonball run --corpus ... --shard I/N` (with -s also
+        /// those of single runs).
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         /// Where to write the merged corpus.tsv, coverage.blocks and merged reports.

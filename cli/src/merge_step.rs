@@ -70,9 +70,9 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
     let component = compiled.component;
     let ty = component.component_type();
     let Some(export) = ty.exports(&engine).map(|(n, _)| n.to_string()).find(|n| n.starts_with(EXPORT)) else {
-        let interface = ty
-            .imports(&engine)
-            .find_map(|(n, _)| n.strip_prefix("cannonball:script/").and_then(|r| r.split_once('@')).map(|(_, v)| v.to_owned()));
+        let interface = ty.imports(&engine).find_map(|(n, _)| {
+            n.strip_prefix("cannonball:script/").and_then(|r| r.split_once('@')).map(|(_, v)| v.to_owned())
+        });
         return Ok(Outcome::NoMergeStep(format!(
             "script {name} has no merge step{}",
             interface.map(|v| format!(" (built for cannonball:script@{v})")).unwrap_or_default()
@@ -139,9 +139,9 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
     for (run, dir) in runs {
         sets.push(ReportSet { run: run.clone(), reports: read_reports(dir)? });
     }
-    let (result,) = merge
-        .call(&mut store, (sets,))
-        .map_err(|e| anyhow!("script {name}: merge trapped: {}", e.chain().last().map(|c| c.to_string()).unwrap_or_default()))?;
+    let (result,) = merge.call(&mut store, (sets,)).map_err(|e| {
+        anyhow!("script {name}: merge trapped: {}", e.chain().last().map(|c| c.to_string()).unwrap_or_default())
+    })?;
     let reports = result.map_err(|message| anyhow!("script {name}: merge failed: {message}"))?;
 
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -178,6 +178,8 @@ fn read_reports(dir: &Path) -> Result<Vec<Report>> {
 pub fn describe(outcome: &Outcome, out: &Path, side_by_side: &str) -> String {
     match outcome {
         Outcome::Merged(names) => format!("cannonball: merged reports in {}: {}", out.display(), names.join(", ")),
-        Outcome::NoMergeStep(why) => format!("cannonball: {why}: per-input reports stay side by side in {side_by_side}"),
+        Outcome::NoMergeStep(why) => {
+            format!("cannonball: {why}: per-input reports stay side by side in {side_by_side}")
+        }
     }
 }

@@ -125,11 +125,7 @@ fn drcov_blocks(bytes: &[u8]) -> BTreeSet<(String, u32, u16)> {
         .map(|r| {
             let id = u16::from_le_bytes([r[6], r[7]]) as usize;
             assert!(id < modules.len(), "block of module {id} outside the table");
-            (
-                modules[id].1.clone(),
-                u32::from_le_bytes(r[0..4].try_into().unwrap()),
-                u16::from_le_bytes([r[4], r[5]]),
-            )
+            (modules[id].1.clone(), u32::from_le_bytes(r[0..4].try_into().unwrap()), u16::from_le_bytes([r[4], r[5]]))
         })
         .collect()
 }
@@ -143,7 +139,8 @@ fn cov_merges_shards_into_summed_counts_lcov_and_the_drcov_union() {
     for (i, out) in shards.iter().enumerate() {
         run_corpus(&work, &cov, out, Some(&format!("{}/3", i + 1)));
     }
-    let merged = cannonball(&["merge", "shard-1", "shard-2", "shard-3", "-o", "merged", "-s", cov.to_str().unwrap()], &work);
+    let merged =
+        cannonball(&["merge", "shard-1", "shard-2", "shard-3", "-o", "merged", "-s", cov.to_str().unwrap()], &work);
     let stderr = String::from_utf8_lossy(&merged.stderr);
     assert!(merged.status.success(), "{stderr}");
     assert!(stderr.contains("merged reports in merged: cov.drcov, cov.html, cov.info, cov.txt"), "{stderr}");
@@ -205,7 +202,12 @@ fn an_old_script_keeps_its_reports_side_by_side() {
     let stderr = String::from_utf8_lossy(&merged.stderr);
     assert!(merged.status.success(), "{stderr}");
     let line: Vec<&str> = stderr.lines().filter(|l| l.contains("merge step")).collect();
-    assert_eq!(line, ["cannonball: script cov-0.2.0 has no merge step (built for cannonball:script@0.2.0): per-input reports stay side by side in out/runs"]);
+    assert_eq!(
+        line,
+        [
+            "cannonball: script cov-0.2.0 has no merge step (built for cannonball:script@0.2.0): per-input reports stay side by side in out/runs"
+        ]
+    );
     assert!(work.join("merged/corpus.tsv").is_file());
     assert!(!work.join("merged/cov.txt").exists());
 }
@@ -221,7 +223,11 @@ fn a_failing_merge_is_one_error_line() {
     assert_eq!(merged.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&merged.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
-    assert_eq!(errors, ["cannonball: error: script cov: merge failed: cov.drcov of run seven: no BB Table"], "{stderr}");
+    assert_eq!(
+        errors,
+        ["cannonball: error: script cov: merge failed: cov.drcov of run seven: no BB Table"],
+        "{stderr}"
+    );
     assert!(!work.join("merged/cov.txt").exists());
 }
 
@@ -265,4 +271,32 @@ fn c_and_assemblyscript_scripts_merge() {
     let merged = read(work.join("syscalls/syscalls.txt"));
     assert_eq!(table(&merged), summed);
     assert!(summed.keys().any(|k| k.ends_with(" exit_group")), "{merged}");
+}
+
+/// `cannonball merge -s` also takes the out directories of single `cannonball run`s.
+#[test]
+fn single_runs_merge_too() {
+    let work = TempDir::new("merge-step-single");
+    corpus(&work);
+    let cov = script("cov");
+    let prog = program("corpus_target");
+    let mut summed: BTreeMap<(String, u64), u64> = BTreeMap::new();
+    for (out, input) in [("r1", "corpus/hello"), ("r2", "corpus/numbers")] {
+        let run = cannonball(
+            &["run", "-q", "-s", cov.to_str().unwrap(), "-o", out, "--", prog.to_str().unwrap(), input],
+            &work,
+        );
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        for (key, n) in listing(&std::fs::read_to_string(work.join(out).join("cov.txt")).unwrap()) {
+            *summed.entry(key).or_default() += n;
+        }
+    }
+    let merged = cannonball(&["merge", "r1", "r2", "-o", "m", "-s", cov.to_str().unwrap()], &work);
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert_eq!(listing(&std::fs::read_to_string(work.join("m/cov.txt")).unwrap()), summed);
+    assert!(!work.join("m/corpus.tsv").exists());
+    // Without a script a single run's directory is refused.
+    let refused = cannonball(&["merge", "r1", "-o", "m2"], &work);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("r1 has no corpus.tsv"));
 }

@@ -59,7 +59,10 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
         .arg("--transform")
         .arg(sdk.join("transform/exports.js"))
         .args(["-o", "target/cannonball/core.wasm"])
-        .env("CANNONBALL_MERGE_EXPORT", if merges { format!("cannonball:script/merge{version}#merge") } else { String::new() })
+        .env(
+            "CANNONBALL_MERGE_EXPORT",
+            if merges { format!("cannonball:script/merge{version}#merge") } else { String::new() },
+        )
         .current_dir(project)
         .status()
         .context("cannot run node: install Node.js (20 or newer) and npm")?;
@@ -82,9 +85,11 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
 /// Whether the project's AssemblyScript sources define a `merge(` method.
 fn defines_merge(dir: &Path) -> bool {
     let Ok(entries) = fs::read_dir(dir) else { return false };
-    entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "ts")).any(|p| {
-        fs::read_to_string(&p).is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("merge(")))
-    })
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+        .any(|p| fs::read_to_string(&p).is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("merge("))))
 }
 
 /// name, version and description of package.json: the script's `describe`, as Cargo.toml is
