@@ -94,9 +94,10 @@ impl Listing {
             if f.start == u64::MAX {
                 f.start = address;
             }
-            let entry = f.insns.entry(address.wrapping_sub(base)).or_insert_with(|| {
-                (f.start.wrapping_add(address.wrapping_sub(base)), 0, text.to_owned())
-            });
+            let entry = f
+                .insns
+                .entry(address.wrapping_sub(base))
+                .or_insert_with(|| (f.start.wrapping_add(address.wrapping_sub(base)), 0, text.to_owned()));
             entry.1 += count;
         }
         Ok(())
