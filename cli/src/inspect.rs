@@ -103,6 +103,12 @@ pub fn inspect(path: &Path) -> Result<()> {
     println!("interface:   {}", interface.as_deref().unwrap_or("cannonball:script (no host imports)"));
     println!("host services: {}", if services.is_empty() { "none".into() } else { services.join(", ") });
     println!("wasi imports:  {}", if wasi.is_empty() { "none".into() } else { wasi.join(", ") });
+    let merge = component
+        .component_type()
+        .exports(&engine)
+        .map(|(n, _)| n.to_string())
+        .find(|n| n.starts_with("cannonball:script/merge@"));
+    println!("merge step:  {}", merge.as_deref().unwrap_or("none"));
     if info.arguments.is_empty() {
         println!("arguments:   none");
     } else {

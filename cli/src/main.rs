@@ -8,6 +8,7 @@ mod dump;
 mod forward_signals;
 mod inspect;
 mod locate;
+mod merge_step;
 mod new;
 mod run;
 
@@ -50,14 +51,20 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Combine the directories of corpus runs (shards) into one table and coverage.
+    /// Combine the directories of corpus runs (shards) into one table and coverage, and with
+    /// -s the script's reports through its merge step.
     Merge {
-        /// The out directories of `cannonball run --corpus ... --shard I/N`.
+        /// The out directories of `cannonball run --corpus ... --shard I/N` (with -s also
+        /// those of single runs).
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
-        /// Where to write the merged corpus.tsv and coverage.blocks.
+        /// Where to write the merged corpus.tsv, coverage.blocks and merged reports.
         #[arg(short, long)]
         output: PathBuf,
+        /// The script the runs used: its merge step folds their reports into one set in OUT
+        /// (a script without one leaves them side by side in each DIR/runs/).
+        #[arg(short, long)]
+        script: Option<PathBuf>,
     },
     /// Show a script's name, version, arguments, interface version and imported services.
     Inspect {
@@ -83,7 +90,7 @@ fn main() {
             );
             0
         }),
-        Command::Merge { dirs, output } => corpus::merge(&dirs, &output).map(|()| 0),
+        Command::Merge { dirs, output, script } => corpus::merge(&dirs, &output, script.as_deref()).map(|()| 0),
         Command::Inspect { script } => inspect::inspect(&script).map(|()| 0),
     };
     match result {

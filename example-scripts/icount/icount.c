@@ -1,10 +1,12 @@
 /*
  * icount (C): the number of guest instructions executed, in total and per vCPU (thread),
  * from inline counters. Writes icount.txt to the out directory and logs the total.
+ * Merge step: the runs' totals summed, and how many runs had one ("total N", "runs N").
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cannonball.h"
 
@@ -31,4 +33,28 @@ bool cb_finish(const cb_run_summary *summary, char **error) {
     free(report);
     if (ok) cb_log_info("%" PRIu64 " instructions executed", total);
     return ok;
+}
+
+bool cb_merge(const cb_report_set *runs, size_t count, char **error) {
+    uint64_t total = 0, counted = 0;
+    for (size_t i = 0; i < count; i++) {
+        const cb_report *r = cb_report_find(&runs[i], "icount.txt");
+        if (!r) continue; /* a run stopped before its exit */
+        uint64_t n;
+        char line[64];
+        size_t len = r->len < sizeof line - 1 ? r->len : sizeof line - 1;
+        memcpy(line, r->data, len);
+        line[len] = 0;
+        if (sscanf(line, "total %" SCNu64, &n) != 1) {
+            char message[160];
+            snprintf(message, sizeof message, "icount.txt of run %s has no total", runs[i].run);
+            *error = cb_strdup(message);
+            return false;
+        }
+        total += n;
+        counted++;
+    }
+    char report[96];
+    int len = snprintf(report, sizeof report, "total %" PRIu64 "\nruns %" PRIu64 "\n", total, counted);
+    return cb_write_report("icount.txt", report, (size_t)len, error);
 }

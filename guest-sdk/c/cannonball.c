@@ -293,3 +293,58 @@ char *cb_errno_name(int32_t errnum) {
     script_string_free(&name);
     return out;
 }
+const cb_report *cb_report_find(const cb_report_set *run, const char *name) {
+    for (size_t i = 0; i < run->count; i++)
+        if (strcmp(run->reports[i].name, name) == 0) return &run->reports[i];
+    return NULL;
+}
+
+#ifdef CB_WITH_MERGE
+/* The merge step's export (world `merger`, bindings in merger.h): the runs' reports as
+ * cb_report_set values with NUL-terminated names; the merged reports are those cb_merge
+ * writes, so the returned list is empty. */
+#include "merger.h"
+
+static char *strndup_bytes(const uint8_t *p, size_t n) {
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+bool exports_cannonball_script_merge_merge(exports_cannonball_script_merge_list_report_set_t *inputs,
+                                           exports_cannonball_script_merge_list_report_t *ret, merger_string_t *err) {
+    size_t n = inputs->len;
+    cb_report_set *sets = calloc(n ? n : 1, sizeof *sets);
+    for (size_t i = 0; i < n; i++) {
+        exports_cannonball_script_merge_report_set_t *in = &inputs->ptr[i];
+        cb_report *reports = calloc(in->reports.len ? in->reports.len : 1, sizeof *reports);
+        for (size_t j = 0; j < in->reports.len; j++) {
+            reports[j].name = strndup_bytes(in->reports.ptr[j].name.ptr, in->reports.ptr[j].name.len);
+            reports[j].data = in->reports.ptr[j].contents.ptr;
+            reports[j].len = in->reports.ptr[j].contents.len;
+        }
+        sets[i].run = strndup_bytes(in->run.ptr, in->run.len);
+        sets[i].reports = reports;
+        sets[i].count = in->reports.len;
+    }
+    char *error = NULL;
+    bool ok = cb_merge(sets, n, &error);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < sets[i].count; j++) free((char *)sets[i].reports[j].name);
+        free((cb_report *)sets[i].reports);
+        free((char *)sets[i].run);
+    }
+    free(sets);
+    exports_cannonball_script_merge_list_report_set_free(inputs);
+    ret->ptr = NULL;
+    ret->len = 0;
+    if (!ok) {
+        merger_string_dup(err, error ? error : "merge failed");
+        free(error);
+    }
+    return ok;
+}
+#endif

@@ -80,6 +80,32 @@ void cb_on_thread(uint32_t vcpu, cb_thread_event event);
 /* Required: called once after the guest exited. Write reports here. */
 bool cb_finish(const cb_run_summary *summary, char **error);
 
+/* --- the optional merge step (WIT 0.2.2) ----------------------------------------------- */
+
+/* One report of a run: its file name (NUL-terminated) and contents. */
+typedef struct {
+    const char *name;
+    const uint8_t *data;
+    size_t len;
+} cb_report;
+
+/* The reports one run left (`run`: the corpus input's name). */
+typedef struct {
+    const char *run;
+    const cb_report *reports;
+    size_t count;
+} cb_report_set;
+
+/* Optional: fold the reports of `count` runs into one set, written with cb_write_report /
+ * cb_append_report (they go to the merge's out directory). A script that defines cb_merge
+ * exports the merge step (`cannonball build` sees the definition); `cannonball merge ... -s`
+ * and `cannonball run --corpus ... -s` call it. Return false and set *error (malloc'd) to
+ * fail the merge. Only cb_log_* and the report writers work during a merge. */
+bool cb_merge(const cb_report_set *runs, size_t count, char **error);
+
+/* Report `name` of a run, or NULL if the run has none. */
+const cb_report *cb_report_find(const cb_report_set *run, const char *name);
+
 /* --- services ------------------------------------------------------------------------ */
 
 /* The value of argument `key` as a NUL-terminated string, or NULL if absent. */

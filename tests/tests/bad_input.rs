@@ -146,7 +146,7 @@ fn component_of_another_world() {
 fn component_of_another_interface_version() {
     let work = TempDir::new("other-version");
     // Our own WIT, as a future version 0.3.0 would be.
-    let files: Vec<(&str, String)> = ["types.wit", "host.wit", "world.wit"]
+    let files: Vec<(&str, String)> = ["types.wit", "host.wit", "world.wit", "merge.wit"]
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(cannonball_tests::root().join("wit").join(f)).unwrap();

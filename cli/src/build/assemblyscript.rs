@@ -41,6 +41,13 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
     std::os::unix::fs::symlink(&sdk, &link).with_context(|| format!("cannot create {}", link.display()))?;
     fs::write(gen_dir.join("main.ts"), entry_file(&manifest))?;
 
+    let wit = root.join("wit");
+    let mut resolve = Resolve::default();
+    let (pkg, _) = resolve.push_dir(&wit).with_context(|| format!("cannot read {}", wit.display()))?;
+    // A script whose source defines `merge(` exports the optional merge step (WIT 0.2.2):
+    // the component is of the `script-with-merge` world, and the transform names the export.
+    let merges = defines_merge(&project.join("assembly"));
+    let version = resolve.packages[pkg].name.version.as_ref().map(|v| format!("@{v}")).unwrap_or_default();
     let core = gen_dir.join("core.wasm");
     let status = Command::new("node")
         .arg(sdk.join("node_modules/assemblyscript/bin/asc.js"))
@@ -52,6 +59,10 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
         .arg("--transform")
         .arg(sdk.join("transform/exports.js"))
         .args(["-o", "target/cannonball/core.wasm"])
+        .env(
+            "CANNONBALL_MERGE_EXPORT",
+            if merges { format!("cannonball:script/merge{version}#merge") } else { String::new() },
+        )
         .current_dir(project)
         .status()
         .context("cannot run node: install Node.js (20 or newer) and npm")?;
@@ -60,10 +71,7 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
     }
 
     let mut module = fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
-    let wit = root.join("wit");
-    let mut resolve = Resolve::default();
-    let (pkg, _) = resolve.push_dir(&wit).with_context(|| format!("cannot read {}", wit.display()))?;
-    let world = resolve.select_world(&[pkg], Some("script"))?;
+    let world = resolve.select_world(&[pkg], Some(if merges { "script-with-merge" } else { "script" }))?;
     wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)?;
     let component = wit_component::ComponentEncoder::default()
         .module(&module)?
@@ -72,6 +80,16 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
         .context("cannot make a component")?;
     fs::write(output, component).with_context(|| format!("cannot write {}", output.display()))?;
     Ok(())
+}
+
+/// Whether the project's AssemblyScript sources define a `merge(` method.
+fn defines_merge(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else { return false };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+        .any(|p| fs::read_to_string(&p).is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("merge("))))
 }
 
 /// name, version and description of package.json: the script's `describe`, as Cargo.toml is

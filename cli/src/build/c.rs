@@ -26,9 +26,13 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
         bail!("no .c files in {}", project.display());
     }
     sources.sort();
+    // A script that defines `cb_merge` exports the optional merge step (WIT 0.2.2): the
+    // `merger` world's bindings join the `script` world's, and the glue implements it.
+    let merges = sources.iter().any(|p| fs::read_to_string(p).is_ok_and(|t| t.contains("cb_merge(")));
     let sdk = root.join("guest-sdk/c");
     let core = gen_dir.join("core.wasm");
-    let status = Command::new(clang()?)
+    let mut clang = Command::new(clang()?);
+    clang
         .args(["--target=wasm32-wasi", "--sysroot=/usr", "-mexec-model=reactor", "-O2", "-Wall", "-Wl,--strip-debug"])
         .arg("-I")
         .arg(&gen_dir)
@@ -37,11 +41,11 @@ pub fn build(root: &Path, project: &Path, output: &Path) -> Result<()> {
         .args(&sources)
         .arg(sdk.join("cannonball.c"))
         .arg(gen_dir.join("script.c"))
-        .arg(gen_dir.join("script_component_type.o"))
-        .arg("-o")
-        .arg(&core)
-        .status()
-        .context("cannot run clang")?;
+        .arg(gen_dir.join("script_component_type.o"));
+    if merges {
+        clang.arg("-DCB_WITH_MERGE").arg(gen_dir.join("merger.c")).arg(gen_dir.join("merger_component_type.o"));
+    }
+    let status = clang.arg("-o").arg(&core).status().context("cannot run clang")?;
     if !status.success() {
         bail!("clang failed for {}", project.display());
     }
@@ -69,16 +73,19 @@ fn clang() -> Result<&'static str> {
     bail!("clang not found: install clang-19, lld-19, libclang-rt-19-dev-wasm32 and wasi-libc")
 }
 
-/// script.h, script.c and script_component_type.o for the `script` world.
+/// script.h, script.c and script_component_type.o for the `script` world; merger.h,
+/// merger.c and merger_component_type.o for the `merger` world (the optional merge step).
 fn generate_bindings(wit: &Path, out: &Path) -> Result<()> {
-    let mut resolve = Resolve::default();
-    let (pkg, _) = resolve.push_dir(wit).with_context(|| format!("cannot read {}", wit.display()))?;
-    let world = resolve.select_world(&[pkg], Some("script"))?;
-    let mut files = wit_bindgen_core::Files::default();
-    let mut generator = wit_bindgen_c::Opts::default().build();
-    generator.generate(&mut resolve, world, &mut files)?;
-    for (name, contents) in files.iter() {
-        fs::write(out.join(name), contents)?;
+    for world in ["script", "merger"] {
+        let mut resolve = Resolve::default();
+        let (pkg, _) = resolve.push_dir(wit).with_context(|| format!("cannot read {}", wit.display()))?;
+        let world = resolve.select_world(&[pkg], Some(world))?;
+        let mut files = wit_bindgen_core::Files::default();
+        let mut generator = wit_bindgen_c::Opts::default().build();
+        generator.generate(&mut resolve, world, &mut files)?;
+        for (name, contents) in files.iter() {
+            fs::write(out.join(name), contents)?;
+        }
     }
     Ok(())
 }

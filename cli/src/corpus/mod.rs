@@ -49,6 +49,7 @@ pub fn run(
     options: &[String],
     program_args: &[OsString],
     out: &Path,
+    script: Option<&Path>,
     quiet: bool,
 ) -> Result<i32> {
     let counted = if corpus.all_modules {
@@ -113,15 +114,37 @@ pub fn run(
             out.join("corpus.tsv").display()
         );
     }
+    if let Some(script) = script {
+        let outcome = crate::merge_step::merge(script, &runs_of(&rows), out)?;
+        if !quiet {
+            eprintln!("{}", crate::merge_step::describe(&outcome, out, &out.join("runs").display().to_string()));
+        }
+    }
     Ok(0)
 }
 
+/// The runs' names and directories, for the script's merge step.
+fn runs_of(rows: &[table::Row]) -> Vec<(String, PathBuf)> {
+    rows.iter().map(|r| (r.input.clone(), r.dir.clone())).collect()
+}
+
 /// `cannonball merge DIR... -o OUT`: the table and coverage of several corpus runs (shards)
-/// as one run over all their inputs would have made them.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
+/// as one run over all their inputs would have made them. With a script, its merge step
+/// folds the runs' reports into OUT; then a DIR may also be the out directory of a single
+/// `cannonball run` (no corpus.tsv), which counts as one run named by its path.
+pub fn merge(dirs: &[PathBuf], out: &Path, script: Option<&Path>) -> Result<()> {
+    let (corpora, single): (Vec<&PathBuf>, Vec<&PathBuf>) = dirs.iter().partition(|d| d.join("corpus.tsv").is_file());
+    if script.is_none()
+        && let Some(dir) = single.first()
+    {
+        bail!(
+            "{} has no corpus.tsv: not the out directory of a corpus run (give -s SCRIPT to merge the reports of single runs)",
+            dir.display()
+        );
+    }
     let mut rows = Vec::new();
     let mut counted = None;
-    for dir in dirs {
+    for dir in &corpora {
         rows.extend(table::read(dir)?);
         let this = table::read_counted(dir)?;
         if counted.as_ref().is_some_and(|c| *c != this) {
@@ -132,18 +155,27 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<()> {
         }
         counted = Some(this);
     }
-    let counted = counted.expect("at least one directory");
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = rows.iter().find(|r| !seen.insert(r.input.clone())) {
         bail!("input {} appears in more than one of the directories (overlapping shards?)", dup.input);
     }
-    let (_, reached) = table::write(&rows, &counted, out)?;
-    eprintln!(
-        "cannonball: merged {} inputs from {} directories; {reached} blocks reached in all; table in {}",
-        rows.len(),
-        dirs.len(),
-        out.join("corpus.tsv").display()
-    );
+    if let Some(counted) = counted {
+        let (_, reached) = table::write(&rows, &counted, out)?;
+        eprintln!(
+            "cannonball: merged {} inputs from {} directories; {reached} blocks reached in all; table in {}",
+            rows.len(),
+            corpora.len(),
+            out.join("corpus.tsv").display()
+        );
+    }
+    if let Some(script) = script {
+        let mut runs = runs_of(&rows);
+        runs.extend(single.iter().map(|d| (d.display().to_string(), d.to_path_buf())));
+        let outcome = crate::merge_step::merge(script, &runs, out)?;
+        let mut places: Vec<String> = corpora.iter().map(|d| d.join("runs").display().to_string()).collect();
+        places.extend(single.iter().map(|d| d.display().to_string()));
+        eprintln!("{}", crate::merge_step::describe(&outcome, out, &places.join(", ")));
+    }
     Ok(())
 }
 

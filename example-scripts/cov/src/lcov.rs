@@ -55,11 +55,11 @@ struct Func {
 
 /// Line data of one source file.
 #[derive(Default)]
-struct SourceFile {
+pub struct SourceFile {
     /// line -> count
-    lines: BTreeMap<u32, u64>,
+    pub lines: BTreeMap<u32, u64>,
     /// (line, name) -> calls
-    functions: BTreeMap<(u32, String), u64>,
+    pub functions: BTreeMap<(u32, String), u64>,
 }
 
 /// The tracefile for `modules` (paths), with `executed` the start addresses of executed
@@ -179,10 +179,10 @@ fn jump_target(text: &str) -> Option<u64> {
     u64::from_str_radix(operand.strip_prefix("0x")?, 16).ok()
 }
 
-fn write_file(out: &mut String, path: &str, file: &SourceFile) {
+pub fn write_file(out: &mut String, path: &str, file: &SourceFile) {
     writeln!(out, "TN:").unwrap();
     writeln!(out, "SF:{path}").unwrap();
-    for ((line, name), _) in &file.functions {
+    for (line, name) in file.functions.keys() {
         writeln!(out, "FN:{line},{name}").unwrap();
     }
     for ((_, name), calls) in &file.functions {

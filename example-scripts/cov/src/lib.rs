@@ -10,6 +10,9 @@
 //! Arguments: `module=NAME` limits coverage to one module (default: the main binary);
 //! `all=true` covers all code. `cov.info` is source-line coverage for genhtml (lcov.rs): the
 //! main binary's, and with `lcov-libs=true` the covered libraries' too.
+//!
+//! Merge step (merge.rs): the reports of several runs fold into one set: hit counts summed
+//! per instruction (cov.txt, cov.html), the drcov blocks' union, lcov counts summed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -22,6 +25,7 @@ use cannonball_sdk::{
 };
 
 mod lcov;
+mod merge;
 
 struct Cov {
     filter: Option<AddressFilter>,
@@ -129,10 +133,10 @@ impl Script for Cov {
 /// The drcov format (version 2): a text header, the module table, then the executed blocks as
 /// raw records of {u32 offset from module base, u16 size, u16 module id}.
 #[derive(Default)]
-struct Drcov {
+pub(crate) struct Drcov {
     /// path -> (id, base, end)
-    modules: BTreeMap<String, (u16, u64, u64)>,
-    blocks: Vec<(u32, u16, u16)>,
+    pub(crate) modules: BTreeMap<String, (u16, u64, u64)>,
+    pub(crate) blocks: Vec<(u32, u16, u16)>,
 }
 
 impl Drcov {
@@ -143,7 +147,7 @@ impl Drcov {
         self.blocks.push((offset as u32, size.min(u64::from(u16::MAX)) as u16, entry.0));
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut by_id: Vec<_> = self.modules.iter().collect();
         by_id.sort_by_key(|(_, (id, _, _))| *id);
         let mut text = String::from("DRCOV VERSION: 2\nDRCOV FLAVOR: cannonball\n");
@@ -165,4 +169,4 @@ impl Drcov {
     }
 }
 
-export_script!(Cov);
+export_script!(Cov, merge);

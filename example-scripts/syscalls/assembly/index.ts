@@ -6,12 +6,16 @@
 // Lines of one vCPU are in order; vCPUs come in batches (see docs/events.md), so lines of
 // different threads are grouped, not interleaved by time. Once a second vCPU has started,
 // every line is prefixed with `[vcpu N] `, as strace -f prefixes `[pid N]`.
+//
+// Merge step (several runs, e.g. a corpus): the count tables of the runs' syscalls.txt summed
+// per call, in one syscalls.txt that has only the table.
 
 import {
   Args,
   ArgumentSpec,
   EventBatch,
   EventKinds,
+  ReportSet,
   ReportWriter,
   RunInfo,
   RunSummary,
@@ -22,6 +26,7 @@ import {
   log,
   register,
   subscribe,
+  writeReport,
 } from "@cannonball/sdk";
 import { argCount } from "./args";
 import { createsFile, dirFd, openFlags, openFlagsArg, setOpenFlags, takesDirFd } from "./flags";
@@ -155,6 +160,56 @@ class Syscalls extends Script {
     r.line(pad(calls.toString(), 7) + " " + pad(errors.toString(), 7) + " " + pad("", 7) + "  total");
     r.close();
     log.info(calls.toString() + " system calls, " + errors.toString() + " failed: syscalls.txt");
+  }
+
+  merge(runs: ReportSet[]): void {
+    const header = "  calls  errors  number  syscall";
+    const numbers: i64[] = [];
+    const names = new Map<i64, string>();
+    const totals = new Map<i64, Counts>();
+    for (let i = 0; i < runs.length; i++) {
+      const report = runs[i].get("syscalls.txt");
+      if (report === null) continue; // a run stopped before its exit
+      const lines = report.text().split("\n");
+      let at = lines.lastIndexOf(header);
+      if (at < 0) {
+        fail("syscalls.txt of run " + runs[i].run + " has no count table");
+        return;
+      }
+      for (let j = at + 1; j < lines.length; j++) {
+        const f = lines[j].split(" ").filter((w: string): bool => w.length > 0);
+        if (f.length < 4) continue; // the total line has three fields
+        const number = I64.parseInt(f[2]);
+        if (!totals.has(number)) {
+          totals.set(number, new Counts());
+          names.set(number, f[3]);
+          numbers.push(number);
+        }
+        const c = totals.get(number);
+        c.calls += U64.parseInt(f[0]);
+        c.errors += U64.parseInt(f[1]);
+      }
+    }
+    const rows: Row[] = [];
+    for (let i = 0; i < numbers.length; i++) {
+      const c = totals.get(numbers[i]);
+      rows.push(new Row(numbers[i], c.calls, c.errors));
+    }
+    rows.sort((a: Row, b: Row): i32 => {
+      if (a.calls != b.calls) return a.calls > b.calls ? -1 : 1;
+      return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
+    });
+    let out = header + "\n";
+    let calls: u64 = 0, errors: u64 = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      calls += row.calls;
+      errors += row.errors;
+      out += pad(row.calls.toString(), 7) + " " + pad(row.errors.toString(), 7) + " " + pad(row.number.toString(), 7) + "  " + names.get(row.number) + "\n";
+    }
+    out += pad(calls.toString(), 7) + " " + pad(errors.toString(), 7) + " " + pad("", 7) + "  total\n";
+    const error = writeReport("syscalls.txt", out);
+    if (error !== null) fail(error);
   }
 
   private name(number: i64): string {

@@ -22,6 +22,7 @@ import {
   storeString,
 } from "./abi";
 import * as L from "./generated/layout";
+import { Report, ReportSet } from "./merge";
 import { Argument, Args } from "./args";
 import { log } from "./host";
 import { scriptDescription, scriptName, scriptVersion, takeFailure, theScript } from "./script";
@@ -269,6 +270,45 @@ export function finish(
   } else {
     store<u8>(r, 1);
     storeString(r + L.FinishFn.ERR, error);
+  }
+  return r;
+}
+
+/**
+ * merge(inputs: list<report-set>) -> result<list<report>, string> (the optional merge step;
+ * the transform exports it only for scripts that define `merge`). A report-set and a report
+ * are both two (ptr, len) pairs: 16 bytes, the second pair at 8. The merged reports are those
+ * the script writes with writeReport, so the returned list is empty. The result: its
+ * discriminant at 0, its list or string at 4.
+ */
+export function merge(ptr: usize, len: usize): usize {
+  releasePending();
+  const runs = new Array<ReportSet>(<i32>len);
+  for (let i: usize = 0; i < len; i++) {
+    const at = ptr + i * 16;
+    const reportsPtr = listPtr(at + 8);
+    const reportsLen = listLen(at + 8);
+    const reports = new Array<Report>(<i32>reportsLen);
+    for (let j: usize = 0; j < reportsLen; j++) {
+      const r = reportsPtr + j * 16;
+      unchecked((reports[<i32>j] = new Report(loadString(r), liftBytes(listPtr(r + 8), listLen(r + 8)))));
+      releaseStringAt(r);
+      releaseStringAt(r + 8);
+    }
+    releaseList(reportsPtr, reportsLen);
+    unchecked((runs[<i32>i] = new ReportSet(loadString(at), reports)));
+    releaseStringAt(at);
+  }
+  releaseList(ptr, len);
+  theScript().merge(runs);
+  const r = RET_AREA;
+  const error = takeFailure();
+  if (error === null) {
+    store<u8>(r, 0);
+    storeList(r + 4, r, 0);
+  } else {
+    store<u8>(r, 1);
+    storeString(r + 4, error);
   }
   return r;
 }

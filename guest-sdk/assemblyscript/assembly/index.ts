@@ -40,3 +40,4 @@ export {
   writeReport,
 } from "./host";
 export { ReportWriter, hex } from "./report";
+export { Report, ReportSet } from "./merge";

@@ -1,6 +1,7 @@
 // The script's life cycle: one registered Script object lives from `init` to `finish`.
 
 import { Args, ArgumentSpec } from "./args";
+import { ReportSet } from "./merge";
 import { Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription, ThreadEvent } from "./types";
 
 /**
@@ -30,6 +31,17 @@ export class Script {
 
   /** Called once after the guest exited. Write reports here; `fail(message)` reports an error. */
   finish(summary: RunSummary): void {}
+
+  /**
+   * The optional merge step (WIT 0.2.2): fold the reports of several runs into one set,
+   * written with `writeReport` / `appendReport` (they go to the merge's out directory);
+   * `fail(message)` fails the merge. `cannonball build` exports it only when the project's
+   * source defines a `merge(` method, so scripts without one keep no merge step. Called
+   * outside QEMU: only `log` and the report writers work.
+   */
+  merge(runs: ReportSet[]): void {
+    fail("this script has no merge step");
+  }
 }
 
 let registered: Script | null = null;

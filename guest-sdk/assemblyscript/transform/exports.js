@@ -16,6 +16,10 @@ const RENAMES = {
   finish: "finish",
 };
 
+// The optional merge step: `cannonball build` names its export (with the WIT version) when
+// the script defines `merge`; otherwise the SDK's `merge` export is dropped.
+const MERGE_EXPORT = process.env.CANNONBALL_MERGE_EXPORT;
+
 export default class CannonballExports extends Transform {
   afterCompile(module) {
     const binaryen = this.binaryen;
@@ -27,7 +31,9 @@ export default class CannonballExports extends Transform {
     for (const { kind, name, value } of exports) {
       if (kind === binaryen.ExternalMemory && name === "memory") continue;
       module.removeExport(name);
-      if (kind === binaryen.ExternalFunction && Object.hasOwn(RENAMES, name)) {
+      if (kind === binaryen.ExternalFunction && name === "merge" && MERGE_EXPORT) {
+        module.addFunctionExport(value, MERGE_EXPORT);
+      } else if (kind === binaryen.ExternalFunction && Object.hasOwn(RENAMES, name)) {
         module.addFunctionExport(value, RENAMES[name]);
         found.add(name);
       }

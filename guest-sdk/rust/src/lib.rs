@@ -44,6 +44,20 @@ pub mod bindings {
     });
 }
 
+/// The optional merge step (new in 0.2.2), generated from its own world so that only scripts
+/// that export it (`export_script!(T, merge)`) carry it in their component type.
+#[doc(hidden)]
+pub mod merge_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "merger",
+        pub_export_macro: true,
+        export_macro_name: "__export_merger_world",
+    });
+}
+
+pub use merge_bindings::exports::cannonball::script::merge::{Report, ReportSet};
+
 pub use args::Args;
 pub use bindings::cannonball::script::host::{Instruction, LineColumns, Location, SourceFrame, Symbol};
 pub use bindings::cannonball::script::types::{
@@ -91,15 +105,54 @@ pub trait Script: Sized + 'static {
     fn finish(&mut self, summary: &RunSummary) -> Result<(), String>;
 }
 
+/// The optional merge step: folds the reports of several runs into one set. `cannonball merge
+/// DIR... -o OUT -s SCRIPT` (and the end of `cannonball run --corpus ... -s SCRIPT`) calls it
+/// outside QEMU, with one [`ReportSet`] per run; the reports returned are written to OUT.
+/// Export it with `export_script!(T, merge)`. Only `log` and `write_report` work during a
+/// merge (the reports written count as returned ones); there is no guest to ask about.
+pub trait Merge {
+    fn merge(inputs: Vec<ReportSet>) -> Result<Vec<Report>, String>;
+}
+
+impl ReportSet {
+    /// The contents of the report named `name`, if this run wrote one.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.reports.iter().find(|r| r.name == name).map(|r| r.contents.as_slice())
+    }
+}
+
+impl Report {
+    pub fn new(name: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        Report { name: name.into(), contents: contents.into() }
+    }
+}
+
 /// A subscription to `kinds` for all code.
 pub fn subscribe(kinds: EventKinds) -> Subscription {
     Subscription { kinds, filter: None }
 }
 
 /// Exports a [`Script`] implementation as the component's entry points. The script's name,
-/// version and description come from its Cargo.toml.
+/// version and description come from its Cargo.toml. `export_script!(T, merge)` also exports
+/// the optional merge step, from `T`'s [`Merge`] implementation.
 #[macro_export]
 macro_rules! export_script {
+    ($script:ty, merge) => {
+        $crate::export_script!($script);
+
+        #[doc(hidden)]
+        struct __CannonballMerge;
+
+        impl $crate::merge_bindings::exports::cannonball::script::merge::Guest for __CannonballMerge {
+            fn merge(
+                inputs: ::std::vec::Vec<$crate::ReportSet>,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Report>, ::std::string::String> {
+                <$script as $crate::Merge>::merge(inputs)
+            }
+        }
+
+        $crate::merge_bindings::__export_merger_world!(__CannonballMerge with_types_in $crate::merge_bindings);
+    };
     ($script:ty) => {
         #[doc(hidden)]
         struct __CannonballExports;
