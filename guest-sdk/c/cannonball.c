@@ -293,3 +293,10 @@ char *cb_errno_name(int32_t errnum) {
     script_string_free(&name);
     return out;
 }
+
+bool cb_thread_id(uint32_t vcpu, int64_t *tid) {
+    int64_t value;
+    if (!cannonball_script_host_thread_id(vcpu, &value)) return false;
+    if (tid) *tid = value;
+    return true;
+}

@@ -1,0 +1,52 @@
+// vCPU indices reused while other threads live: QEMU gives a new thread the index above every
+// live one and reuses an exited thread's index. Threads A and B start and stay alive; then,
+// four times over, a thread C starts and exits and the next one takes its index, while A and B
+// wait on a pipe. Every thread calls gettid (directly and through pthread_kill's tgkill) so
+// that each track can be checked against the tid the kernel gave it.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int gate[2];
+
+static uint64_t work(uint64_t x, unsigned n) {
+    for (unsigned i = 0; i < n; i++) x = x * 6364136223846793005ull + 1;
+    return x;
+}
+
+static void *short_lived(void *arg) {
+    uint64_t x = work((uintptr_t)arg, 5000);
+    syscall(SYS_gettid);
+    return (void *)(uintptr_t)(x & 1);
+}
+
+static void *long_lived(void *arg) {
+    syscall(SYS_gettid);
+    char c;
+    if (read(gate[0], &c, 1) != 1) return NULL;  // until every short-lived thread is gone
+    uint64_t x = work((uintptr_t)arg, 5000);
+    syscall(SYS_gettid);
+    return (void *)(uintptr_t)(x & 1);
+}
+
+int main(void) {
+    if (pipe(gate) != 0) return 2;
+    pthread_t a, b;
+    pthread_create(&a, NULL, long_lived, (void *)1);
+    pthread_create(&b, NULL, long_lived, (void *)2);
+    for (uintptr_t i = 0; i < 4; i++) {
+        pthread_t c;
+        pthread_create(&c, NULL, short_lived, (void *)(10 + i));
+        pthread_join(c, NULL);
+    }
+    if (write(gate[1], "ab", 2) != 2) return 3;
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    syscall(SYS_gettid);
+    printf("reuse: done\n");
+    return 0;
+}
