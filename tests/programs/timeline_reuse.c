@@ -1,7 +1,9 @@
 // vCPU indices reused while other threads live: QEMU gives a new thread the index above every
-// live one and reuses an exited thread's index. Threads A and B start and stay alive; then,
-// four times over, a thread C starts and exits and the next one takes its index, while A and B
-// wait on a pipe. Every thread calls gettid (directly and through pthread_kill's tgkill) so
+// live one, so it reuses an exited thread's index. Threads A and B (1, 2) start and stay
+// alive; then, four times over, a thread C starts (3) and exits and the next one takes its
+// index; then E and F (3, 4) start and exit and G takes 3, an index below one that a thread
+// created before it had: ordering threads by index no longer gives the order of their clones.
+// A and B wait on a pipe meanwhile. Every thread calls gettid (directly and through pthread_kill's tgkill) so
 // that each track can be checked against the tid the kernel gave it.
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -9,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static int gate[2];
@@ -42,7 +45,16 @@ int main(void) {
         pthread_t c;
         pthread_create(&c, NULL, short_lived, (void *)(10 + i));
         pthread_join(c, NULL);
+        usleep(20000);  // QEMU wakes the joiner before it releases the exited thread's index
     }
+    pthread_t e, f, g;
+    pthread_create(&e, NULL, short_lived, (void *)20);
+    pthread_create(&f, NULL, short_lived, (void *)21);
+    pthread_join(e, NULL);
+    pthread_join(f, NULL);
+    usleep(20000);
+    pthread_create(&g, NULL, short_lived, (void *)22);
+    pthread_join(g, NULL);
     if (write(gate[1], "ab", 2) != 2) return 3;
     pthread_join(a, NULL);
     pthread_join(b, NULL);

@@ -230,8 +230,8 @@ fn check_process(t: &Timeline, oracle: &Counts, gcc: &str, work: &TempDir) {
 /// The tracks of `t`: main and `threads` others, each named by its real tid: every gettid on a
 /// track returns the track's tid, the thread-starting clones returned exactly the other
 /// tracks' tids, and each thread starts where its clone returned in its creator. Returns the
-/// vCPU index of each track (from its name).
-fn check_tracks(t: &Timeline, threads: usize) -> Vec<u64> {
+/// tid and vCPU index (from its name) of each track.
+fn check_tracks(t: &Timeline, threads: usize) -> BTreeMap<u64, u64> {
     let names = t.named("thread_name");
     let tracks: BTreeSet<u64> = names.iter().map(|e| e["tid"].as_u64().unwrap()).collect();
     assert_eq!(tracks.len(), threads + 1, "main + {threads} threads: {tracks:?}");
@@ -259,23 +259,29 @@ fn check_tracks(t: &Timeline, threads: usize) -> Vec<u64> {
         .map(|e| {
             let name = e["args"]["name"].as_str().unwrap();
             let vcpu = name.rsplit("(vCPU ").next().unwrap().trim_end_matches(')');
-            vcpu.parse().unwrap_or_else(|_| panic!("a vCPU in {name}"))
+            (e["tid"].as_u64().unwrap(), vcpu.parse().unwrap_or_else(|_| panic!("a vCPU in {name}")))
         })
         .collect()
 }
 
-/// timeline_reuse.c: two long-lived threads and, one after another, four short-lived ones
-/// that take the index the previous one left (QEMU reuses an exited thread's vCPU index).
+/// timeline_reuse.c: two long-lived threads; one after another, four short-lived ones that take
+/// the index the previous one left (QEMU reuses an exited thread's vCPU index); then two at
+/// once and, after both exited, one taking the lower of their indices.
 fn check_reuse(files: &[(Timeline, Counts)], gcc: &str, work: &TempDir) {
     assert_eq!(files.len(), 1);
     let (t, oracle) = &files[0];
     check_process(t, oracle, gcc, work);
-    let vcpus = check_tracks(t, 6);
-    let distinct: BTreeSet<u64> = vcpus.iter().copied().collect();
-    assert!(distinct.len() < vcpus.len(), "vCPU indices were reused: {vcpus:?}");
+    let vcpus = check_tracks(t, 9);
+    // In the order of the clones (all main's), G's index is below F's: what defeated matching
+    // threads with clones by vCPU index.
+    let mut clones: Vec<(u64, u64)> =
+        t.calls().filter_map(|e| Some((e["ts"].as_u64()?, e["args"]["child_tid"].as_u64()?))).collect();
+    clones.sort();
+    let order: Vec<u64> = clones.iter().map(|&(_, tid)| vcpus[&tid]).collect();
+    assert!(order.windows(2).any(|w| w[1] < w[0]), "an index below an earlier thread's: {order:?}");
     // gettid on every thread: main, A and B twice, each short-lived thread once.
     let on: BTreeSet<u64> = t.named("gettid").iter().map(|e| e["tid"].as_u64().unwrap()).collect();
-    assert_eq!(on.len(), 7, "gettid on every track");
+    assert_eq!(on.len(), 10, "gettid on every track");
 }
 
 #[test]
