@@ -21,6 +21,15 @@ static uint64_t work(uint64_t x, unsigned n) {
     return x;
 }
 
+static pthread_barrier_t both;  // E and F: alive at the same time
+
+static void *paired(void *arg) {
+    pthread_barrier_wait(&both);
+    uint64_t x = work((uintptr_t)arg, 5000);
+    syscall(SYS_gettid);
+    return (void *)(uintptr_t)(x & 1);
+}
+
 static void *short_lived(void *arg) {
     uint64_t x = work((uintptr_t)arg, 5000);
     syscall(SYS_gettid);
@@ -45,14 +54,15 @@ int main(void) {
         pthread_t c;
         pthread_create(&c, NULL, short_lived, (void *)(10 + i));
         pthread_join(c, NULL);
-        usleep(20000);  // QEMU wakes the joiner before it releases the exited thread's index
+        usleep(50000);  // QEMU wakes the joiner before it releases the exited thread's index
     }
     pthread_t e, f, g;
-    pthread_create(&e, NULL, short_lived, (void *)20);
-    pthread_create(&f, NULL, short_lived, (void *)21);
+    pthread_barrier_init(&both, NULL, 2);
+    pthread_create(&e, NULL, paired, (void *)20);
+    pthread_create(&f, NULL, paired, (void *)21);
     pthread_join(e, NULL);
     pthread_join(f, NULL);
-    usleep(20000);
+    usleep(50000);
     pthread_create(&g, NULL, short_lived, (void *)22);
     pthread_join(g, NULL);
     if (write(gate[1], "ab", 2) != 2) return 3;
