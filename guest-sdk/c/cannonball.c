@@ -348,3 +348,10 @@ bool exports_cannonball_script_merge_merge(exports_cannonball_script_merge_list_
     return ok;
 }
 #endif
+
+bool cb_thread_id(uint32_t vcpu, int64_t *tid) {
+    int64_t value;
+    if (!cannonball_script_host_thread_id(vcpu, &value)) return false;
+    if (tid) *tid = value;
+    return true;
+}

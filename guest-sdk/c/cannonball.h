@@ -194,6 +194,12 @@ char *cb_syscall_name(int64_t number);
  * architecture ("ENOENT"): a malloc'd string to free(), NULL when unknown. New in 0.2.2. */
 char *cb_errno_name(int32_t errnum);
 
+/* The Linux thread id (tid) of the guest thread on `vcpu`, as of the events delivered so far:
+ * from that thread's start until its exit (the main thread's tid is the pid). True and *tid
+ * set, or false for a vCPU no thread runs on. QEMU reuses the index of an exited thread: ask
+ * at the thread's start. New in 0.2.2. */
+bool cb_thread_id(uint32_t vcpu, int64_t *tid);
+
 /* Decoding event_batch.sys_data_info (CB_SYSCALL_DATA): blob i belongs to call
  * sys_data_call.ptr[i], is sys_data_len.ptr[i] bytes of sys_data, after blob i-1. */
 #define CB_SYSDATA_TRUNCATED 0x08  /* the string or buffer goes on past what was captured */

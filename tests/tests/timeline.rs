@@ -6,7 +6,8 @@
 //! format's rules; the tracks are the threads the program started plus main, each named by its
 //! real tid (what gettid returned on it); the fork's child wrote its own file with its pid.
 //! Also fork+exec (execve's path and argv), aarch64 (names from that architecture's table),
-//! and bad arguments.
+//! vCPU indices reused while other threads live (tests/programs/timeline_reuse.c: every track
+//! still has its own tid), and bad arguments.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -226,6 +227,80 @@ fn check_process(t: &Timeline, oracle: &Counts, gcc: &str, work: &TempDir) {
     }
 }
 
+/// The tracks of `t`: main and `threads` others, each named by its real tid: every gettid on a
+/// track returns the track's tid, the thread-starting clones returned exactly the other
+/// tracks' tids, and each thread starts where its clone returned in its creator. Returns the
+/// tid and vCPU index (from its name) of each track.
+fn check_tracks(t: &Timeline, threads: usize) -> BTreeMap<u64, u64> {
+    let names = t.named("thread_name");
+    let tracks: BTreeSet<u64> = names.iter().map(|e| e["tid"].as_u64().unwrap()).collect();
+    assert_eq!(tracks.len(), threads + 1, "main + {threads} threads: {tracks:?}");
+    assert!(tracks.contains(&t.pid()), "the main thread's tid is the pid");
+    let gettids = t.named("gettid");
+    assert!(!gettids.is_empty(), "the program calls gettid");
+    for e in gettids {
+        assert_eq!(e["args"]["return"].as_u64(), e["tid"].as_u64(), "gettid returns its track's tid: {e}");
+    }
+    let clones: Vec<&Value> = t.calls().filter(|e| e["args"]["child_tid"].is_u64()).collect();
+    let children: BTreeSet<u64> = clones.iter().map(|e| e["args"]["child_tid"].as_u64().unwrap()).collect();
+    assert_eq!(children.len(), threads, "one clone per thread");
+    assert_eq!(children, &tracks - &BTreeSet::from([t.pid()]), "thread clones name the tracks");
+    assert_eq!(t.named("thread start").len(), threads + 1);
+    assert_eq!(t.named("thread exit").len(), threads + 1);
+    // A thread's start is where its clone returned: its clone's slice ends there.
+    for c in clones {
+        let child = c["args"]["child_tid"].as_u64().unwrap();
+        let start = t.named("thread start").into_iter().find(|e| e["tid"].as_u64() == Some(child)).unwrap();
+        let end = c["ts"].as_u64().unwrap() + c["dur"].as_u64().unwrap();
+        assert_eq!(start["ts"].as_u64(), Some(end), "thread {child} starts where its clone returned: {c}");
+    }
+    names
+        .iter()
+        .map(|e| {
+            let name = e["args"]["name"].as_str().unwrap();
+            let vcpu = name.rsplit("(vCPU ").next().unwrap().trim_end_matches(')');
+            (e["tid"].as_u64().unwrap(), vcpu.parse().unwrap_or_else(|_| panic!("a vCPU in {name}")))
+        })
+        .collect()
+}
+
+/// timeline_reuse.c: two long-lived threads; one after another, four short-lived ones that take
+/// the index the previous one left (QEMU reuses an exited thread's vCPU index); then two at
+/// once and, after both exited, one taking the lower of their indices.
+fn check_reuse(files: &[(Timeline, Counts)], gcc: &str, work: &TempDir) {
+    assert_eq!(files.len(), 1);
+    let (t, oracle) = &files[0];
+    check_process(t, oracle, gcc, work);
+    let vcpus = check_tracks(t, 9);
+    // In the order of the clones (all main's), G's index is below F's: what defeated matching
+    // threads with clones by vCPU index.
+    let mut clones: Vec<(u64, u64)> =
+        t.calls().filter_map(|e| Some((e["ts"].as_u64()?, e["args"]["child_tid"].as_u64()?))).collect();
+    clones.sort();
+    let order: Vec<u64> = clones.iter().map(|&(_, tid)| vcpus[&tid]).collect();
+    assert!(order.windows(2).any(|w| w[1] < w[0]), "an index below an earlier thread's: {order:?}");
+    // gettid on every thread: main, A and B twice, each short-lived thread once.
+    let on: BTreeSet<u64> = t.named("gettid").iter().map(|e| e["tid"].as_u64().unwrap()).collect();
+    assert_eq!(on.len(), 10, "gettid on every track");
+}
+
+#[test]
+fn reused_vcpu_indices_x86_64() {
+    let work = TempDir::new("timeline-reuse-x86_64");
+    let files = observe("x86_64", &program("timeline_reuse"), &work);
+    check_reuse(&files, "gcc", &work);
+}
+
+#[test]
+fn reused_vcpu_indices_aarch64() {
+    let cross = Cross::by_arch("aarch64");
+    let work = TempDir::new("timeline-reuse-aarch64");
+    let prog = work.join("timeline_reuse");
+    cross.compile(&root().join("tests/programs/timeline_reuse.c"), &prog, Linking::Static, &[]);
+    let files = observe("aarch64", &prog, &work);
+    check_reuse(&files, &cross.gcc(), &work);
+}
+
 /// The parent's and the child's files of timeline.c: threads, errors, signals, fork.
 fn check_timeline_program(files: &[(Timeline, Counts)], gcc: &str, work: &TempDir) {
     assert_eq!(files.len(), 2, "the parent's file and the forked child's");
@@ -236,16 +311,7 @@ fn check_timeline_program(files: &[(Timeline, Counts)], gcc: &str, work: &TempDi
     let child = &files.iter().find(|(t, _)| !t.path.ends_with("timeline.json")).unwrap().0;
 
     // Tracks: main and the three threads, each named by its real tid.
-    let tracks: BTreeSet<u64> = parent.named("thread_name").iter().map(|e| e["tid"].as_u64().unwrap()).collect();
-    assert_eq!(tracks.len(), 4, "main + 3 threads: {tracks:?}");
-    assert!(tracks.contains(&parent.pid()), "the main thread's tid is the pid");
-    for e in parent.named("gettid") {
-        assert_eq!(e["args"]["return"].as_u64(), e["tid"].as_u64(), "gettid returns its track's tid: {e}");
-    }
-    let clones: BTreeSet<u64> = parent.calls().filter_map(|e| e["args"]["child_tid"].as_u64()).collect();
-    assert_eq!(clones, &tracks - &BTreeSet::from([parent.pid()]), "thread clones name the tracks");
-    assert_eq!(parent.named("thread start").len(), 4);
-    assert_eq!(parent.named("thread exit").len(), 4);
+    check_tracks(parent, 3);
 
     // Failing calls with their errno and path; signals sent and handled.
     let enoent: Vec<_> = parent

@@ -4,8 +4,10 @@
 //!
 //! The clock is the guest's own: a thread's timestamp is the number of instructions it has
 //! executed (from the exact trace), so one unit (shown as 1 µs by the viewers) is one guest
-//! instruction. A thread that starts later begins where the furthest track had got to when it
-//! started (an approximation: vCPUs run concurrently).
+//! instruction. Each track is a guest thread, named by its Linux tid (the host's `thread-id`
+//! at the thread's start: exact also when QEMU reuses an exited thread's vCPU index). A thread
+//! begins where the clone that returned its tid returned in its creator, on the creator's clock
+//! (an approximation across threads: vCPUs run concurrently).
 //!
 //! Arguments: `data=false` leaves out the decoded strings and buffers of system calls (no
 //! `syscall-data` subscription); `max-events=N` stops recording after N events (default
@@ -17,7 +19,7 @@ use std::collections::HashMap;
 
 use cannonball_sdk::{
     Args, ArgumentSpec, Block, EventBatch, EventKinds, RunInfo, RunSummary, Script, Subscription, ThreadEvent,
-    append_report, errno_name, export_script, syscall_data, syscall_name, write_report,
+    append_report, errno_name, export_script, syscall_data, syscall_name, thread_id, write_report,
 };
 use serde_json::{Map, Value, json};
 
@@ -39,11 +41,10 @@ struct Pending {
     event: String,
 }
 
-/// A clone that started a thread: who called it, when on its own clock, the new thread's tid.
+/// Where a thread-starting clone returned in its creator: the creator and its clock there.
 struct ThreadClone {
     creator: usize,
     ts: u64,
-    tid: i64,
 }
 
 struct Timeline {
@@ -57,10 +58,10 @@ struct Timeline {
     block_insns: HashMap<u32, u64>,
     /// The thread currently on each vCPU (QEMU reuses a finished thread's index).
     threads: HashMap<u32, Thread>,
-    /// The vCPU of each thread, by ordinal.
-    started: Vec<u32>,
-    /// Thread-starting clones in the order they were delivered.
-    clones: Vec<ThreadClone>,
+    /// The vCPU and the Linux tid (the host's `thread-id` at its start) of each thread, by ordinal.
+    started: Vec<(u32, i64)>,
+    /// Thread-starting clones by their return value: the new thread's tid.
+    clones: HashMap<i64, ThreadClone>,
     names: HashMap<i64, String>,
     events: Vec<Pending>,
 }
@@ -179,7 +180,11 @@ impl Timeline {
 
     fn start_thread(&mut self, vcpu: u32) {
         let ordinal = self.started.len();
-        self.started.push(vcpu);
+        // The host knows the thread's tid from its start (or, for the first thread and a
+        // forked child's, from its first event) until its exit. Without it (an older host):
+        // a tid no kernel gives.
+        let tid = thread_id(vcpu).unwrap_or(0x4000_0000 + ordinal as i64);
+        self.started.push((vcpu, tid));
         self.push(ordinal, None, json!({"ph": "M", "name": "thread_sort_index", "args": {"sort_index": ordinal}}));
         self.push(
             ordinal,
@@ -189,38 +194,31 @@ impl Timeline {
         self.threads.insert(vcpu, Thread { ordinal, insns: 0 });
     }
 
-    /// Each thread's (tid, start on the common axis), by ordinal. The threads other than main
-    /// are matched with the thread-starting clones in order: QEMU announces a new vCPU from
-    /// the new thread (two new threads may announce themselves in either order), but gives it
-    /// an index above every live vCPU's, so ordering the threads by vCPU index (then by
-    /// announcement, for a reused index) gives the order of the clones. A thread gets the tid
-    /// its clone returned and starts where that clone returned in its creator. Exact when one
-    /// thread starts the others; with several creators the order of their clones is the
-    /// order their batches arrived.
+    /// Each thread's (tid, start on the common axis), by ordinal. A thread starts where the
+    /// clone that returned its tid returned in its creator; the first thread (and one no clone
+    /// accounts for) at 0.
     fn placement(&self) -> Vec<(i64, u64)> {
-        let mut by_clone: Vec<usize> = (1..self.started.len()).collect();
-        by_clone.sort_by_key(|&o| (self.started[o], o));
-        let mut clone_of: HashMap<usize, &ThreadClone> = HashMap::new();
-        for (k, &ordinal) in by_clone.iter().enumerate() {
-            if let Some(c) = self.clones.get(k) {
-                clone_of.insert(ordinal, c);
-            }
-        }
-        let mut out: Vec<(i64, u64)> = Vec::with_capacity(self.started.len());
+        let mut start: Vec<Option<u64>> = vec![None; self.started.len()];
         for ordinal in 0..self.started.len() {
-            let placed = if ordinal == 0 {
-                Some((i64::from(self.pid), 0))
-            } else {
-                clone_of.get(&ordinal).and_then(|c| {
-                    // The creator started earlier, so it is placed already.
-                    let &(_, creator_start) = out.get(c.creator)?;
-                    Some((c.tid, creator_start + c.ts))
-                })
-            };
-            // A thread no clone accounts for: a tid no kernel gives, starting at 0.
-            out.push(placed.unwrap_or((0x4000_0000 + ordinal as i64, 0)));
+            self.place(ordinal, &mut start, 0);
         }
-        out
+        self.started.iter().zip(start).map(|(&(_, tid), ts)| (tid, ts.unwrap_or(0))).collect()
+    }
+
+    fn place(&self, ordinal: usize, start: &mut [Option<u64>], depth: usize) -> u64 {
+        if let Some(ts) = start[ordinal] {
+            return ts;
+        }
+        let tid = self.started[ordinal].1;
+        let ts = match self.clones.get(&tid) {
+            // (A creator chain longer than the thread count would be a cycle: none is real.)
+            Some(c) if c.creator != ordinal && depth < self.started.len() => {
+                self.place(c.creator, start, depth + 1) + c.ts
+            }
+            _ => 0,
+        };
+        start[ordinal] = Some(ts);
+        ts
     }
 
     /// The decoded data of each call of `batch`: argument strings and execve's argv.
@@ -283,7 +281,7 @@ impl Script for Timeline {
             block_insns: HashMap::new(),
             threads: HashMap::new(),
             started: Vec::new(),
-            clones: Vec::new(),
+            clones: HashMap::new(),
             names: HashMap::new(),
             events: Vec::new(),
         })
@@ -384,7 +382,7 @@ impl Script for Timeline {
                 args.insert(key.into(), json!(ret));
                 cat = if thread { "thread" } else { "process" };
                 if thread {
-                    self.clones.push(ThreadClone { creator: ordinal, ts: now, tid: ret });
+                    self.clones.insert(ret, ThreadClone { creator: ordinal, ts: now });
                 }
                 let instant = json!({
                     "ph": "i", "s": if thread { "t" } else { "p" }, "name": format!("{what}: {ret}"),
@@ -432,7 +430,7 @@ impl Script for Timeline {
         let mut head =
             vec![json!({"ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": {"name": process}})];
         for (ordinal, &(tid, _)) in placement.iter().enumerate() {
-            let vcpu = self.started[ordinal];
+            let vcpu = self.started[ordinal].0;
             let name = if ordinal == 0 { format!("main thread {tid}") } else { format!("thread {tid}") };
             head.push(json!({
                 "ph": "M", "name": "thread_name", "pid": pid, "tid": tid,

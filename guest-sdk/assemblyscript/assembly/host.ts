@@ -41,6 +41,9 @@ declare function hostSyscallName(number: i64, ret: usize): void;
 // @ts-ignore: decorator
 @external("cannonball:script/host@0.2.2", "errno-name")
 declare function hostErrnoName(errno: i32, ret: usize): void;
+// @ts-ignore: decorator
+@external("cannonball:script/host@0.2.2", "thread-id")
+declare function hostThreadId(vcpu: u32, ret: usize): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */
 let lastErrorMessage: string = "";
@@ -267,4 +270,14 @@ export function syscallName(number: i64): string | null {
 export function errnoName(errno: i32): string | null {
   hostErrnoName(errno, IMPORT_RET);
   return liftOptionString(L.ErrnoNameFn.SOME);
+}
+
+/** The Linux thread id (tid) of the guest thread on `vcpu`, as of the events delivered so far:
+ *  from that thread's start until its exit (the main thread's tid is the pid); -1 for a vCPU no
+ *  thread runs on. QEMU reuses the index of an exited thread: ask at the thread's start.
+ *  New in 0.2.2. */
+export function threadId(vcpu: u32): i64 {
+  hostThreadId(vcpu, IMPORT_RET);
+  if (load<u8>(IMPORT_RET) == 0) return -1;
+  return load<i64>(IMPORT_RET + L.ThreadIdFn.SOME);
 }

@@ -37,6 +37,7 @@ export {
   sourceLines,
   symbolize,
   syscallName,
+  threadId,
   writeReport,
 } from "./host";
 export { ReportWriter, hex } from "./report";

@@ -75,3 +75,10 @@ pub fn syscall_name(number: i64) -> Option<String> {
 pub fn errno_name(errno: i32) -> Option<String> {
     wit::errno_name(errno)
 }
+
+/// The Linux thread id (tid) of the guest thread on `vcpu`, as of the events delivered so far:
+/// from that thread's start until its exit (the main thread's tid is the pid); `None` for a
+/// vCPU no thread runs on. QEMU reuses the index of an exited thread: ask at the thread's start.
+pub fn thread_id(vcpu: u32) -> Option<i64> {
+    wit::thread_id(vcpu)
+}

@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::events::clear_batch;
 use crate::events::{Block, EventBatch, ThreadEvent};
 use crate::script::ScriptHost;
+use crate::services::thread_ids;
 use crate::sink::forward::Forwarding;
 
 pub use consumer::Consumers;
@@ -28,7 +29,14 @@ const CHANNEL_BOUND: usize = 8;
 
 enum Message {
     Events(Box<EventBatch>),
-    Thread(u32, ThreadEvent),
+    /// A guest thread's Start (with its Linux tid) or Exit on a vCPU; `deliver`: the
+    /// consumers asked for thread events (the tid is recorded for `thread-id` either way).
+    Thread {
+        vcpu: u32,
+        event: ThreadEvent,
+        tid: Option<i64>,
+        deliver: bool,
+    },
     /// Answered once everything sent before it was delivered.
     Barrier(SyncSender<()>),
     Stop,
@@ -94,9 +102,19 @@ fn analysis_loop(
                 clear_batch(&mut batch);
                 let _ = free.send(batch);
             }
-            Message::Thread(vcpu, event) => {
-                deliver_blocks(&mut consumers);
-                consumers.each(|c| c.thread(vcpu, event));
+            Message::Thread { vcpu, event, tid, deliver } => {
+                // The tid is the script's from right before the Start until right after the
+                // Exit: the vCPU's batches lie between the two on this channel.
+                if let (ThreadEvent::Start, Some(tid)) = (event, tid) {
+                    thread_ids::started(vcpu, tid);
+                }
+                if deliver {
+                    deliver_blocks(&mut consumers);
+                    consumers.each(|c| c.thread(vcpu, event));
+                }
+                if let ThreadEvent::Exit = event {
+                    thread_ids::exited(vcpu);
+                }
             }
             Message::Barrier(done) => {
                 deliver_blocks(&mut consumers);
@@ -129,8 +147,15 @@ pub fn submit_events(batch: Box<EventBatch>) {
     send(Message::Events(batch));
 }
 
-pub fn submit_thread_event(vcpu: u32, event: ThreadEvent) {
-    send(Message::Thread(vcpu, event));
+/// A guest thread started on `vcpu` with Linux thread id `tid`: submitted at vCPU init, on
+/// the new thread before it runs guest code, so before any of its batches.
+pub fn submit_thread_start(vcpu: u32, tid: i64, deliver: bool) {
+    send(Message::Thread { vcpu, event: ThreadEvent::Start, tid: Some(tid), deliver });
+}
+
+/// The thread on `vcpu` exited: submitted after its buffer was flushed, so after its batches.
+pub fn submit_thread_exit(vcpu: u32, deliver: bool) {
+    send(Message::Thread { vcpu, event: ThreadEvent::Exit, tid: None, deliver });
 }
 
 /// Waits until the script has received everything submitted so far.

@@ -51,6 +51,8 @@ pub(super) extern "C" fn in_forked_child() {
         blocks.redeliver_all();
     }
     let pid = std::process::id();
+    // The forking thread survives alone; its tid is the child's pid.
+    crate::services::thread_ids::forked_child(crate::qemu::this_vcpu(), i64::from(pid));
     let info = RunInfo { pid, forked: true, ..run.info.clone() };
     let script_name = run.factory.as_ref().map(|f| f.name().to_owned()).unwrap_or_default();
     let hello = Hello { pid, forked: true, arch: info.arch.clone(), script: script_name };

@@ -3,7 +3,7 @@
 //! delivered, the script's `finish` runs and the forwarded stream ends.
 
 use crate::capture::{Capture, fault};
-use crate::events::{EventKinds, RunSummary, ThreadEvent, VcpuInstructions, VcpuMemory};
+use crate::events::{EventKinds, RunSummary, VcpuInstructions, VcpuMemory};
 use crate::qemu::{Tb, Vcpu};
 use crate::script::ScriptHost;
 use crate::{batch, buffer, console, startup};
@@ -19,9 +19,8 @@ fn wants_threads() -> bool {
 pub(super) fn on_vcpu_init(cpu: Vcpu<'_>) {
     let vcpu = cpu.index();
     buffer::thread_started(vcpu);
-    if wants_threads() {
-        batch::submit_thread_event(vcpu, ThreadEvent::Start);
-    }
+    // On the new thread: the guest thread's tid is this host thread's.
+    batch::submit_thread_start(vcpu, crate::services::thread_ids::current_tid(), wants_threads());
 }
 
 /// A guest thread's exit and the process's exit never overlap: QEMU wakes a thread's joiner
@@ -55,9 +54,7 @@ fn thread_exit(owner: buffer::Owner<'_>) {
         fault::apply_pending_cut(owner, blocks);
     }
     buffer::thread_exited(owner);
-    if wants_threads() {
-        batch::submit_thread_event(owner.vcpu(), ThreadEvent::Exit);
-    }
+    batch::submit_thread_exit(owner.vcpu(), wants_threads());
 }
 
 /// Runs when the guest exits for any reason (exit, exit_group in any thread, fatal signal),
@@ -101,13 +98,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
         }
     }
     // SAFETY: as above.
-    unsafe {
-        buffer::flush_all(true, |vcpu| {
-            if wants_threads() {
-                batch::submit_thread_event(vcpu, ThreadEvent::Exit);
-            }
-        })
-    };
+    unsafe { buffer::flush_all(true, |vcpu| batch::submit_thread_exit(vcpu, wants_threads())) };
     startup::mark("flush");
     let script: Option<ScriptHost> = batch::stop();
     startup::mark("analysis thread");

@@ -50,7 +50,7 @@ thread_local! {
 }
 
 /// The vCPU of the calling thread, if it is a vCPU thread.
-fn this_vcpu() -> Option<u32> {
+pub fn this_vcpu() -> Option<u32> {
     THIS_VCPU.with(Cell::get)
 }
 

@@ -30,7 +30,9 @@ mod registers;
 mod scoreboard;
 mod tb;
 
-pub use callbacks::{PluginId, Vcpu, on_exit, on_syscall, on_syscall_return, on_translate, on_vcpu_exit, on_vcpu_init};
+pub use callbacks::{
+    PluginId, Vcpu, on_exit, on_syscall, on_syscall_return, on_translate, on_vcpu_exit, on_vcpu_init, this_vcpu,
+};
 pub use mem_info::{MemAccess, pack_mem_info};
 pub use memory::GuestMemory;
 pub use scoreboard::{Counter, Scoreboard};

@@ -9,7 +9,7 @@ use super::limits::{LOG_LINES, Limits, MemoryLimiter};
 use crate::console;
 use crate::events::bindings::cannonball::script::{host, types};
 use crate::events::bindings::exports::{Host, LogLevel};
-use crate::services::{disasm, memory, modules::MODULES, source_lines, syscall_names};
+use crate::services::{disasm, memory, modules::MODULES, source_lines, syscall_names, thread_ids};
 use crate::sink::forward::Forwarding;
 use crate::sink::{OutDir, report_name_for_child};
 
@@ -167,5 +167,9 @@ impl Host for HostState {
 
     fn errno_name(&mut self, errno: i32) -> Option<String> {
         syscall_names::errno_name(&self.arch, errno).map(str::to_owned)
+    }
+
+    fn thread_id(&mut self, vcpu: u32) -> Option<i64> {
+        thread_ids::get(vcpu)
     }
 }

@@ -1,6 +1,6 @@
 //! Host services a script can call besides logging and reports: where an address lies
 //! (module, symbol, source line), reading guest memory, disassembling, system call and errno
-//! names of the guest's architecture.
+//! names of the guest's architecture, the Linux thread id of the thread on a vCPU.
 //!
 //! In user mode QEMU maps guest memory into its own address space at a fixed offset
 //! (`guest_base`, usually 0 for a 64-bit guest on a 64-bit host). The capture stage learns it
@@ -12,6 +12,7 @@ pub mod memory;
 pub mod modules;
 pub mod source_lines;
 pub mod syscall_names;
+pub mod thread_ids;
 // Generated (host-plugin/tools/gen-syscall-names.py): kept as the generator writes it.
 #[rustfmt::skip]
 mod syscall_names_table;

@@ -196,6 +196,17 @@ export namespace ErrnoNameFn {
   export const SOME: usize = 4;
 }
 
+/** import "cannonball:script/host@0.2.2" "thread-id" */
+export namespace ThreadIdFn {
+  export const CORE_PARAMS: usize = 2;
+  export const CORE_RESULTS: usize = 0;
+  export const PARAMS_INDIRECT: bool = false;
+  export const RESULT_INDIRECT: bool = true;
+  export const RET_SIZE: usize = 16;
+  export const RET_ALIGN: usize = 8;
+  export const SOME: usize = 8;
+}
+
 // --- interface cannonball:script/types@0.2.2 ---
 
 /**
