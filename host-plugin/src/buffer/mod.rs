@@ -220,12 +220,15 @@ pub fn alive_count() -> usize {
 
 /// Flushes every buffer, calling `on_alive` for each vCPU whose thread is still alive. With
 /// `final_` (at exit) system calls still waiting for their return go out as unreturned; at a
-/// fork they stay pending, since the parent's call returns after it.
+/// fork they stay pending, since the parent's call returns after it. `last` (the thread
+/// running the exit) goes after every other: its final call (exit_group) came after what the
+/// others still hold — a thread it joined may still hold its own `exit`.
 ///
 /// # Safety
 /// No vCPU may run: QEMU is in an exclusive section (fork, exit).
-pub unsafe fn flush_all(final_: bool, mut on_alive: impl FnMut(u32)) {
-    for s in existing_slots() {
+pub unsafe fn flush_all(final_: bool, last: Option<u32>, mut on_alive: impl FnMut(u32)) {
+    let others = existing_slots().filter(|s| Some(s.vcpu()) != last);
+    for s in others.chain(last.and_then(|v| existing_slots().find(|s| s.vcpu() == v))) {
         // SAFETY: per this function's contract, no vCPU runs.
         unsafe { s.flush(final_) };
         if s.is_alive() {

@@ -18,7 +18,7 @@ pub(super) extern "C" fn before_fork() {
     }
     fork_gate::close();
     // SAFETY: QEMU's fork_start() holds the exclusive section and the gate is closed.
-    unsafe { buffer::flush_all(false, |_| {}) };
+    unsafe { buffer::flush_all(false, None, |_| {}) };
     batch::wait_until_delivered();
     run().forwarding.prepare_fork(run().endpoint.as_ref());
 }

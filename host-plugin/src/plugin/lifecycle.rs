@@ -98,7 +98,9 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
         }
     }
     // SAFETY: as above.
-    unsafe { buffer::flush_all(true, |vcpu| batch::submit_thread_exit(vcpu, wants_threads())) };
+    unsafe {
+        buffer::flush_all(true, exiting.map(Vcpu::index), |vcpu| batch::submit_thread_exit(vcpu, wants_threads()))
+    };
     startup::mark("flush");
     let script: Option<ScriptHost> = batch::stop();
     startup::mark("analysis thread");
