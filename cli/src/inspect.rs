@@ -6,25 +6,15 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
+use wasmtime::component::Linker;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::sandbox::Sandbox;
 
 wasmtime::component::bindgen!({ path: "../wit", world: "script" });
 
 use cannonball::script::types::ArgumentType;
-
-struct Sandbox {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Sandbox {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
 
 pub fn inspect(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -89,7 +79,7 @@ pub fn inspect(path: &Path) -> Result<()> {
             }
         }
     }
-    let mut store = Store::new(&engine, Sandbox { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+    let mut store = Store::new(&engine, Sandbox::new());
     // The engine checks epochs (the plugin's time limit); nothing advances them here.
     store.set_epoch_deadline(u64::MAX / 2);
     let script = Script::instantiate(&mut store, &component, &linker)

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{ComponentType, Lift, Linker, Lower, ResourceTable, Val};
+use wasmtime::component::{ComponentType, Lift, Linker, Lower, Val};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::sandbox::Sandbox;
 
 /// The export's name before its version (any 0.2.x from 0.2.2 on).
 const EXPORT: &str = "cannonball:script/merge@";
@@ -33,17 +34,6 @@ struct Report {
 struct ReportSet {
     run: String,
     reports: Vec<Report>,
-}
-
-struct Sandbox {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Sandbox {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
 }
 
 /// What the merge step did.
@@ -119,7 +109,7 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
         }
     }
 
-    let mut store = Store::new(&engine, Sandbox { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+    let mut store = Store::new(&engine, Sandbox::new());
     // The engine checks epochs (the plugin's time limit); nothing advances them here.
     store.set_epoch_deadline(u64::MAX / 2);
     let instance = linker
