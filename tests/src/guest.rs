@@ -70,6 +70,12 @@ impl Guest {
         }
         let mut cmd = launch.args(&self.args).command();
         cmd.current_dir(&self.cwd).env_clear();
+        // The capture path under test (`cargo xtask test` runs the oracle tests on both):
+        // QEMU reads it, the guest sees it in its environment too, and so does the oracle's
+        // run in the same process.
+        if let Some(path) = std::env::var_os("CANNONBALL_CAPTURE") {
+            cmd.env("CANNONBALL_CAPTURE", path);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

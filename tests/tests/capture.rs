@@ -256,3 +256,45 @@ fn exit_group_from_a_worker_thread() {
     assert_eq!(c.get("threads-started"), 5);
     assert_eq!(c.syscalls[&231], (1, 0, 1), "one exit_group, never returned");
 }
+
+/// Our QEMU carries the appending operations (qemu/patches/0006-*): trace and memory events
+/// are appended in generated code; `CANNONBALL_CAPTURE=callbacks` (how `cargo xtask test`
+/// runs the oracle tests a second time) switches to the callbacks a QEMU without the patch
+/// gets. Each path reports itself, and both give the oracles' counts.
+#[test]
+fn both_capture_paths_are_real_and_agree() {
+    for (setting, path) in [(None, "appended in generated code"), (Some("callbacks"), "callbacks")] {
+        let work = TempDir::new("capture-path");
+        let out = work.join("out");
+        let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
+        let plugins = [
+            plugin_arg(&oracle_plugin("insn"), &[]),
+            mem_r,
+            mem_w,
+            plugin_arg(&oracle_plugin("bb"), &[]),
+            plugin_arg(
+                &plugin(),
+                &[format!("script={}", script("census").display()), format!("out={}", out.display())],
+            ),
+        ];
+        let log = work.join("qemu-plugin.log");
+        let mut cmd = cannonball_tests::qemu_command("x86_64", &plugins, &program("threads"), &[], &log);
+        cmd.current_dir(work.path()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
+        cmd.env("CANNONBALL_STARTUP_TIMES", "1").env_remove("CANNONBALL_CAPTURE");
+        if let Some(setting) = setting {
+            cmd.env("CANNONBALL_CAPTURE", setting);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("({path})")), "capture path {path:?} reported: {stderr}");
+        let log = std::fs::read_to_string(&log).unwrap();
+        let oracles: Vec<Oracle> = oracle::sections(&log).iter().map(|s| oracle_of(s)).collect();
+        let c = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
+        assert_eq!(c.get("trace-instructions"), oracles[0].insns, "{path}: trace = libinsn");
+        assert_eq!(c.get("block-execs"), oracles[0].bbs, "{path}: block executions = libbb");
+        assert_eq!(c.get("mem-reads"), oracles[0].reads, "{path}: reads = libmem");
+        assert_eq!(c.get("mem-writes"), oracles[0].writes, "{path}: writes = libmem");
+        assert_eq!(c.get("order-errors"), 0, "{path}: every access in the block execution it ran in");
+    }
+}

@@ -1,12 +1,14 @@
-//! `cargo xtask bench`: gzip -9 over a deterministic input under QEMU, plain and with each
-//! capture configuration, Cannonball's and QEMU's own C plugins measured in the same run.
-//! Prints wall-time medians and the ratio to plain QEMU. Timings are never asserted anywhere.
+//! `cargo xtask bench`: programs of different shapes under QEMU (gzip -9 of text, gzip -9 of
+//! already-compressed data, sha256sum with its long blocks), plain and with each capture
+//! configuration, Cannonball's (appending and callback paths) and QEMU's own C plugins
+//! measured in the same run. Prints one table per program: wall-time medians and the ratio
+//! to plain QEMU on that program. Timings are never asserted anywhere.
 //! Then start-up: /bin/true plain, with a script compiled afresh, and with it cached
 //! (bench/startup.rs).
 
 mod startup;
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,9 @@ const SMALL_INPUT: usize = 64 << 10;
 struct Config {
     name: &'static str,
     plugins: Vec<String>,
+    /// QEMU's environment: `CANNONBALL_CAPTURE=callbacks` measures the callback path on a
+    /// QEMU that can append.
+    env: Vec<(&'static str, &'static str)>,
     target: Option<f64>,
     /// Too slow for the full input (execlog formats a line per instruction): measured on the
     /// 64 KB input, against plain QEMU on the same input.
@@ -36,9 +41,6 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     let tree = Tree::source();
     let dir = tree.target().join("bench");
     fs::create_dir_all(&dir)?;
-    let input = make_input(&dir, input_mb << 20)?;
-    let small = make_input(&dir, SMALL_INPUT)?;
-    let gzip = which("gzip")?;
     // Start-up runs are short and noisy: more of them.
     let startup_runs = (runs * 5).max(11);
 
@@ -46,99 +48,79 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     let c = |name: &str, options: &[&str]| plugin_arg(&tree.qemu_plugin(name), options);
     let out = dir.join("out");
     fs::create_dir_all(&out)?;
+    let fwd = |kinds: &str| plugin_arg(&tree.plugin(), ["fwd=/dev/null".to_owned(), format!("forward={kinds}")]);
     let cb = |script: &str, options: &[&str]| {
         let run = [format!("script={}", tree.script(script).display()), format!("out={}", out.display())];
         plugin_arg(&tree.plugin(), run.iter().map(String::as_str).chain(options.iter().copied()))
     };
     let drcov_file = dir.join("drcov.log");
+    let config = |name, plugins, target| Config { name, plugins, env: vec![], target, small_input: false };
+    let by_callbacks = |mut c: Config| {
+        c.env = vec![("CANNONBALL_CAPTURE", "callbacks")];
+        c
+    };
     let configs = vec![
-        Config { name: "plain QEMU", plugins: vec![], target: None, small_input: false },
-        Config {
-            name: "cannonball icount (inline per block)",
-            plugins: vec![cb("icount", &[])?],
-            target: Some(1.10),
-            small_input: false,
-        },
-        Config {
-            name: "C libinsn inline=true (inline per insn)",
-            plugins: vec![c("insn", &["inline=true"])?],
-            target: None,
-            small_input: false,
-        },
-        Config {
-            name: "C libinsn (callback per insn)",
-            plugins: vec![c("insn", &[])?],
-            target: None,
-            small_input: false,
-        },
-        Config {
-            name: "cannonball block hit counts (inline)",
-            plugins: vec![cb("census", &["kinds=block-counts"])?],
-            target: Some(1.15),
-            small_input: false,
-        },
-        Config {
-            name: "C libbb inline=true (inline per block)",
-            plugins: vec![c("bb", &["inline=true"])?],
-            target: None,
-            small_input: false,
-        },
-        Config { name: "C libbb (callback per block)", plugins: vec![c("bb", &[])?], target: None, small_input: false },
-        Config { name: "C hotblocks", plugins: vec![c("hotblocks", &[])?], target: None, small_input: false },
-        Config {
-            name: "cannonball PC trace, every PC into Wasm checksum",
-            plugins: vec![cb("census", &["kinds=trace"])?],
-            target: Some(3.0),
-            small_input: false,
-        },
-        Config {
-            name: "C drcov",
-            plugins: vec![c("drcov", &[&format!("filename={}", drcov_file.display())])?],
-            target: None,
-            small_input: false,
-        },
-        Config {
-            name: "cannonball memory, every access into Wasm by size",
-            plugins: vec![cb("census", &["kinds=memory"])?],
-            target: Some(8.0),
-            small_input: false,
-        },
-        Config {
-            name: "C libmem callback=true",
-            plugins: vec![c("mem", &["callback=true"])?],
-            target: None,
-            small_input: false,
-        },
-        Config { name: "C execlog (64 KB input)", plugins: vec![c("execlog", &[])?], target: None, small_input: true },
+        config("plain QEMU", vec![], None),
+        config("cannonball icount (inline per block)", vec![cb("icount", &[])?], Some(1.15)),
+        config("C libinsn inline=true (inline per insn)", vec![c("insn", &["inline=true"])?], None),
+        config("C libinsn (callback per insn)", vec![c("insn", &[])?], None),
+        config("cannonball block hit counts (inline)", vec![cb("census", &["kinds=block-counts"])?], Some(1.15)),
+        config("C libbb inline=true (inline per block)", vec![c("bb", &["inline=true"])?], None),
+        config("C libbb (callback per block)", vec![c("bb", &[])?], None),
+        config("C hotblocks", vec![c("hotblocks", &[])?], None),
+        config("cannonball PC trace, every PC into Wasm checksum", vec![cb("census", &["kinds=trace"])?], Some(2.0)),
+        by_callbacks(config(
+            "cannonball PC trace, every PC into Wasm checksum (callbacks)",
+            vec![cb("census", &["kinds=trace"])?],
+            None,
+        )),
+        config("cannonball forward=trace to /dev/null, no script", vec![fwd("trace")?], None),
+        config("C drcov", vec![c("drcov", &[&format!("filename={}", drcov_file.display())])?], None),
+        config("cannonball memory, every access into Wasm by size", vec![cb("census", &["kinds=memory"])?], Some(3.0)),
+        by_callbacks(config(
+            "cannonball memory, every access into Wasm by size (callbacks)",
+            vec![cb("census", &["kinds=memory"])?],
+            None,
+        )),
+        config("cannonball forward=memory to /dev/null, no script", vec![fwd("memory")?], None),
+        config("C libmem callback=true", vec![c("mem", &["callback=true"])?], None),
+        Config { small_input: true, ..config("C execlog (small input)", vec![c("execlog", &[])?], None) },
     ];
 
     let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
     if !configs.iter().any(|c| wanted(c.name)) && !wanted("forwarding") {
-        // `--only start-up` (or another text no gzip configuration has): start-up alone.
+        // `--only start-up` (or another text no configuration has): start-up alone.
         return if wanted("start-up") { startup::run(startup_runs, &dir) } else { bail!("--only matches nothing") };
     }
-    println!("gzip -9 of {input_mb} MB under qemu-x86_64, median of {runs} runs (wall time)\n");
-    let plain_small = median(&time_runs(&gzip, &small, &[], runs)?);
-    let mut plain = None;
-    println!("| configuration | median s | × plain QEMU | target |");
-    println!("|---|---|---|---|");
-    for config in &configs {
-        if plain.is_some() && only.is_some_and(|o| !config.name.contains(o)) {
-            continue;
+    let workloads = workloads(&dir, input_mb)?;
+    for workload in &workloads {
+        println!("\n{}, median of {runs} runs (wall time)\n", workload.name);
+        let plain_small = median(&time_runs(&workload.program, &workload.small_args, &[], &[], runs)?);
+        let mut plain = None;
+        println!("| configuration | median s | × plain QEMU | target |");
+        println!("|---|---|---|---|");
+        for config in &configs {
+            if plain.is_some() && only.is_some_and(|o| !config.name.contains(o)) {
+                continue;
+            }
+            let (args, base) =
+                if config.small_input { (&workload.small_args, Some(plain_small)) } else { (&workload.args, plain) };
+            let t = median(&time_runs(&workload.program, args, &config.plugins, &config.env, runs)?);
+            let base = base.unwrap_or(t);
+            if plain.is_none() {
+                plain = Some(t);
+            }
+            let ratio = t / base;
+            let target = config
+                .target
+                .map_or(String::new(), |x| format!("≤ {x:.2} {}", if ratio <= x { "met" } else { "MISSED" }));
+            println!("| {} | {t:.2} | {ratio:.2} | {target} |", config.name);
         }
-        let (file, base) = if config.small_input { (&small, Some(plain_small)) } else { (&input, plain) };
-        let t = median(&time_runs(&gzip, file, &config.plugins, runs)?);
-        let base = base.unwrap_or(t);
-        if plain.is_none() {
-            plain = Some(t);
-        }
-        let ratio = t / base;
-        let target =
-            config.target.map_or(String::new(), |x| format!("≤ {x:.2} {}", if ratio <= x { "met" } else { "MISSED" }));
-        println!("| {} | {t:.2} | {ratio:.2} | {target} |", config.name);
     }
     if wanted("forwarding") {
-        forwarding(&gzip, &input, runs, plain.unwrap_or(1.0), &dir)?;
+        let gzip = &workloads[0];
+        let plain = median(&time_runs(&gzip.program, &gzip.args, &[], &[], runs)?);
+        forwarding(&gzip.program, &gzip.input, runs, plain, &dir)?;
     }
     if wanted("start-up") {
         startup::run(startup_runs, &dir)?;
@@ -235,7 +217,7 @@ fn forward_once(gzip: &Path, input: &Path, options: &[String], dir: &Path) -> Re
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let plugin = plugin_arg(&tree.plugin(), [format!("sock={}", sock.display()), "forward=trace".into()])?;
-    let seconds = median(&time_runs(gzip, input, &[plugin], 1)?);
+    let seconds = median(&time_runs(gzip, &gzip_args(input), &[plugin], &[], 1)?);
     if !dump.wait()?.success() {
         bail!("cannonball dump failed: the stream was incomplete");
     }
@@ -260,7 +242,7 @@ fn writer_alone(gzip: &Path, input: &Path, dir: &Path) -> Result<()> {
     fs::write(&part, &data[..data.len().min(1 << 20)])?;
     let stream = dir.join("trace.cbal");
     let plugin = plugin_arg(&tree.plugin(), [format!("fwd={}", stream.display()), "forward=trace".into()])?;
-    time_runs(gzip, &part, &[plugin], 1)?;
+    time_runs(gzip, &gzip_args(&part), &[plugin], &[], 1)?;
     let tables = dir.join("parquet");
     let _ = fs::remove_dir_all(&tables);
     let summary = dir.join("replay.json");
@@ -335,16 +317,89 @@ fn make_input(dir: &Path, bytes: usize) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn time_runs(gzip: &Path, input: &Path, plugins: &[String], runs: usize) -> Result<Vec<f64>> {
+/// A program measured under QEMU, with its arguments for the full and the small input.
+struct Workload {
+    name: String,
+    program: PathBuf,
+    /// The full input file (forwarding and the Parquet writer use gzip's).
+    input: PathBuf,
+    args: Vec<OsString>,
+    small_args: Vec<OsString>,
+}
+
+/// Three shapes of guest code: gzip on text (short blocks, many memory accesses), gzip on
+/// data that does not compress (other paths through deflate), sha256sum (long straight-line
+/// blocks of arithmetic).
+fn workloads(dir: &Path, input_mb: usize) -> Result<Vec<Workload>> {
+    let text = make_input(dir, input_mb << 20)?;
+    let small_text = make_input(dir, SMALL_INPUT)?;
+    let compressed = compressed_copy(dir, &text)?;
+    let small_compressed = compressed_copy(dir, &small_text)?;
+    let gzip = which("gzip")?;
+    let sha256sum = which("sha256sum")?;
+    let args =
+        |pre: &[&str], file: &Path| pre.iter().map(OsString::from).chain([file.as_os_str().to_owned()]).collect();
+    let size = |file: &Path| fs::metadata(file).map(|m| m.len() as f64 / f64::from(1 << 20)).unwrap_or(0.0);
+    Ok(vec![
+        Workload {
+            name: format!("gzip -9 of {input_mb} MB of text under qemu-x86_64"),
+            program: gzip.clone(),
+            input: text.clone(),
+            args: args(&["-9", "-c"], &text),
+            small_args: args(&["-9", "-c"], &small_text),
+        },
+        Workload {
+            name: format!("gzip -9 of {:.1} MB of already-compressed data under qemu-x86_64", size(&compressed)),
+            program: gzip,
+            input: compressed.clone(),
+            args: args(&["-9", "-c"], &compressed),
+            small_args: args(&["-9", "-c"], &small_compressed),
+        },
+        Workload {
+            name: format!("sha256sum of {input_mb} MB (long blocks) under qemu-x86_64"),
+            program: sha256sum,
+            input: text.clone(),
+            args: args(&[], &text),
+            small_args: args(&[], &small_text),
+        },
+    ])
+}
+
+/// `file` compressed by the host's gzip -1: input that gzip -9 cannot shrink further.
+fn compressed_copy(dir: &Path, file: &Path) -> Result<PathBuf> {
+    let name = file.file_name().context("input file name")?.to_string_lossy().into_owned();
+    let path = dir.join(format!("{name}.gz"));
+    if !path.exists() {
+        let out = Command::new(which("gzip")?).arg("-1").arg("-c").arg(file).output().context("cannot run gzip")?;
+        if !out.status.success() {
+            bail!("gzip -1 {} failed", file.display());
+        }
+        fs::write(&path, out.stdout)?;
+    }
+    Ok(path)
+}
+
+fn gzip_args(input: &Path) -> Vec<OsString> {
+    vec!["-9".into(), "-c".into(), input.as_os_str().to_owned()]
+}
+
+fn time_runs(
+    program: &Path,
+    args: &[OsString],
+    plugins: &[String],
+    env: &[(&str, &str)],
+    runs: usize,
+) -> Result<Vec<f64>> {
     let mut times = Vec::new();
     for _ in 0..runs {
         // Plugins print through qemu_plugin_outs; -d plugin -D /dev/null keeps that cost
         // (formatting, writing) without filling the disk.
-        let mut cmd = QemuCommand::new(Tree::source().qemu("x86_64"), gzip)
+        let mut cmd = QemuCommand::new(Tree::source().qemu("x86_64"), program)
             .plugin_log("/dev/null")
             .plugins(plugins.iter().cloned())
-            .args([OsStr::new("-9"), OsStr::new("-c"), input.as_os_str()])
+            .args(args.iter().map(OsString::as_os_str))
             .command();
+        cmd.envs(env.iter().copied());
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let start = Instant::now();
         let out = cmd.output().context("cannot run qemu")?;

@@ -42,6 +42,15 @@ pub struct Slot {
 
 const INFO_CACHE: usize = 64;
 
+#[inline]
+fn packed_cached(cache: &mut [(u32, u8); INFO_CACHE], info: u32) -> u8 {
+    let entry = &mut cache[((info ^ (info >> 16) ^ (info >> 6)) as usize) % INFO_CACHE];
+    if entry.0 != info {
+        *entry = (info, crate::qemu::pack_mem_info(info));
+    }
+    entry.1
+}
+
 // SAFETY: the cells are touched only by the owning vCPU thread, or by one thread while all
 // vCPUs are stopped (see the module docs of `buffer`).
 unsafe impl Sync for Slot {}
@@ -141,17 +150,36 @@ impl Slot {
         unsafe { self.batch() }.execs.push(block);
     }
 
+    /// Block executions in bulk: the block ids in the low 32 bits of `words` (appended by
+    /// generated code, see `capture::appended`). Flushes as `record_exec` does, before an
+    /// execution that would not fit.
+    ///
+    /// # Safety
+    /// Only on the owning thread, or while all vCPUs are stopped.
+    pub unsafe fn record_execs(&self, words: &[u64]) {
+        let mut rest = words;
+        while !rest.is_empty() {
+            // SAFETY: per this function's contract; no other reference into the cells is
+            // alive across the call.
+            let full = unsafe { self.batch() }.execs.len() >= EXEC_CAP;
+            if full || self.flush_at_next_exec.load(Ordering::Relaxed) {
+                // SAFETY: as above.
+                unsafe { self.flush(false) };
+            }
+            // SAFETY: as above.
+            let b = unsafe { self.batch() };
+            let (now, later) = rest.split_at((EXEC_CAP - b.execs.len()).min(rest.len()));
+            b.execs.extend(now.iter().map(|&w| w as u32));
+            rest = later;
+        }
+    }
+
     /// # Safety
     /// Only on the owning thread.
     #[inline]
     pub unsafe fn packed_mem_info(&self, info: u32) -> u8 {
         // SAFETY: per this function's contract: only the owning thread touches the cache.
-        let cache = unsafe { &mut *self.info_cache.get() };
-        let entry = &mut cache[((info ^ (info >> 16) ^ (info >> 6)) as usize) % INFO_CACHE];
-        if entry.0 != info {
-            *entry = (info, crate::qemu::pack_mem_info(info));
-        }
-        entry.1
+        packed_cached(unsafe { &mut *self.info_cache.get() }, info)
     }
 
     /// # Safety
@@ -173,6 +201,48 @@ impl Slot {
                 unsafe { self.flush(false) };
             } else {
                 self.flush_at_next_exec.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Memory accesses in bulk, all in block execution `exec`: `records` holds `step` words
+    /// per access as generated code appended them (see `capture::appended`): a head word
+    /// (QEMU's meminfo in bits 32..63; `pc_of` maps it to the instruction's address), the
+    /// address, and the value when `step` is 3.
+    ///
+    /// # Safety
+    /// Only on the owning thread, or while all vCPUs are stopped.
+    pub unsafe fn record_memory_records(&self, exec: u64, records: &[u64], step: usize, pc_of: impl Fn(u64) -> u64) {
+        let mut rest = records;
+        while !rest.is_empty() {
+            // SAFETY: per this function's contract; no other reference into the cells is
+            // alive across the call.
+            let b = unsafe { self.batch() };
+            // A batch without block executions may end anywhere: fill it to the cap. One
+            // with them ends at a block boundary only, so the columns may grow past the cap.
+            let room = if b.execs.is_empty() { MEM_CAP.saturating_sub(b.mem_exec.len()).max(1) } else { usize::MAX };
+            let (now, later) = rest.split_at((room.saturating_mul(step)).min(rest.len()));
+            let accesses = now.chunks_exact(step);
+            let n = accesses.len();
+            b.mem_exec.extend(std::iter::repeat_n(exec, n));
+            b.mem_pc.extend(accesses.clone().map(|r| pc_of(r[0])));
+            b.mem_addr.extend(accesses.clone().map(|r| r[1]));
+            // SAFETY: only the owning thread touches the cache (this function's contract).
+            let cache = unsafe { &mut *self.info_cache.get() };
+            b.mem_info.extend(accesses.clone().map(|r| packed_cached(cache, (r[0] >> 32) as u32)));
+            if step >= 3 {
+                b.mem_value.extend(accesses.map(|r| r[2]));
+            } else {
+                b.mem_value.extend(std::iter::repeat_n(0, n));
+            }
+            rest = later;
+            if b.mem_exec.len() >= MEM_CAP {
+                if b.execs.is_empty() {
+                    // SAFETY: as above.
+                    unsafe { self.flush(false) };
+                } else {
+                    self.flush_at_next_exec.store(true, Ordering::Relaxed);
+                }
             }
         }
     }

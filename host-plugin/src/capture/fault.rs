@@ -85,6 +85,9 @@ pub fn cut_in(start: u64, sizes: &[u8], pc: u64) -> Option<Cut> {
 /// and the faulting instruction's address.
 static PENDING_EXECUTED: [AtomicU32; MAX_VCPUS] = [const { AtomicU32::new(0) }; MAX_VCPUS];
 static PENDING_PC: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
+/// With appending capture: how many words the vCPU had appended when the cut happened, i.e.
+/// where in its array the cut belongs (`appended`).
+static PENDING_AT: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
 
 /// QEMU's report that a block execution of `vcpu` ended at the instruction at `pc`, after
 /// `executed` of its `n_insns` instructions (the one at `pc` included). Registered only on a
@@ -102,6 +105,8 @@ pub fn on_tb_cut(vcpu: u32, pc: u64, executed: u32, n_insns: u32) {
     // are in code the trace does not see (filtered out).
     if capture.kinds.contains(EventKinds::TRACE) && PENDING_EXECUTED[vcpu as usize].load(Ordering::Acquire) == 0 {
         PENDING_PC[vcpu as usize].store(pc, Ordering::Relaxed);
+        let at = capture.appended.as_ref().map_or(0, |a| a.position(vcpu));
+        PENDING_AT[vcpu as usize].store(at, Ordering::Relaxed);
         PENDING_EXECUTED[vcpu as usize].store(executed, Ordering::Release);
     }
 }
@@ -111,6 +116,12 @@ pub fn on_tb_cut(vcpu: u32, pc: u64, executed: u32, n_insns: u32) {
 #[inline]
 pub fn has_pending_cut(vcpu: u32) -> bool {
     PENDING_EXECUTED.get(vcpu as usize).is_some_and(|p| p.load(Ordering::Relaxed) != 0)
+}
+
+/// Where in the vCPU's appended words a pending cut belongs, if one is pending.
+pub fn pending_cut_position(vcpu: u32) -> Option<u64> {
+    let pending = PENDING_EXECUTED.get(vcpu as usize)?;
+    (pending.load(Ordering::Acquire) != 0).then(|| PENDING_AT[vcpu as usize].load(Ordering::Relaxed))
 }
 
 /// Marks the vCPU's last traced block execution as cut short, if the pending cut happened in

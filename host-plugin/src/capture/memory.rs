@@ -15,7 +15,12 @@ struct Accesses;
 impl MemCallback for Accesses {
     #[inline]
     fn on_access(vcpu: Vcpu<'_>, access: MemAccess<'_>, vaddr: u64, pc: usize) {
-        let exec = super::get().current_exec(vcpu.index());
+        let capture = super::get();
+        // A block too large to append its accesses: what the vCPU appended comes first.
+        if let Some(appended) = &capture.appended {
+            appended.drain(buffer::Owner::Vcpu(vcpu));
+        }
+        let exec = capture.current_exec(vcpu.index());
         buffer::record_memory(vcpu, exec, pc as u64, vaddr, access.info(), access.value());
     }
 }

@@ -2,10 +2,12 @@
 //! or reports through callbacks at execution time, per vCPU.
 //!
 //! Counts (instructions, block executions, memory accesses) use inline operations on per-vCPU
-//! scoreboards: QEMU does the arithmetic in generated code, no callback runs. Traces (block
-//! executions, memory accesses, system calls) go through callbacks that append to the
-//! vCPU's own buffer (`crate::buffer`), without locks.
+//! scoreboards: QEMU does the arithmetic in generated code, no callback runs. Traces of block
+//! executions and memory accesses are appended in generated code to a per-vCPU array on a
+//! QEMU with the cannonball extensions (`appended`), else go through callbacks; both end in
+//! the vCPU's own buffer (`crate::buffer`), without locks, as do system calls.
 
+mod appended;
 mod block_counts;
 mod blocks;
 pub mod fault;
@@ -21,6 +23,7 @@ mod syscalls;
 mod trace;
 mod translate;
 
+pub use appended::drain as drain_appended;
 pub use block_counts::BlockCounters;
 pub use blocks::BlockRegistry;
 pub use filter::CodeFilter;
@@ -47,6 +50,18 @@ pub fn install(capture: Capture, before_exec: fn()) -> Result<&'static Capture, 
 /// The installed configuration, for the callbacks.
 pub fn get() -> &'static Capture {
     CAPTURE.get().expect("capture callback before install")
+}
+
+/// A new vCPU's thread starts (before it runs guest code).
+pub fn vcpu_init(vcpu: crate::qemu::Vcpu<'_>) {
+    if let Some(appended) = &get().appended {
+        appended.vcpu_init(vcpu);
+    }
+}
+
+/// Memory accesses QEMU's helpers could not append (see `appended`).
+pub fn appended_lost() -> u64 {
+    get().appended.as_ref().map_or(0, |a| a.lost())
 }
 
 fn before_exec() {

@@ -8,6 +8,7 @@ use crate::qemu::{GuestMemory, Vcpu};
 /// At each system call's entry, on the calling vCPU's thread.
 pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
     let vcpu = cpu.index();
+    super::appended::drain(buffer::Owner::Vcpu(cpu));
     // Remember where this call returns to: a guest that dies right there died of a signal
     // delivered at the call's return (abort, kill), not of a fault inside a block.
     if !crate::qemu::extensions::available() {
@@ -37,6 +38,7 @@ pub fn execve_numbers(arch: &str) -> [i64; 2] {
 
 /// At each system call's return, on the calling vCPU's thread.
 pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
+    super::appended::drain(buffer::Owner::Vcpu(cpu));
     let capture = super::get();
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let table = capture.syscall_data.as_ref();

@@ -1,6 +1,7 @@
 //! The translation callback: for each new block, decide whether it is instrumented and attach
 //! exactly the inline operations and callbacks the script subscribed to.
 
+use super::appended::Appended;
 use super::fault::BlockShapes;
 use super::{BlockCounters, BlockRegistry, CodeFilter, InstructionCounter, MemoryCounters, memory, trace};
 use crate::events::EventKinds;
@@ -18,8 +19,11 @@ pub struct Capture {
     pub block_counts: Option<BlockCounters>,
     pub memory_counts: Option<MemoryCounters>,
     /// Per-vCPU number of instrumented block executions; memory and system-call events read
-    /// it to say which execution they belong to.
+    /// it to say which execution they belong to (unless appended block records count them).
     pub exec_counter: Option<Counter>,
+    /// Trace and memory events appended in generated code, on a QEMU with the extensions'
+    /// version 2; `None`: callbacks.
+    pub appended: Option<Appended>,
     guest_base_known: std::sync::atomic::AtomicBool,
     /// 32-bit ARM guest: each block's instruction set is remembered for `disassemble`.
     arm: bool,
@@ -52,6 +56,11 @@ impl Capture {
         let ordered = [EventKinds::TRACE, EventKinds::MEMORY, EventKinds::SYSCALLS];
         let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS)
             && ordered.iter().filter(|k| kinds.contains(**k)).count() >= 2;
+        let trace = kinds.contains(EventKinds::TRACE);
+        let memory = kinds.contains(EventKinds::MEMORY);
+        let appended = (crate::qemu::extensions::appends_available() && (trace || memory))
+            .then(|| Appended::new(trace || wants_exec_index, trace, memory, true));
+        let exec_counter = (wants_exec_index && appended.is_none()).then(Counter::new);
         Self {
             execve_numbers: super::syscalls::execve_numbers(arch),
             kinds,
@@ -61,7 +70,8 @@ impl Capture {
             blocks: wants_blocks.then(|| BlockRegistry::new(kinds.contains(EventKinds::DISASSEMBLY), arch)),
             block_counts: kinds.contains(EventKinds::BLOCK_COUNTS).then(BlockCounters::new),
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
-            exec_counter: wants_exec_index.then(Counter::new),
+            exec_counter,
+            appended,
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
             arm: arch == "arm",
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
@@ -71,6 +81,9 @@ impl Capture {
 
     /// The index of the block execution a vCPU is in (for memory and system-call events).
     pub fn current_exec(&self, vcpu: u32) -> u64 {
+        if let Some(appended) = self.appended.as_ref().filter(|a| a.counts_execs()) {
+            return appended.current_exec(vcpu);
+        }
         self.exec_counter.map_or(0, |c| c.get(vcpu).saturating_sub(1))
     }
 
@@ -106,13 +119,16 @@ impl Capture {
         if let (Some(counts), Some(id)) = (&self.block_counts, id) {
             counts.instrument_block(tb, id);
         }
-        if let (true, Some(id)) = (self.kinds.contains(EventKinds::TRACE), id) {
+        let mut memory_by_callback = self.kinds.contains(EventKinds::MEMORY);
+        if let Some(appended) = &self.appended {
+            appended.instrument(tb, id.unwrap_or(0), memory::instrument_insn);
+            memory_by_callback = false;
+        } else if let (true, Some(id)) = (self.kinds.contains(EventKinds::TRACE), id) {
             tb.register_exec_cb::<trace::BlockTrace>(id as usize);
         }
-        let want_memory = self.kinds.contains(EventKinds::MEMORY);
-        if want_memory || self.memory_counts.is_some() {
+        if memory_by_callback || self.memory_counts.is_some() {
             for insn in tb.insns() {
-                if want_memory {
+                if memory_by_callback {
                     memory::instrument_insn(insn);
                 }
                 if let Some(counts) = &self.memory_counts {
@@ -145,6 +161,9 @@ impl Capture {
         self.icount.reset();
         if let Some(c) = self.exec_counter {
             c.reset();
+        }
+        if let Some(a) = &self.appended {
+            a.reset();
         }
         if let Some(c) = &self.memory_counts {
             c.reset();

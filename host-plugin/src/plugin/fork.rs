@@ -18,6 +18,11 @@ pub(super) extern "C" fn before_fork() {
     }
     fork_gate::close();
     // SAFETY: QEMU's fork_start() holds the exclusive section and the gate is closed.
+    let stopped = unsafe { buffer::Stopped::assume() };
+    for vcpu in buffer::vcpus() {
+        crate::capture::drain_appended(buffer::Owner::Stopped(&stopped, vcpu));
+    }
+    // SAFETY: as above.
     unsafe { buffer::flush_all(false, None, |_| {}) };
     batch::wait_until_delivered();
     run().forwarding.prepare_fork(run().endpoint.as_ref());

@@ -86,7 +86,13 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
-    startup::mark("capture");
+    // Which capture path the trace and memory events take (tests check both run).
+    let path = match &crate::capture::get().appended {
+        Some(_) => "appended in generated code",
+        None if kinds.intersects(EventKinds::TRACE | EventKinds::MEMORY) => "callbacks",
+        None => "",
+    };
+    startup::mark_with("capture", path);
     buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
     batch::start(script, undelivered_blocks(), forwarding);
     startup::mark("analysis thread");

@@ -18,6 +18,7 @@ fn wants_threads() -> bool {
 
 pub(super) fn on_vcpu_init(cpu: Vcpu<'_>) {
     let vcpu = cpu.index();
+    crate::capture::vcpu_init(cpu);
     buffer::thread_started(vcpu);
     // On the new thread: the guest thread's tid is this host thread's.
     batch::submit_thread_start(vcpu, crate::services::thread_ids::current_tid(), wants_threads());
@@ -50,6 +51,7 @@ pub(super) fn finish_exit_deferred_by_fork(vcpu: u32) {
 
 fn thread_exit(owner: buffer::Owner<'_>) {
     let _exclusive = exit_lock();
+    crate::capture::drain_appended(owner);
     if let Some(blocks) = &crate::capture::get().blocks {
         fault::apply_pending_cut(owner, blocks);
     }
@@ -92,6 +94,9 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     }
     // SAFETY: as above.
     let stopped = unsafe { buffer::Stopped::assume() };
+    for vcpu in buffer::vcpus() {
+        crate::capture::drain_appended(buffer::Owner::Stopped(&stopped, vcpu));
+    }
     if let Some(blocks) = &crate::capture::get().blocks {
         for vcpu in buffer::vcpus() {
             fault::apply_pending_cut(buffer::Owner::Stopped(&stopped, vcpu), blocks);
@@ -102,6 +107,12 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
         buffer::flush_all(true, exiting.map(Vcpu::index), |vcpu| batch::submit_thread_exit(vcpu, wants_threads()))
     };
     startup::mark("flush");
+    let lost = crate::capture::appended_lost();
+    if lost > 0 {
+        console::line(&format!(
+            "cannonball: warning: {lost} memory accesses made by QEMU helpers did not fit the vCPU's array and are missing from the events"
+        ));
+    }
     let script: Option<ScriptHost> = batch::stop();
     startup::mark("analysis thread");
     let summary = summary(crate::capture::get());

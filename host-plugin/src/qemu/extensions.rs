@@ -1,5 +1,10 @@
-//! The cannonball extensions of the plugin API (qemu/patches/0002-*), looked up at run time so
-//! that the plugin also runs on a QEMU without them.
+//! The cannonball extensions of the plugin API (qemu/patches/0002-*, 0006-*), looked up at run
+//! time so that the plugin also runs on a QEMU without them.
+//!
+//! Version 1: block cuts and the user exit status. Version 2: appending inline operations
+//! (`capture::appended`). `CANNONBALL_CAPTURE=callbacks` in QEMU's environment makes the
+//! plugin ignore version 2 and capture through callbacks, as on a QEMU without it (the tests
+//! run both paths).
 
 use std::ffi::{CStr, c_int, c_uint, c_void};
 use std::sync::OnceLock;
@@ -26,10 +31,26 @@ unsafe extern "C" fn tb_cut_trampoline(_id: sys::qemu_plugin_id_t, vcpu: c_uint,
 
 type RegisterTbCut = unsafe extern "C" fn(sys::qemu_plugin_id_t, TbCutCallback);
 type UserExitStatus = unsafe extern "C" fn(*mut c_int) -> c_int;
+/// `qemu_plugin_register_vcpu_tb_exec_append(tb, entry, imm)`.
+pub(super) type TbAppend = unsafe extern "C" fn(*mut sys::qemu_plugin_tb, sys::qemu_plugin_u64, u64);
+/// `qemu_plugin_register_vcpu_mem_append(insn, rw, entry, imm, with_value)`.
+pub(super) type MemAppend =
+    unsafe extern "C" fn(*mut sys::qemu_plugin_insn, sys::qemu_plugin_mem_rw, sys::qemu_plugin_u64, u32, bool);
+/// `qemu_plugin_insn_inline_mem_accesses(insn)`.
+pub(super) type InlineMemAccesses = unsafe extern "C" fn(*const sys::qemu_plugin_insn) -> usize;
 
 struct Api {
     register_tb_cut: RegisterTbCut,
     user_exit_status: UserExitStatus,
+    appends: Option<Appends>,
+}
+
+/// Version 2: appending inline operations.
+#[derive(Clone, Copy)]
+pub(super) struct Appends {
+    pub tb_append: TbAppend,
+    pub mem_append: MemAppend,
+    pub inline_mem_accesses: InlineMemAccesses,
 }
 
 fn lookup(name: &CStr) -> Option<*mut c_void> {
@@ -45,9 +66,27 @@ fn api() -> Option<&'static Api> {
         // SAFETY: the symbol has this signature in every version of the extensions.
         let version: unsafe extern "C" fn() -> c_int = unsafe { std::mem::transmute(version) };
         // SAFETY: a plain query without arguments.
-        if unsafe { version() } < 1 {
+        let version = unsafe { version() };
+        if version < 1 {
             return None;
         }
+        let forced_callbacks = std::env::var_os("CANNONBALL_CAPTURE").is_some_and(|v| v == "callbacks");
+        // SAFETY: version 2 defines the three functions with these signatures (qemu-plugin.h).
+        let appends = (version >= 2 && !forced_callbacks)
+            .then(|| unsafe {
+                Some(Appends {
+                    tb_append: std::mem::transmute::<*mut c_void, TbAppend>(lookup(
+                        c"qemu_plugin_register_vcpu_tb_exec_append",
+                    )?),
+                    mem_append: std::mem::transmute::<*mut c_void, MemAppend>(lookup(
+                        c"qemu_plugin_register_vcpu_mem_append",
+                    )?),
+                    inline_mem_accesses: std::mem::transmute::<*mut c_void, InlineMemAccesses>(lookup(
+                        c"qemu_plugin_insn_inline_mem_accesses",
+                    )?),
+                })
+            })
+            .flatten();
         // SAFETY: version 1 defines both functions with these signatures (qemu-plugin.h).
         unsafe {
             Some(Api {
@@ -57,6 +96,7 @@ fn api() -> Option<&'static Api> {
                 user_exit_status: std::mem::transmute::<*mut c_void, UserExitStatus>(lookup(
                     c"qemu_plugin_user_exit_status",
                 )?),
+                appends,
             })
         }
     })
@@ -66,6 +106,16 @@ fn api() -> Option<&'static Api> {
 /// True when this QEMU has the extensions.
 pub fn available() -> bool {
     api().is_some()
+}
+
+/// Version 2 (appending inline operations), unless `CANNONBALL_CAPTURE=callbacks`.
+pub(super) fn appends() -> Option<Appends> {
+    api()?.appends
+}
+
+/// True when capture can append in generated code (`capture::appended`).
+pub fn appends_available() -> bool {
+    appends().is_some()
 }
 
 /// Registers `f` for block cuts (once per process); false without the extensions. `f` may

@@ -21,6 +21,7 @@
 //! are `#[inline]` and add no work on the execution path: exec and memory callbacks are
 //! monomorphised trampolines that call the safe callback directly.
 
+mod appends;
 mod callbacks;
 pub mod extensions;
 pub mod fork_gate;
@@ -30,6 +31,7 @@ mod registers;
 mod scoreboard;
 mod tb;
 
+pub use appends::AppendTarget;
 pub use callbacks::{
     PluginId, Vcpu, on_exit, on_syscall, on_syscall_return, on_translate, on_vcpu_exit, on_vcpu_init, this_vcpu,
 };

@@ -38,6 +38,11 @@ impl Scoreboard {
         Counter { entry: sys::qemu_plugin_u64 { score: self.raw.as_ptr(), offset: field * size_of::<u64>() } }
     }
 
+    /// QEMU's handle.
+    pub(super) fn raw(&self) -> *mut sys::qemu_plugin_scoreboard {
+        self.raw.as_ptr()
+    }
+
     /// Sets every field of every vCPU to zero.
     pub fn reset(&self) {
         for field in 0..self.fields {

@@ -11,7 +11,7 @@ use std::ptr::NonNull;
 
 use qemu_plugin_sys as sys;
 
-use super::{Counter, MemAccess, Vcpu};
+use super::{AppendTarget, Counter, MemAccess, Vcpu};
 
 pub use sys::qemu_plugin_mem_rw as MemRw;
 
@@ -120,6 +120,36 @@ impl<'a> Tb<'a> {
         }
     }
 
+    /// Appends `word` to the executing vCPU's array in `target` at each execution of the
+    /// block, in generated code (cannonball extensions version 2; false without them).
+    #[inline]
+    pub fn append(self, target: &AppendTarget, word: u64) -> bool {
+        let Some(api) = super::extensions::appends() else { return false };
+        // SAFETY: as in `n_insns`; the target's scoreboard is never freed.
+        unsafe { (api.tb_append)(self.raw.as_ptr(), target.entry(), word) };
+        true
+    }
+
+    /// Calls `C::on_exec` with `userdata` at each execution of the block at which `counter`
+    /// of the executing vCPU is at least `at_least` (a compare and a branch in generated
+    /// code; no register access). Operations run in the order they were registered.
+    #[inline]
+    pub fn register_exec_cb_if_at_least<C: ExecCallback>(self, counter: Counter, at_least: u64, userdata: usize) {
+        // SAFETY: as in `n_insns`; the trampoline has the signature QEMU calls, the counter's
+        // scoreboard is never freed.
+        unsafe {
+            sys::qemu_plugin_register_vcpu_tb_exec_cond_cb(
+                self.raw.as_ptr(),
+                Some(exec_trampoline::<C>),
+                sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+                sys::qemu_plugin_cond::QEMU_PLUGIN_COND_GE,
+                counter.raw(),
+                at_least,
+                userdata as *mut c_void,
+            )
+        }
+    }
+
     /// Calls `C::on_exec` with `userdata` at each execution of the block (no register access).
     #[inline]
     pub fn register_exec_cb<C: ExecCallback>(self, userdata: usize) {
@@ -195,6 +225,26 @@ impl Insn<'_> {
                 n,
             )
         }
+    }
+
+    /// At each memory access, appends `(word | meminfo << 32, address[, value])` to the
+    /// executing vCPU's array in `target`, in generated code (cannonball extensions version
+    /// 2; false without them).
+    #[inline]
+    pub fn append_mem(self, rw: MemRw, target: &AppendTarget, word: u32, with_value: bool) -> bool {
+        let Some(api) = super::extensions::appends() else { return false };
+        // SAFETY: as in `size`; the target's scoreboard is never freed.
+        unsafe { (api.mem_append)(self.raw.as_ptr(), rw, target.entry(), word, with_value) };
+        true
+    }
+
+    /// How many memory accesses the instruction's generated code makes per execution, at
+    /// most (helpers' accesses not counted); 0 without the extensions' version 2.
+    #[inline]
+    pub fn inline_mem_accesses(self) -> usize {
+        let Some(api) = super::extensions::appends() else { return 0 };
+        // SAFETY: as in `size`.
+        unsafe { (api.inline_mem_accesses)(self.raw.as_ptr()) }
     }
 
     /// Calls `C::on_access` with `userdata` at each memory access of kind `rw` (no register

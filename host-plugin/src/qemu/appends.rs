@@ -1,0 +1,97 @@
+//! Targets of the appending inline operations (cannonball extensions version 2, see
+//! `extensions` and qemu/patches/0006-*): generated code appends words to a per-vCPU array
+//! with no call, and the plugin takes them when it chooses.
+//!
+//! QEMU's contract (qemu-plugin.h): per vCPU, a scoreboard element holds `index` (words
+//! appended so far), `base` (the array's address), `capacity` (its size in words) and `lost`
+//! (records QEMU's C helpers could not append for lack of room). Generated code trusts the
+//! plugin to drain in time; helpers check the capacity.
+
+use qemu_plugin_sys as sys;
+
+use super::{Counter, Scoreboard, Vcpu};
+
+const INDEX: usize = 0;
+const BASE: usize = 1;
+const CAPACITY: usize = 2;
+const LOST: usize = 3;
+
+/// One array per vCPU that generated code appends to.
+pub struct AppendTarget {
+    score: Scoreboard,
+}
+
+impl AppendTarget {
+    pub fn new() -> Self {
+        Self { score: Scoreboard::new(4) }
+    }
+
+    /// The handle the append operations take (the `index` field, the others follow it).
+    pub(super) fn entry(&self) -> sys::qemu_plugin_u64 {
+        self.score.counter(INDEX).raw()
+    }
+
+    /// Words appended by each vCPU since its last drain (for conditional callbacks).
+    pub fn index(&self) -> Counter {
+        self.score.counter(INDEX)
+    }
+
+    /// Gives `vcpu` an array of `capacity` words unless it has one; from the vCPU's init
+    /// callback, before it runs instrumented code. The array lives until the process ends
+    /// (a thread that gets a reused vCPU index keeps using it).
+    pub fn provide_array(&self, vcpu: Vcpu<'_>, capacity: usize) {
+        let element = self.element(vcpu.index());
+        // SAFETY: the vCPU's own element, on its thread before it runs guest code.
+        unsafe {
+            if *element.add(BASE) == 0 {
+                let array: &'static mut [u64] = Box::leak(vec![0u64; capacity].into_boxed_slice());
+                *element.add(BASE) = array.as_mut_ptr() as u64;
+                *element.add(CAPACITY) = capacity as u64;
+                *element.add(INDEX) = 0;
+            }
+        }
+    }
+
+    /// Words `vcpu` appended so far; a plain load, async-signal-safe.
+    pub fn appended(&self, vcpu: u32) -> u64 {
+        // SAFETY: a read of the element's index; see `drain` for who writes it.
+        unsafe { std::ptr::read_volatile(self.element(vcpu).add(INDEX)) }
+    }
+
+    /// Lends the words `vcpu` appended since the last drain to `f`, then empties its array.
+    ///
+    /// # Safety
+    /// On the vCPU's own thread inside one of its callbacks, or while no vCPU runs (the
+    /// `buffer::Owner` rules): nobody appends meanwhile.
+    pub unsafe fn drain(&self, vcpu: u32, f: impl FnOnce(&[u64])) {
+        let element = self.element(vcpu);
+        // SAFETY: per this function's contract; QEMU grows scoreboards only in an exclusive
+        // section, which cannot start while this vCPU is inside a callback.
+        unsafe {
+            let n = *element.add(INDEX) as usize;
+            let base = *element.add(BASE) as *const u64;
+            if n == 0 || base.is_null() {
+                return;
+            }
+            f(std::slice::from_raw_parts(base, n));
+            *element.add(INDEX) = 0;
+        }
+    }
+
+    /// Records QEMU's helpers could not append, over all vCPUs.
+    pub fn lost(&self) -> u64 {
+        self.score.counter(LOST).sum()
+    }
+
+    fn element(&self, vcpu: u32) -> *mut u64 {
+        // SAFETY: QEMU returns the address of the vCPU's element; the scoreboard lives until
+        // the process ends.
+        unsafe { sys::qemu_plugin_scoreboard_find(self.score.raw(), vcpu).cast::<u64>() }
+    }
+}
+
+impl Default for AppendTarget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
