@@ -12,5 +12,9 @@ pub fn script_config() -> Config {
     config.signals_based_traps(false);
     // The per-call time limit (script-time=) interrupts a looping script at epoch checks.
     config.epoch_interruption(true);
+    // `perf` names the script's functions from /tmp/perf-PID.map (docs/performance.md).
+    if std::env::var_os("CANNONBALL_PERF_MAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }

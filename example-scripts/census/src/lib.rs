@@ -35,7 +35,8 @@ struct Counts {
     blocks_translated: u64,
     block_execs: u64,
     trace_insns: u64,
-    trace_checksum: u64,
+    /// The trace checksum's four lanes (see `fold`).
+    trace_lanes: [u64; 4],
     mem_reads: u64,
     mem_writes: u64,
     /// Accesses by size: index = log2 of the size in bytes (1 to 128).
@@ -51,6 +52,30 @@ struct Counts {
     order_errors: u64,
     /// Per vCPU: (index, block id) of the last execution of the previous batch.
     last_exec: std::collections::HashMap<u32, (u64, u32)>,
+}
+
+const FNV_PRIME: u64 = 0x100_0000_01b3;
+
+/// Folds `pcs` into the lanes: PC i of the whole trace goes to lane i mod 4 (a partial group
+/// rotates the lanes, so how the trace is split into calls does not matter).
+fn fold(lanes: &mut [u64; 4], pcs: &[u64]) {
+    let [mut a, mut b, mut c, mut d] = *lanes;
+    let mut groups = pcs.chunks_exact(4);
+    for g in &mut groups {
+        a = (a ^ g[0]).wrapping_mul(FNV_PRIME);
+        b = (b ^ g[1]).wrapping_mul(FNV_PRIME);
+        c = (c ^ g[2]).wrapping_mul(FNV_PRIME);
+        d = (d ^ g[3]).wrapping_mul(FNV_PRIME);
+    }
+    for &pc in groups.remainder() {
+        a = (a ^ pc).wrapping_mul(FNV_PRIME);
+        (a, b, c, d) = (b, c, d, a);
+    }
+    *lanes = [a, b, c, d];
+}
+
+fn checksum(lanes: &[u64; 4]) -> u64 {
+    lanes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &l| (h ^ l).wrapping_mul(FNV_PRIME))
 }
 
 fn parse_kinds(text: &str) -> Result<EventKinds, String> {
@@ -159,7 +184,7 @@ impl Script for Census {
 
     fn on_events(&mut self, batch: &EventBatch) {
         if self.spin > 0 {
-            let mut x = self.counts.trace_checksum | 1;
+            let mut x = self.counts.trace_lanes[0] | 1;
             for _ in 0..self.spin * batch.execs.len() as u64 {
                 x ^= x << 13;
                 x ^= x >> 7;
@@ -173,17 +198,30 @@ impl Script for Census {
             record.extend_from_slice(&(batch.execs.len() as u32).to_le_bytes());
             emit(1, record);
         }
-        let (mut n, mut h) = (self.counts.trace_insns, self.counts.trace_checksum);
-        let (start, end) = self.range.unwrap_or((0, 0));
-        let mut in_range = 0;
-        self.counts.table.for_each_pc(batch, |pc| {
-            n += 1;
-            h = (h ^ pc).wrapping_mul(0x100_0000_01b3);
-            in_range += u64::from(pc >= start && pc < end);
-        });
-        (self.counts.trace_insns, self.counts.trace_checksum) = (n, h);
-        self.counts.range_insns += in_range;
-        self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
+        // Every executed instruction's address, in order, folded into four interleaved
+        // FNV-style lanes: the checksum depends on every PC and its position, and the four
+        // multiply chains run in parallel (one chain costs a multiply's latency per PC).
+        let (mut n, mut lanes) = (self.counts.trace_insns, self.counts.trace_lanes);
+        let table = &self.counts.table;
+        match self.range {
+            None => table.for_each_execution(batch, |pcs| {
+                n += pcs.len() as u64;
+                fold(&mut lanes, pcs);
+            }),
+            Some((start, end)) => {
+                let mut in_range = 0;
+                table.for_each_execution(batch, |pcs| {
+                    n += pcs.len() as u64;
+                    fold(&mut lanes, pcs);
+                    in_range += pcs.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
+                });
+                self.counts.range_insns += in_range;
+            }
+        }
+        (self.counts.trace_insns, self.counts.trace_lanes) = (n, lanes);
+        if let Some((start, end)) = self.range {
+            self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
+        }
 
         if self.kinds.contains(EventKinds::TRACE) && self.kinds.contains(EventKinds::MEMORY) {
             self.check_order(batch);
@@ -219,7 +257,7 @@ impl Script for Census {
         writeln!(r, "blocks-translated {}", self.counts.blocks_translated).unwrap();
         writeln!(r, "block-execs {}", self.counts.block_execs).unwrap();
         writeln!(r, "trace-instructions {}", self.counts.trace_insns).unwrap();
-        writeln!(r, "trace-checksum {:016x}", self.counts.trace_checksum).unwrap();
+        writeln!(r, "trace-checksum {:016x}", checksum(&self.counts.trace_lanes)).unwrap();
         writeln!(r, "block-counts-total {}", summary.block_execs.iter().sum::<u64>()).unwrap();
         writeln!(r, "mem-reads {}", self.counts.mem_reads).unwrap();
         writeln!(r, "mem-writes {}", self.counts.mem_writes).unwrap();
@@ -247,3 +285,26 @@ impl Script for Census {
 }
 
 export_script!(Census);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_depends_on_order_but_not_on_how_the_trace_is_split() {
+        let pcs: Vec<u64> = (0..23).map(|i| 0x40_1000 + i * 7).collect();
+        let mut whole = [0u64; 4];
+        fold(&mut whole, &pcs);
+        for split in 0..pcs.len() {
+            let mut parts = [0u64; 4];
+            fold(&mut parts, &pcs[..split]);
+            fold(&mut parts, &pcs[split..]);
+            assert_eq!(checksum(&parts), checksum(&whole), "split at {split}");
+        }
+        let mut swapped = pcs.clone();
+        swapped.swap(3, 4);
+        let mut other = [0u64; 4];
+        fold(&mut other, &swapped);
+        assert_ne!(checksum(&other), checksum(&whole));
+    }
+}

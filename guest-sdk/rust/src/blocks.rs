@@ -74,6 +74,14 @@ impl BlockTable {
     /// block execution cut short by a fatal fault (`batch.cut_short`) yields only the
     /// instructions that ran.
     pub fn for_each_pc(&self, batch: &EventBatch, mut f: impl FnMut(u64)) {
+        self.for_each_execution(batch, |pcs| pcs.iter().for_each(|&pc| f(pc)));
+    }
+
+    /// Calls `f` once per block execution of `batch`, in order, with the addresses of the
+    /// instructions that ran (all of the block's, or those up to a fatal fault for a last
+    /// execution cut short). Cheaper than [`for_each_pc`](Self::for_each_pc) for work that
+    /// can take a block's instructions at once.
+    pub fn for_each_execution(&self, batch: &EventBatch, mut f: impl FnMut(&[u64])) {
         let last = batch.execs.len().wrapping_sub(1);
         for (i, &id) in batch.execs.iter().enumerate() {
             if let Some(block) = self.get(id) {
@@ -81,9 +89,7 @@ impl BlockTable {
                     Some(executed) if i == last => (executed as usize).min(block.insn_addrs.len()),
                     _ => block.insn_addrs.len(),
                 };
-                for &pc in &block.insn_addrs[..n] {
-                    f(pc);
-                }
+                f(&block.insn_addrs[..n]);
             }
         }
     }
