@@ -72,6 +72,8 @@ bool cb_init(const cb_run_info *info, const cb_args *args, cb_subscription *subs
         return false;
     }
     table = calloc(capacity, sizeof(slot));
+    /* Addresses, sizes and directions only: capture need not fetch the values. */
+    cb_memory_values(false);
     subscription->kinds = CB_MEMORY;
     return true;
 }

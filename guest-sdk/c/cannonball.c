@@ -355,3 +355,7 @@ bool cb_thread_id(uint32_t vcpu, int64_t *tid) {
     if (tid) *tid = value;
     return true;
 }
+
+void cb_memory_values(bool wanted) {
+    cannonball_script_host_memory_values(wanted);
+}

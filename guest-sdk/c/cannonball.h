@@ -200,6 +200,11 @@ char *cb_errno_name(int32_t errnum);
  * at the thread's start. New in 0.2.2. */
 bool cb_thread_id(uint32_t vcpu, int64_t *tid);
 
+/* Whether memory events carry the value each access loaded or stored. Call it from cb_init;
+ * later calls change nothing. Default: true. A script that only needs addresses, sizes or
+ * counts declines, and capture skips the value (mem_value then holds 0). New in 0.2.3. */
+void cb_memory_values(bool wanted);
+
 /* Decoding event_batch.sys_data_info (CB_SYSCALL_DATA): blob i belongs to call
  * sys_data_call.ptr[i], is sys_data_len.ptr[i] bytes of sys_data, after blob i-1. */
 #define CB_SYSDATA_TRUNCATED 0x08  /* the string or buffer goes on past what was captured */

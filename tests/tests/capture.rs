@@ -287,7 +287,7 @@ fn both_capture_paths_are_real_and_agree() {
         let output = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stderr}");
-        assert!(stderr.contains(&format!("({path})")), "capture path {path:?} reported: {stderr}");
+        assert!(stderr.contains(&format!("({path}")), "capture path {path:?} reported: {stderr}");
         let log = std::fs::read_to_string(&log).unwrap();
         let oracles: Vec<Oracle> = oracle::sections(&log).iter().map(|s| oracle_of(s)).collect();
         let c = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
@@ -296,5 +296,40 @@ fn both_capture_paths_are_real_and_agree() {
         assert_eq!(c.get("mem-reads"), oracles[0].reads, "{path}: reads = libmem");
         assert_eq!(c.get("mem-writes"), oracles[0].writes, "{path}: writes = libmem");
         assert_eq!(c.get("order-errors"), 0, "{path}: every access in the block execution it ran in");
+    }
+}
+
+/// A script that declines memory values (`memory-values`, WIT 0.2.3) still gets every
+/// access (counts = libmem), on both capture paths, and the capture reports it skips them;
+/// one that keeps them (census' default) gets them.
+#[test]
+fn memory_values_only_for_scripts_that_want_them() {
+    for setting in [None, Some("callbacks")] {
+        for (values, note) in [("false", "memory without values"), ("true", "memory with values")] {
+            let work = TempDir::new("memory-values");
+            let out = work.join("out");
+            let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
+            let census = [
+                format!("script={}", script("census").display()),
+                format!("out={}", out.display()),
+                "kinds=memory".to_owned(),
+                format!("values={values}"),
+            ];
+            let plugins = [mem_r, mem_w, plugin_arg(&plugin(), &census)];
+            let log = work.join("qemu-plugin.log");
+            let mut cmd = cannonball_tests::qemu_command("x86_64", &plugins, &program("threads"), &[], &log);
+            cmd.current_dir(work.path()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
+            cmd.env("CANNONBALL_STARTUP_TIMES", "1").env_remove("CANNONBALL_CAPTURE");
+            if let Some(setting) = setting {
+                cmd.env("CANNONBALL_CAPTURE", setting);
+            }
+            let output = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{stderr}");
+            assert!(stderr.contains(note), "values={values} {setting:?}: {stderr}");
+            let (reads, writes) = oracle::mem_reads_writes(&std::fs::read_to_string(&log).unwrap());
+            let c = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
+            assert_eq!((c.get("mem-reads"), c.get("mem-writes")), (reads, writes), "values={values} {setting:?}");
+        }
     }
 }

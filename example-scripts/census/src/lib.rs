@@ -156,6 +156,8 @@ impl Script for Census {
                 "forward records: tag 1 per batch (vcpu, executions: two u32), tag 2 at finish (instructions: u64)",
             )
             .default("false"),
+            ArgumentSpec::boolean("values", "memory events carry the accessed values (census does not read them)")
+                .default("true"),
         ]
     }
 
@@ -169,6 +171,7 @@ impl Script for Census {
         let range = args.take("range").map(|r| parse_range(&r)).transpose()?;
         let spin = args.parse_or("spin", 0u64)?;
         let emit = args.flag("emit");
+        cannonball_sdk::memory_values(args.flag("values"));
         args.finish()?;
         Ok(Census { kinds, filter, range, spin, emit, counts: Counts::default() })
     }

@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.2.2`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.2.3`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
 // discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
@@ -9,41 +9,44 @@ import * as L from "./generated/layout";
 import { Instruction, LineColumns, Location, SourceFrame, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "log")
+@external("cannonball:script/host@0.2.3", "log")
 declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "symbolize")
+@external("cannonball:script/host@0.2.3", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "source-frames")
+@external("cannonball:script/host@0.2.3", "source-frames")
 declare function hostSourceFrames(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "source-lines")
+@external("cannonball:script/host@0.2.3", "source-lines")
 declare function hostSourceLines(ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "read-memory")
+@external("cannonball:script/host@0.2.3", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "disassemble")
+@external("cannonball:script/host@0.2.3", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "write-report")
+@external("cannonball:script/host@0.2.3", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "append-report")
+@external("cannonball:script/host@0.2.3", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "emit")
+@external("cannonball:script/host@0.2.3", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "syscall-name")
+@external("cannonball:script/host@0.2.3", "syscall-name")
 declare function hostSyscallName(number: i64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "errno-name")
+@external("cannonball:script/host@0.2.3", "errno-name")
 declare function hostErrnoName(errno: i32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.2", "thread-id")
+@external("cannonball:script/host@0.2.3", "thread-id")
 declare function hostThreadId(vcpu: u32, ret: usize): void;
+// @ts-ignore: decorator
+@external("cannonball:script/host@0.2.3", "memory-values")
+declare function hostMemoryValues(wanted: bool): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */
 let lastErrorMessage: string = "";
@@ -280,4 +283,11 @@ export function threadId(vcpu: u32): i64 {
   hostThreadId(vcpu, IMPORT_RET);
   if (load<u8>(IMPORT_RET) == 0) return -1;
   return load<i64>(IMPORT_RET + L.ThreadIdFn.SOME);
+}
+
+/** Whether memory events carry the value each access loaded or stored. Call it from `init`;
+ *  later calls change nothing. Default: true. A script that only needs addresses, sizes or
+ *  counts declines, and capture skips the value (memValue then holds 0). New in 0.2.3. */
+export function memoryValues(wanted: bool): void {
+  hostMemoryValues(wanted);
 }

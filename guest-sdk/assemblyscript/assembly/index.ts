@@ -32,6 +32,7 @@ export {
   errnoName,
   lastError,
   log,
+  memoryValues,
   readMemory,
   sourceFrames,
   sourceLines,

@@ -82,3 +82,11 @@ pub fn errno_name(errno: i32) -> Option<String> {
 pub fn thread_id(vcpu: u32) -> Option<i64> {
     wit::thread_id(vcpu)
 }
+
+/// Whether `memory` events carry the value each access loaded or stored. Call it from
+/// `init`; later calls change nothing. Default: true. A script that only needs addresses,
+/// sizes or counts declines, and capture skips the value (`mem_value` then holds 0). New in
+/// 0.2.3.
+pub fn memory_values(wanted: bool) {
+    wit::memory_values(wanted)
+}

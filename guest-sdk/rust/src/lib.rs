@@ -66,8 +66,8 @@ pub use bindings::cannonball::script::types::{
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
 pub use host::{
-    append_report, disassemble, emit, errno_name, log, read_memory, source_frames, source_lines, symbolize,
-    syscall_name, thread_id, write_report,
+    append_report, disassemble, emit, errno_name, log, memory_values, read_memory, source_frames, source_lines,
+    symbolize, syscall_name, thread_id, write_report,
 };
 pub use syscall_data::{SyscallBlob, syscall_data};
 

@@ -21,7 +21,8 @@ impl MemCallback for Accesses {
             appended.drain(buffer::Owner::Vcpu(vcpu));
         }
         let exec = capture.current_exec(vcpu.index());
-        buffer::record_memory(vcpu, exec, pc as u64, vaddr, access.info(), access.value());
+        let value = if capture.memory_values { access.value() } else { 0 };
+        buffer::record_memory(vcpu, exec, pc as u64, vaddr, access.info(), value);
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Capture {
     /// Trace and memory events appended in generated code, on a QEMU with the extensions'
     /// version 2; `None`: callbacks.
     pub appended: Option<Appended>,
+    /// Memory events carry the accessed value (someone wants it: `host.memory-values`).
+    pub memory_values: bool,
     guest_base_known: std::sync::atomic::AtomicBool,
     /// 32-bit ARM guest: each block's instruction set is remembered for `disassemble`.
     arm: bool,
@@ -48,7 +50,7 @@ fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
 }
 
 impl Capture {
-    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str, record_reached: bool) -> Self {
+    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str, record_reached: bool, memory_values: bool) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
         // Execution indices order memory and system-call events against the other ordered
         // kinds; with only one ordered kind, column order says it all and the per-event
@@ -59,7 +61,7 @@ impl Capture {
         let trace = kinds.contains(EventKinds::TRACE);
         let memory = kinds.contains(EventKinds::MEMORY);
         let appended = (crate::qemu::extensions::appends_available() && (trace || memory))
-            .then(|| Appended::new(trace || wants_exec_index, trace, memory, true));
+            .then(|| Appended::new(trace || wants_exec_index, trace, memory, memory_values));
         let exec_counter = (wants_exec_index && appended.is_none()).then(Counter::new);
         Self {
             execve_numbers: super::syscalls::execve_numbers(arch),
@@ -72,6 +74,7 @@ impl Capture {
             memory_counts: kinds.contains(EventKinds::MEMORY_COUNTS).then(MemoryCounters::new),
             exec_counter,
             appended,
+            memory_values,
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
             arm: arch == "arm",
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),

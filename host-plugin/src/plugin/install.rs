@@ -80,7 +80,12 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         kinds |= EventKinds::SYSCALLS;
     }
 
-    let capture = Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target, opts.host.coverage);
+    // Values of memory accesses: for the built-in forwarder, or a script that did not decline.
+    let script_values =
+        script.as_ref().is_some_and(|s| s.wants_memory_values()) && subscription.kinds.contains(EventKinds::MEMORY);
+    let memory_values = forwarded.contains(EventKinds::MEMORY) || script_values;
+    let capture =
+        Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target, opts.host.coverage, memory_values);
     crate::capture::install(capture, before_exec).map_err(anyhow::Error::msg)?;
     let coverage = opts.host.coverage.then_some(out);
     if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {
@@ -92,7 +97,14 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         None if kinds.intersects(EventKinds::TRACE | EventKinds::MEMORY) => "callbacks",
         None => "",
     };
-    startup::mark_with("capture", path);
+    let values = if !kinds.contains(EventKinds::MEMORY) {
+        ""
+    } else if memory_values {
+        ", memory with values"
+    } else {
+        ", memory without values"
+    };
+    startup::mark_with("capture", &format!("{path}{values}"));
     buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
     batch::start(script, undelivered_blocks(), forwarding);
     startup::mark("analysis thread");

@@ -29,6 +29,10 @@ pub struct HostState {
     report_budget: u64,
     report_limit_mib: u64,
     log_lines: u64,
+    /// `memory-values` as `init` left it (later calls change nothing: capture is set up).
+    pub(crate) memory_values: bool,
+    /// `init` has returned.
+    pub(crate) initialized: bool,
 }
 
 impl HostState {
@@ -55,6 +59,8 @@ impl HostState {
             report_budget: limits.report_bytes,
             report_limit_mib: limits.report_bytes >> 20,
             log_lines: 0,
+            memory_values: true,
+            initialized: false,
         }
     }
 }
@@ -171,5 +177,11 @@ impl Host for HostState {
 
     fn thread_id(&mut self, vcpu: u32) -> Option<i64> {
         thread_ids::get(vcpu)
+    }
+
+    fn memory_values(&mut self, wanted: bool) {
+        if !self.initialized {
+            self.memory_values = wanted;
+        }
     }
 }

@@ -172,6 +172,7 @@ impl ScriptHost {
                 .call_init(&mut self.store, &compat::run_info(info), &compat::arguments(args))
                 .map(|r| r.map(compat::subscription)),
         };
+        self.store.data_mut().initialized = true;
         match result {
             Ok(result) => result.map(Some).map_err(|msg| anyhow!("script {name}: {msg}")),
             Err(e) => {
@@ -179,6 +180,11 @@ impl ScriptHost {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether the script wants memory values (`memory-values`, called from `init`).
+    pub fn wants_memory_values(&self) -> bool {
+        self.store.data().memory_values
     }
 
     /// One line naming the script, what went wrong, and where in the script.
@@ -302,7 +308,7 @@ fn is_runtime_frame(frame: &str) -> bool {
 
 /// Why a component does not link: another interface version, or another world altogether.
 fn world_mismatch(component: &Component, engine: &Engine) -> String {
-    const OURS: &str = "cannonball:script@0.2.2";
+    const OURS: &str = "cannonball:script@0.2.3";
     const ALSO: &str = "0.1.0";
     let ty = component.component_type();
     let names: Vec<String> =
