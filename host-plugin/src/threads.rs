@@ -12,6 +12,14 @@
 //! - threads our dependencies start (wasmtime's parallel compilation pool, tokio) are started
 //!   from inside [`SignalsBlocked`] sections: install, and a forked child's set-up.
 //!
+//! Scripts compiled with signal-based traps (on a QEMU that hands faults it does not own to
+//! wasmtime, `qemu::extensions::hands_over_faults`) need the four synchronous fault signals
+//! (SIGSEGV, SIGBUS, SIGILL, SIGFPE) unblocked where they run: a blocked synchronous fault
+//! kills the process. The analysis thread unblocks them for its life ([`unblock_faults`]);
+//! calls into a script made elsewhere (install, a forked child's set-up) unblock them for the
+//! call ([`FaultsUnblocked`]). A process-directed one of the four that lands on such a thread
+//! goes back to the process from QEMU's handler (patch 0007), to a guest thread.
+//!
 //! The one exception is glibc's: every thread it starts unblocks glibc's internal
 //! cancellation signal (32), whose handler ignores signals that the process did not send
 //! itself; QEMU maps no guest signal onto it.
@@ -65,6 +73,56 @@ impl Drop for SignalsBlocked {
                 std::ptr::null_mut::<u64>(),
                 8usize,
             );
+        }
+    }
+}
+
+/// SIGSEGV, SIGBUS, SIGILL, SIGFPE as a kernel signal set.
+const FAULTS: u64 =
+    (1 << (libc::SIGSEGV - 1)) | (1 << (libc::SIGBUS - 1)) | (1 << (libc::SIGILL - 1)) | (1 << (libc::SIGFPE - 1));
+
+fn sigprocmask(how: libc::c_int, set: u64) -> u64 {
+    let set = [set];
+    let mut previous = [0u64; 1];
+    // SAFETY: rt_sigprocmask on the calling thread with valid 8-byte sets.
+    unsafe {
+        libc::syscall(libc::SYS_rt_sigprocmask, how, set.as_ptr(), previous.as_mut_ptr(), 8usize);
+    }
+    previous[0]
+}
+
+/// Unblocks the synchronous fault signals on the calling thread for good, when scripts run
+/// with signal-based traps (see the module docs).
+pub fn unblock_faults() {
+    if crate::qemu::extensions::hands_over_faults() {
+        sigprocmask(libc::SIG_UNBLOCK, FAULTS);
+    }
+}
+
+/// While alive, the synchronous fault signals are unblocked on the calling thread (when
+/// scripts run with signal-based traps): around calls into a script outside the analysis
+/// thread. Dropping it restores the previous mask.
+pub struct FaultsUnblocked {
+    previous: Option<u64>,
+}
+
+impl FaultsUnblocked {
+    pub fn new() -> Self {
+        let previous = crate::qemu::extensions::hands_over_faults().then(|| sigprocmask(libc::SIG_UNBLOCK, FAULTS));
+        Self { previous }
+    }
+}
+
+impl Default for FaultsUnblocked {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for FaultsUnblocked {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous {
+            sigprocmask(libc::SIG_SETMASK, previous);
         }
     }
 }

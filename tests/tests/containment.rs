@@ -151,3 +151,31 @@ fn the_sandbox_denies_files_environment_and_network() {
     assert!(probe.contains("socket: denied"), "{probe}");
     assert!(probe.contains("udp: denied"), "{probe}");
 }
+
+/// On our QEMU scripts run with wasmtime's signal-based traps: an out-of-bounds access is a
+/// guard-page fault (SIGSEGV) and `unreachable` an illegal instruction (SIGILL) on the
+/// analysis thread, which QEMU's handler passes to wasmtime (patch 0007). Also while the guest
+/// itself takes SIGSEGV, SIGBUS and SIGFPE in its own handlers 300 times each (QEMU
+/// re-installs its host handlers when the guest sets them), and on the callback path with
+/// explicit bounds checks (`cargo xtask test` runs this file again with
+/// `CANNONBALL_CAPTURE=callbacks`).
+#[test]
+fn traps_of_both_kinds_are_contained_while_the_guest_handles_its_own_faults() {
+    for (how, trap) in [("oob", "out of bounds memory access"), ("trap", "wasm `unreachable` instruction executed")] {
+        for at in ["init", "events", "finish"] {
+            let work = TempDir::new("fault-traps");
+            let options = [
+                format!("script={}", script("misbehave").display()),
+                format!("out={}", work.join("out").display()),
+                format!("at={at}"),
+                format!("how={how}"),
+            ];
+            let run = run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], &program("fault_loop"), &["300"], &work);
+            assert!(run.output.status.success(), "{how} at {at}: exit {:?}: {}", run.output.status, run.stderr());
+            assert_eq!(run.stdout().trim(), "thread 0: SIGSEGV 300, SIGBUS 300, SIGFPE 300, sum 7800", "{how} at {at}");
+            let line = the_error_line(&run);
+            assert!(line.contains(trap), "{how} at {at}: {line}");
+            assert!(line.ends_with("detached, the guest runs on without it"), "{line}");
+        }
+    }
+}

@@ -82,6 +82,11 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
             vec![cb("census", &["kinds=memory"])?],
             None,
         )),
+        config(
+            "cannonball memory, values declined (census values=false)",
+            vec![cb("census", &["kinds=memory", "values=false"])?],
+            None,
+        ),
         config("cannonball forward=memory to /dev/null, no script", vec![fwd("memory")?], None),
         config("C libmem callback=true", vec![c("mem", &["callback=true"])?], None),
         Config { small_input: true, ..config("C execlog (small input)", vec![c("execlog", &[])?], None) },
@@ -142,7 +147,7 @@ fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) ->
     println!("|---|---|---|---|---|---|---|---|---|");
     let tables = dir.join("parquet");
     let consumers: [(&str, Vec<String>, f64); 2] = [
-        ("dump --count", vec![], 100e6),
+        ("dump --count", vec![], 500e6),
         ("dump --parquet", vec!["--parquet".into(), tables.display().to_string()], 200e6),
     ];
     for (name, options, target) in consumers {

@@ -119,12 +119,15 @@ pub fn test(args: &[String]) -> Result<()> {
             .args(["test", "--release", "--workspace"])
             .args(args),
     )?;
-    // Our QEMU appends trace and memory events in generated code (qemu/patches/0006-*); a
-    // QEMU without the patch gets callbacks. Both paths must match the oracles: the tests
-    // that compare captured events with QEMU's plugins, strace and known output run again
-    // with the plugin told to use callbacks.
+    // Our QEMU appends trace and memory events in generated code (qemu/patches/0006-*) and
+    // lets scripts use signal-based traps (0007); a QEMU without the patches gets callbacks
+    // and explicit bounds checks. Both must hold: the tests that compare captured events with
+    // QEMU's plugins, strace and known output, and the containment tests, run again with the
+    // plugin told to act as on a QEMU without them.
     if args.is_empty() {
-        eprintln!("xtask: the event oracle tests again on the callback path (CANNONBALL_CAPTURE=callbacks)");
+        eprintln!(
+            "xtask: the event oracle and containment tests again on the fallback path (CANNONBALL_CAPTURE=callbacks)"
+        );
         let mut again = Command::new(cargo);
         again.current_dir(&root).env("XDG_CACHE_HOME", &cache).env("CANNONBALL_CAPTURE", "callbacks");
         again.args(["test", "--release", "-p", "cannonball-tests"]);
@@ -136,9 +139,10 @@ pub fn test(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Test files whose oracles check trace, memory and system call events (run on both capture
-/// paths).
+/// Test files whose oracles check trace, memory and system call events, and the containment
+/// tests (run on both paths).
 const CALLBACK_PATH_TESTS: &[&str] = &[
+    "containment",
     "capture",
     "foreign",
     "signals",

@@ -32,6 +32,13 @@ impl Misbehave {
         }
         match self.how.as_str() {
             "trap" => panic!("misbehaving on purpose in {here}"),
+            // A load far outside the linear memory: a guard-page fault (SIGSEGV) with
+            // signal-based traps, an explicit bounds check otherwise.
+            "oob" => {
+                let far = std::hint::black_box(0xffff_fff0usize) as *const u64;
+                // SAFETY: none; it traps, which is the point.
+                std::hint::black_box(unsafe { std::ptr::read_volatile(far) });
+            }
             "loop" => {
                 let mut x = 1u64;
                 loop {
@@ -98,7 +105,7 @@ impl Script for Misbehave {
     fn arguments() -> Vec<ArgumentSpec> {
         vec![
             ArgumentSpec::text("at", "where to misbehave: init, blocks, events, thread, finish").default("none"),
-            ArgumentSpec::text("how", "trap, loop, hog, flood, log-flood, big-report").default("trap"),
+            ArgumentSpec::text("how", "trap, oob, loop, hog, flood, log-flood, big-report").default("trap"),
             ArgumentSpec::boolean("probe", "try what the sandbox denies; results in probe.txt").default("false"),
         ]
     }
@@ -140,3 +147,4 @@ impl Script for Misbehave {
 }
 
 export_script!(Misbehave);
+

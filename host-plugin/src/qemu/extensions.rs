@@ -2,9 +2,10 @@
 //! time so that the plugin also runs on a QEMU without them.
 //!
 //! Version 1: block cuts and the user exit status. Version 2: appending inline operations
-//! (`capture::appended`). `CANNONBALL_CAPTURE=callbacks` in QEMU's environment makes the
-//! plugin ignore version 2 and capture through callbacks, as on a QEMU without it (the tests
-//! run both paths).
+//! (`capture::appended`). Version 3: QEMU hands faults it does not own to the handlers
+//! installed before its own, so scripts may run with wasmtime's signal-based traps.
+//! `CANNONBALL_CAPTURE=callbacks` in QEMU's environment makes the plugin ignore versions 2
+//! and 3, as on a QEMU without them: callbacks and explicit bounds checks (the tests run both).
 
 use std::ffi::{CStr, c_int, c_uint, c_void};
 use std::sync::OnceLock;
@@ -43,6 +44,8 @@ struct Api {
     register_tb_cut: RegisterTbCut,
     user_exit_status: UserExitStatus,
     appends: Option<Appends>,
+    /// Version 3 (and not forced off).
+    hands_over_faults: bool,
 }
 
 /// Version 2: appending inline operations.
@@ -97,6 +100,7 @@ fn api() -> Option<&'static Api> {
                     c"qemu_plugin_user_exit_status",
                 )?),
                 appends,
+                hands_over_faults: version >= 3 && !forced_callbacks,
             })
         }
     })
@@ -111,6 +115,12 @@ pub fn available() -> bool {
 /// Version 2 (appending inline operations), unless `CANNONBALL_CAPTURE=callbacks`.
 pub(super) fn appends() -> Option<Appends> {
     api()?.appends
+}
+
+/// True when QEMU hands faults it does not own (in a script's compiled code) to the handler
+/// installed before its own: scripts may use signal-based traps.
+pub fn hands_over_faults() -> bool {
+    api().is_some_and(|api| api.hands_over_faults)
 }
 
 /// True when capture can append in generated code (`capture::appended`).

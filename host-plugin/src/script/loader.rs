@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
+use cannonball_script_cache::Traps;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
@@ -54,7 +55,9 @@ impl ScriptFactory {
             );
         }
 
-        let engine = Engine::new(&cannonball_script_cache::script_config())
+        // Guard pages and signals only where QEMU passes a script's faults on to wasmtime.
+        let traps = if crate::qemu::extensions::hands_over_faults() { Traps::Signals } else { Traps::Explicit };
+        let engine = Engine::new(&cannonball_script_cache::script_config(traps))
             .map_err(|e| anyhow!("{e:#}"))
             .context("cannot create the Wasm engine")?;
         crate::startup::mark("engine");
@@ -92,6 +95,8 @@ impl ScriptFactory {
 
     /// A fresh instance. In a forked child, `forked_pid` names its reports.
     pub fn instantiate(&self, forked_pid: Option<u32>) -> Result<ScriptHost> {
+        // Outside the analysis thread: the script's traps need the fault signals.
+        let _faults = crate::threads::FaultsUnblocked::new();
         limits::ensure_ticker(&self.engine);
         crate::startup::mark("ticker");
         let state = HostState::new(
@@ -150,6 +155,8 @@ impl ScriptHost {
     /// Calls the script's `describe`. A trap here is fatal: without a description the
     /// arguments cannot be checked.
     pub fn describe(&mut self) -> Result<ScriptInfo> {
+        // Outside the analysis thread: the script's traps need the fault signals.
+        let _faults = crate::threads::FaultsUnblocked::new();
         self.arm();
         let described = match &self.script {
             Instance::Current(s) => s.call_describe(&mut self.store),
@@ -164,6 +171,8 @@ impl ScriptHost {
     /// Calls the script's `init`; its error string becomes ours (bad input: fatal). A trap
     /// follows `on-error`: detached, the guest runs without the script (`None`).
     pub fn init(&mut self, info: &RunInfo, args: &[Argument]) -> Result<Option<Subscription>> {
+        // Outside the analysis thread: the script's traps need the fault signals.
+        let _faults = crate::threads::FaultsUnblocked::new();
         self.arm();
         let name = self.name().to_owned();
         let result = match &self.script {
@@ -280,6 +289,8 @@ impl ScriptHost {
     /// Calls the script's `finish`. A trap follows `on-error`; an error the script returns is
     /// reported as one line.
     pub fn finish(&mut self, summary: &RunSummary) -> Result<()> {
+        // Outside the analysis thread: the script's traps need the fault signals.
+        let _faults = crate::threads::FaultsUnblocked::new();
         let name = self.name().to_owned();
         if self.broken {
             return Ok(()); // already reported when it failed
