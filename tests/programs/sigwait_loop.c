@@ -1,6 +1,8 @@
 // SIGUSR2 blocked in every thread, taken with sigwait by one of them, `rounds` times
 // (argv[2], default 300). argv[1] names the sender: "self" (a thread of this process calls
 // kill(getpid(), SIGUSR2)) or "child" (a forked child process sends them to its parent).
+// argv[3] "fpe" or "segv" sends SIGFPE or SIGSEGV instead (kill()ed, not faults: the signals
+// the threads that run scripts under QEMU leave unblocked).
 // Each signal is acknowledged before the next is sent, so none coalesce. Four more threads
 // compute meanwhile.
 #define _GNU_SOURCE
@@ -20,6 +22,7 @@ static atomic_int stop;
 static int rounds;
 static int ack[2];   /* waiter -> sender: one byte per signal taken */
 static long taken;
+static int signo = SIGUSR2;
 
 static void *busy(void *arg) {
     uint64_t x = (uintptr_t)arg;
@@ -31,10 +34,10 @@ static void *waiter(void *arg) {
     (void)arg;
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, signo);
     for (int i = 0; i < rounds; i++) {
         int sig = 0;
-        if (sigwait(&set, &sig) != 0 || sig != SIGUSR2) { fprintf(stderr, "sigwait failed\n"); exit(4); }
+        if (sigwait(&set, &sig) != 0 || sig != signo) { fprintf(stderr, "sigwait failed\n"); exit(4); }
         taken++;
         if (write(ack[1], "a", 1) != 1) exit(5);
     }
@@ -44,7 +47,7 @@ static void *waiter(void *arg) {
 static void send_all(pid_t to) {
     char c;
     for (int i = 0; i < rounds; i++) {
-        if (kill(to, SIGUSR2) != 0) { perror("kill"); exit(6); }
+        if (kill(to, signo) != 0) { perror("kill"); exit(6); }
         if (read(ack[0], &c, 1) != 1) exit(7);
     }
 }
@@ -58,9 +61,10 @@ static void *self_sender(void *arg) {
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "self";
     rounds = argc > 2 ? atoi(argv[2]) : 300;
+    if (argc > 3) signo = strcmp(argv[3], "fpe") == 0 ? SIGFPE : strcmp(argv[3], "segv") == 0 ? SIGSEGV : SIGUSR2;
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, signo);
     pthread_sigmask(SIG_BLOCK, &set, NULL);   /* inherited by every thread */
     if (pipe(ack) != 0) return 2;
 
@@ -88,6 +92,7 @@ int main(int argc, char **argv) {
     }
     atomic_store(&stop, 1);
     for (int i = 0; i < BUSY; i++) pthread_join(b[i], NULL);
-    printf("sigwait (%s): took SIGUSR2 %ld times of %d\n", mode, taken, rounds);
+    const char *name = signo == SIGFPE ? "SIGFPE" : signo == SIGSEGV ? "SIGSEGV" : "SIGUSR2";
+    printf("sigwait (%s): took %s %ld times of %d\n", mode, name, taken, rounds);
     return taken == rounds ? 0 : 1;
 }
