@@ -257,6 +257,31 @@ fn exit_group_from_a_worker_thread() {
     assert_eq!(c.syscalls[&231], (1, 0, 1), "one exit_group, never returned");
 }
 
+/// One run of `threads` with `oracles` and census (`census_args` added) in the same QEMU, on
+/// the capture path `setting` (`CANNONBALL_CAPTURE`, none: our QEMU's default), with the
+/// start-up line on: (stderr, the oracles' log, census.txt).
+fn run_on_path(setting: Option<&str>, oracles: Vec<String>, census_args: &[String]) -> (String, String, Census) {
+    let work = TempDir::new("capture-path");
+    let out = work.join("out");
+    let mut census = vec![format!("script={}", script("census").display()), format!("out={}", out.display())];
+    census.extend(census_args.iter().cloned());
+    let mut plugins = oracles;
+    plugins.push(plugin_arg(&plugin(), &census));
+    let log = work.join("qemu-plugin.log");
+    let mut cmd = cannonball_tests::qemu_command("x86_64", &plugins, &program("threads"), &[], &log);
+    cmd.current_dir(work.path()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
+    cmd.env("CANNONBALL_STARTUP_TIMES", "1").env_remove("CANNONBALL_CAPTURE");
+    if let Some(setting) = setting {
+        cmd.env("CANNONBALL_CAPTURE", setting);
+    }
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    let c = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
+    (stderr, log, c)
+}
+
 /// Our QEMU carries the appending operations (qemu/patches/0006-*): trace and memory events
 /// are appended in generated code; `CANNONBALL_CAPTURE=callbacks` (how `cargo xtask test`
 /// runs the oracle tests a second time) switches to the callbacks a QEMU without the patch
@@ -264,33 +289,13 @@ fn exit_group_from_a_worker_thread() {
 #[test]
 fn both_capture_paths_are_real_and_agree() {
     for (setting, path) in [(None, "appended in generated code"), (Some("callbacks"), "callbacks")] {
-        let work = TempDir::new("capture-path");
-        let out = work.join("out");
+        let work = TempDir::new("capture-oracles");
         let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
-        let plugins = [
-            plugin_arg(&oracle_plugin("insn"), &[]),
-            mem_r,
-            mem_w,
-            plugin_arg(&oracle_plugin("bb"), &[]),
-            plugin_arg(
-                &plugin(),
-                &[format!("script={}", script("census").display()), format!("out={}", out.display())],
-            ),
-        ];
-        let log = work.join("qemu-plugin.log");
-        let mut cmd = cannonball_tests::qemu_command("x86_64", &plugins, &program("threads"), &[], &log);
-        cmd.current_dir(work.path()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
-        cmd.env("CANNONBALL_STARTUP_TIMES", "1").env_remove("CANNONBALL_CAPTURE");
-        if let Some(setting) = setting {
-            cmd.env("CANNONBALL_CAPTURE", setting);
-        }
-        let output = cmd.output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{stderr}");
+        let oracles =
+            vec![plugin_arg(&oracle_plugin("insn"), &[]), mem_r, mem_w, plugin_arg(&oracle_plugin("bb"), &[])];
+        let (stderr, log, c) = run_on_path(setting, oracles, &[]);
         assert!(stderr.contains(&format!("({path}")), "capture path {path:?} reported: {stderr}");
-        let log = std::fs::read_to_string(&log).unwrap();
         let oracles: Vec<Oracle> = oracle::sections(&log).iter().map(|s| oracle_of(s)).collect();
-        let c = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
         assert_eq!(c.get("trace-instructions"), oracles[0].insns, "{path}: trace = libinsn");
         assert_eq!(c.get("block-execs"), oracles[0].bbs, "{path}: block executions = libbb");
         assert_eq!(c.get("mem-reads"), oracles[0].reads, "{path}: reads = libmem");
@@ -307,28 +312,11 @@ fn memory_values_only_for_scripts_that_want_them() {
     for setting in [None, Some("callbacks")] {
         for (values, note) in [("false", "memory without values"), ("true", "memory with values")] {
             let work = TempDir::new("memory-values");
-            let out = work.join("out");
-            let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
-            let census = [
-                format!("script={}", script("census").display()),
-                format!("out={}", out.display()),
-                "kinds=memory".to_owned(),
-                format!("values={values}"),
-            ];
-            let plugins = [mem_r, mem_w, plugin_arg(&plugin(), &census)];
-            let log = work.join("qemu-plugin.log");
-            let mut cmd = cannonball_tests::qemu_command("x86_64", &plugins, &program("threads"), &[], &log);
-            cmd.current_dir(work.path()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
-            cmd.env("CANNONBALL_STARTUP_TIMES", "1").env_remove("CANNONBALL_CAPTURE");
-            if let Some(setting) = setting {
-                cmd.env("CANNONBALL_CAPTURE", setting);
-            }
-            let output = cmd.output().unwrap();
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(output.status.success(), "{stderr}");
+            let oracles = cannonball_tests::libmem_reads_writes(&work).to_vec();
+            let args = ["kinds=memory".to_owned(), format!("values={values}")];
+            let (stderr, log, c) = run_on_path(setting, oracles, &args);
             assert!(stderr.contains(note), "values={values} {setting:?}: {stderr}");
-            let (reads, writes) = oracle::mem_reads_writes(&std::fs::read_to_string(&log).unwrap());
-            let c = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
+            let (reads, writes) = oracle::mem_reads_writes(&log);
             assert_eq!((c.get("mem-reads"), c.get("mem-writes")), (reads, writes), "values={values} {setting:?}");
         }
     }

@@ -93,19 +93,11 @@ pub fn record_memory(vcpu: Vcpu<'_>, exec: u64, pc: u64, addr: u64, info: u32, v
     }
 }
 
-/// [`record_exec`] for whoever may touch the buffer (draining appended events, see
-/// `capture::appended`).
-#[inline]
-pub fn record_exec_for(owner: Owner<'_>, block: u32) {
-    // SAFETY: the owning thread, or its buffer is the caller's (the `Owner` proof).
-    unsafe { owner.slot().record_exec(block) }
-}
-
 /// Block executions in bulk (ids in the low 32 bits of each word), for whoever may touch
-/// the buffer.
+/// the buffer (draining appended events, see `capture::appended`).
 #[inline]
 pub fn record_execs_for(owner: Owner<'_>, words: &[u64]) {
-    // SAFETY: as in `record_exec_for`.
+    // SAFETY: the owning thread, or its buffer is the caller's (the `Owner` proof).
     unsafe { owner.slot().record_execs(words) }
 }
 
@@ -118,19 +110,8 @@ pub fn record_memory_records_for(
     step: usize,
     pc_of: impl Fn(u64) -> u64,
 ) {
-    // SAFETY: as in `record_exec_for`.
+    // SAFETY: as in `record_execs_for`.
     unsafe { owner.slot().record_memory_records(exec, records, step, pc_of) }
-}
-
-/// [`record_memory`] for whoever may touch the buffer.
-#[inline]
-pub fn record_memory_for(owner: Owner<'_>, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
-    let s = owner.slot();
-    // SAFETY: as in `record_exec_for`.
-    unsafe {
-        let packed = s.packed_mem_info(info);
-        s.record_memory(exec, pc, addr, packed, value)
-    }
 }
 
 /// `data` fills in the call's strings and buffers read at entry (see `Slot`).
