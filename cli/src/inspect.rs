@@ -24,11 +24,12 @@ pub fn inspect(path: &Path) -> Result<()> {
     if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
         bail!("{} is a core Wasm module, not a component", path.display());
     }
-    // The plugin's engine settings on our QEMU (signal-based traps) and its cache of compiled
+    // The plugin's engine settings on our QEMU (`Traps::inside_qemu`) and its cache of compiled
     // scripts (the default directory): inspecting a script compiles it once for the runs that
     // follow, and inspecting it again loads it.
-    let engine = Engine::new(&cannonball_script_cache::script_config(cannonball_script_cache::Traps::Signals))
-        .map_err(|e| anyhow!("{e:#}"))?;
+    let engine =
+        Engine::new(&cannonball_script_cache::script_config(cannonball_script_cache::Traps::inside_qemu(true)))
+            .map_err(|e| anyhow!("{e:#}"))?;
     let compiled =
         cannonball_script_cache::compile(&engine, &bytes, &cannonball_script_cache::Setting::from_option(None))
             .map_err(|e| anyhow!("{e:#}"))

@@ -52,8 +52,9 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
     if !bytes.starts_with(b"\0asm") || bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
         bail!("script {} is not a WebAssembly component", script.display());
     }
-    let engine = Engine::new(&cannonball_script_cache::script_config(cannonball_script_cache::Traps::Signals))
-        .map_err(|e| anyhow!("{e:#}"))?;
+    let engine =
+        Engine::new(&cannonball_script_cache::script_config(cannonball_script_cache::Traps::inside_qemu(true)))
+            .map_err(|e| anyhow!("{e:#}"))?;
     let compiled =
         cannonball_script_cache::compile(&engine, &bytes, &cannonball_script_cache::Setting::from_option(None))
             .map_err(|e| anyhow!("{e:#}"))

@@ -13,7 +13,7 @@
 //!   from inside [`SignalsBlocked`] sections: install, and a forked child's set-up.
 //!
 //! Scripts compiled with signal-based traps (on a QEMU that hands faults it does not own to
-//! wasmtime, `qemu::extensions::hands_over_faults`) need the four synchronous fault signals
+//! wasmtime, `qemu::extensions::script_traps`; off for now) need the four synchronous fault signals
 //! (SIGSEGV, SIGBUS, SIGILL, SIGFPE) unblocked where they run: a blocked synchronous fault
 //! kills the process. The analysis thread unblocks them for its life ([`unblock_faults`]);
 //! calls into a script made elsewhere (install, a forked child's set-up) unblock them for the
@@ -94,7 +94,7 @@ fn sigprocmask(how: libc::c_int, set: u64) -> u64 {
 /// Unblocks the synchronous fault signals on the calling thread for good, when scripts run
 /// with signal-based traps (see the module docs).
 pub fn unblock_faults() {
-    if crate::qemu::extensions::hands_over_faults() {
+    if crate::qemu::extensions::script_traps() == cannonball_script_cache::Traps::Signals {
         sigprocmask(libc::SIG_UNBLOCK, FAULTS);
     }
 }
@@ -108,7 +108,8 @@ pub struct FaultsUnblocked {
 
 impl FaultsUnblocked {
     pub fn new() -> Self {
-        let previous = crate::qemu::extensions::hands_over_faults().then(|| sigprocmask(libc::SIG_UNBLOCK, FAULTS));
+        let signal_traps = crate::qemu::extensions::script_traps() == cannonball_script_cache::Traps::Signals;
+        let previous = signal_traps.then(|| sigprocmask(libc::SIG_UNBLOCK, FAULTS));
         Self { previous }
     }
 }

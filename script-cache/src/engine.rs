@@ -16,6 +16,23 @@ pub enum Traps {
     Signals,
 }
 
+/// Whether scripts use signal-based traps inside a QEMU that hands faults over (our patch
+/// 0007, cannonball extensions version 3). Off for now: the script's thread must then take
+/// SIGSEGV/SIGBUS/SIGILL/SIGFPE, and a process-directed one sent with kill() can bounce
+/// between that thread and QEMU's (tests/tests/signals.rs,
+/// `sigwait_for_fault_signals_the_process_sends_itself`, hung). One constant so that the
+/// plugin and `cannonball inspect` always compile alike and share cache entries.
+pub const SIGNAL_TRAPS_IN_QEMU: bool = false;
+
+impl Traps {
+    /// The setting the plugin uses on a QEMU that hands faults over (`hands_over_faults`),
+    /// and the one `cannonball inspect` and the merge step compile with, so that their cache
+    /// entries serve the plugin's runs on our QEMU.
+    pub fn inside_qemu(hands_over_faults: bool) -> Traps {
+        if hands_over_faults && SIGNAL_TRAPS_IN_QEMU { Traps::Signals } else { Traps::Explicit }
+    }
+}
+
 /// Components, epoch interruption, traps as given.
 pub fn script_config(traps: Traps) -> Config {
     let mut config = Config::new();

@@ -1,8 +1,10 @@
 // SIGUSR2 blocked in every thread, taken with sigwait by one of them, `rounds` times
 // (argv[2], default 300). argv[1] names the sender: "self" (a thread of this process calls
 // kill(getpid(), SIGUSR2)) or "child" (a forked child process sends them to its parent).
-// argv[3] "fpe" or "segv" sends SIGFPE or SIGSEGV instead (kill()ed, not faults: the signals
-// the threads that run scripts under QEMU leave unblocked).
+// argv[3] "fpe" or "segv" sends SIGFPE or SIGSEGV instead (kill()ed, not faults: signals
+// a thread running a script with signal-based traps leaves unblocked). Plain QEMU never
+// finishes "segv": it keeps SIGSEGV unblocked on every host thread, and one that lands on a
+// thread whose guest mask blocks it stays pending there.
 // Each signal is acknowledged before the next is sent, so none coalesce. Four more threads
 // compute meanwhile.
 #define _GNU_SOURCE

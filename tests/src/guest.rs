@@ -96,7 +96,9 @@ impl Guest {
         let feeder = std::thread::spawn(move || {
             let _ = stdin.write_all(&input);
         });
+        let watchdog = crate::watchdog::Watchdog::start(child.id(), format!("{}", self.program.display()));
         let output = child.wait_with_output().unwrap();
+        watchdog.finish();
         feeder.join().unwrap();
         GuestRun {
             status: output.status,

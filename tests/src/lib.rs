@@ -16,6 +16,7 @@ pub mod guest;
 pub mod objdump;
 pub mod oracle;
 pub mod strace;
+pub mod watchdog;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -135,7 +136,7 @@ pub fn run_qemu(arch: &str, plugins: &[String], program: &Path, args: &[&str], w
     cmd.current_dir(work.path());
     // A stable environment: the guest's work must not depend on the caller's locale.
     cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
-    let output = cmd.output().expect("cannot start qemu");
+    let output = watchdog::output(&mut cmd);
     let plugin_log = std::fs::read_to_string(&log).unwrap_or_default();
     QemuRun { output, plugin_log }
 }

@@ -43,12 +43,17 @@ fn sigwait_for_signals_the_process_sends_itself() {
     c.assert_counts_exact();
 }
 
-/// SIGFPE and SIGSEGV sent with kill(), not faults: on our QEMU the thread running the
-/// script leaves those unblocked (its traps are signals), so some land there; QEMU's handler
-/// (patch 0007) passes them back to the process, and the guest's sigwait takes every one.
+/// SIGFPE sent with kill(), not a fault: when scripts run with signal-based traps, the thread
+/// running the script leaves it unblocked, so some land there; QEMU's handler (patch 0007)
+/// must pass them back to the process, and the guest's sigwait take every one. (With the
+/// traps switched off, as now, the plugin's threads block it like every other signal.)
 #[test]
 fn sigwait_for_fault_signals_the_process_sends_itself() {
-    for (arg, name) in [("fpe", "SIGFPE"), ("segv", "SIGSEGV")] {
+    // SIGSEGV and SIGBUS sent with kill() are not here: QEMU keeps them unblocked on every
+    // host thread (a guest fault must never be blocked), so one lands on a thread whose
+    // guest mask blocks it and stays pending there; plain QEMU never returns
+    // (docs/signals.md).
+    for (arg, name) in [("fpe", "SIGFPE")] {
         let (c, _w) = run("sigwait_loop", &["self", "400", arg], false);
         assert_eq!(ending(&c.plain.status), "exit 0", "plain QEMU: {}", c.plain.stderr);
         assert!(c.plain.stdout.contains(&format!("took {name} 400 times of 400")), "{}", c.plain.stdout);

@@ -112,16 +112,16 @@ pub fn test(args: &[String]) -> Result<()> {
     )?;
     // Compiled scripts go to a cache of the tests' own, not the user's ~/.cache/cannonball.
     let cache = Tree::source().target().join("test-cache");
+    // --no-fail-fast: one run reports every failing test binary, not only the first.
     build::run(
         Command::new(&cargo)
             .current_dir(&root)
             .env("XDG_CACHE_HOME", &cache)
-            .args(["test", "--release", "--workspace"])
+            .args(["test", "--release", "--no-fail-fast", "--workspace"])
             .args(args),
     )?;
-    // Our QEMU appends trace and memory events in generated code (qemu/patches/0006-*) and
-    // lets scripts use signal-based traps (0007); a QEMU without the patches gets callbacks
-    // and explicit bounds checks. Both must hold: the tests that compare captured events with
+    // Our QEMU appends trace and memory events in generated code (qemu/patches/0006-*); a
+    // QEMU without the patch gets callbacks. Both must hold: the tests that compare captured events with
     // QEMU's plugins, strace and known output, and the containment tests, run again with the
     // plugin told to act as on a QEMU without them.
     if args.is_empty() {
@@ -130,7 +130,7 @@ pub fn test(args: &[String]) -> Result<()> {
         );
         let mut again = Command::new(cargo);
         again.current_dir(&root).env("XDG_CACHE_HOME", &cache).env("CANNONBALL_CAPTURE", "callbacks");
-        again.args(["test", "--release", "-p", "cannonball-tests"]);
+        again.args(["test", "--release", "--no-fail-fast", "-p", "cannonball-tests"]);
         for test in CALLBACK_PATH_TESTS {
             again.args(["--test", test]);
         }

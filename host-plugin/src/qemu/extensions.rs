@@ -40,9 +40,6 @@ pub(super) type MemAppend =
 /// `qemu_plugin_insn_inline_mem_accesses(insn)`.
 pub(super) type InlineMemAccesses = unsafe extern "C" fn(*const sys::qemu_plugin_insn) -> usize;
 
-/// Whether scripts may use signal-based traps on a QEMU with version 3 (see `api`).
-const SIGNAL_TRAPS: bool = false;
-
 struct Api {
     register_tb_cut: RegisterTbCut,
     user_exit_status: UserExitStatus,
@@ -103,11 +100,9 @@ fn api() -> Option<&'static Api> {
                     c"qemu_plugin_user_exit_status",
                 )?),
                 appends,
-                // Off for now: with it, the script's thread takes SIGSEGV/SIGBUS/SIGILL/SIGFPE,
-                // and a process-directed one (kill) can bounce between that thread and QEMU's
-                // (tests/tests/signals.rs sigwait_for_fault_signals_the_process_sends_itself
-                // hung). Explicit bounds checks until that is solved (docs/performance.md).
-                hands_over_faults: version >= 3 && !forced_callbacks && SIGNAL_TRAPS,
+                // Whether scripts then use signal-based traps is script-cache's
+                // SIGNAL_TRAPS_IN_QEMU (off for now, docs/containment.md).
+                hands_over_faults: version >= 3 && !forced_callbacks,
             })
         }
     })
@@ -128,6 +123,12 @@ pub(super) fn appends() -> Option<Appends> {
 /// installed before its own: scripts may use signal-based traps.
 pub fn hands_over_faults() -> bool {
     api().is_some_and(|api| api.hands_over_faults)
+}
+
+/// How this QEMU's scripts catch traps: signal-based only where QEMU hands faults over and
+/// script-cache's `SIGNAL_TRAPS_IN_QEMU` allows it (the same rule `cannonball inspect` uses).
+pub fn script_traps() -> cannonball_script_cache::Traps {
+    cannonball_script_cache::Traps::inside_qemu(hands_over_faults())
 }
 
 /// True when capture can append in generated code (`capture::appended`).

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use cannonball_script_cache::Traps;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
@@ -56,7 +55,7 @@ impl ScriptFactory {
         }
 
         // Guard pages and signals only where QEMU passes a script's faults on to wasmtime.
-        let traps = if crate::qemu::extensions::hands_over_faults() { Traps::Signals } else { Traps::Explicit };
+        let traps = crate::qemu::extensions::script_traps();
         let engine = Engine::new(&cannonball_script_cache::script_config(traps))
             .map_err(|e| anyhow!("{e:#}"))
             .context("cannot create the Wasm engine")?;
