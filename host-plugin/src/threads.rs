@@ -13,12 +13,14 @@
 //!   from inside [`SignalsBlocked`] sections: install, and a forked child's set-up.
 //!
 //! Scripts compiled with signal-based traps (on a QEMU that hands faults it does not own to
-//! wasmtime, `qemu::extensions::script_traps`; off for now) need the four synchronous fault signals
+//! wasmtime, `qemu::extensions::script_traps`) need the four synchronous fault signals
 //! (SIGSEGV, SIGBUS, SIGILL, SIGFPE) unblocked where they run: a blocked synchronous fault
 //! kills the process. The analysis thread unblocks them for its life ([`unblock_faults`]);
 //! calls into a script made elsewhere (install, a forked child's set-up) unblock them for the
 //! call ([`FaultsUnblocked`]). A process-directed one of the four that lands on such a thread
-//! goes back to the process from QEMU's handler (patch 0007), to a guest thread.
+//! goes back to the process from QEMU's handler (patch 0007), to a guest thread, and stays
+//! blocked on this one until it opens them again (else it would take it back at once, over
+//! and over, while the guest thread that waits for it may be waiting for this one).
 //!
 //! The one exception is glibc's: every thread it starts unblocks glibc's internal
 //! cancellation signal (32), whose handler ignores signals that the process did not send
@@ -91,8 +93,10 @@ fn sigprocmask(how: libc::c_int, set: u64) -> u64 {
     previous[0]
 }
 
-/// Unblocks the synchronous fault signals on the calling thread for good, when scripts run
-/// with signal-based traps (see the module docs).
+/// Unblocks the synchronous fault signals on the calling thread, when scripts run with
+/// signal-based traps (see the module docs). The analysis thread calls it before each
+/// message: QEMU's handler leaves one blocked that the guest sent to the process and that
+/// landed here, once it has passed it back.
 pub fn unblock_faults() {
     if crate::qemu::extensions::script_traps() == cannonball_script_cache::Traps::Signals {
         sigprocmask(libc::SIG_UNBLOCK, FAULTS);

@@ -17,12 +17,13 @@ pub enum Traps {
 }
 
 /// Whether scripts use signal-based traps inside a QEMU that hands faults over (our patch
-/// 0007, cannonball extensions version 3). Off for now: the script's thread must then take
-/// SIGSEGV/SIGBUS/SIGILL/SIGFPE, and a process-directed one sent with kill() can bounce
-/// between that thread and QEMU's (tests/tests/signals.rs,
-/// `sigwait_for_fault_signals_the_process_sends_itself`, hung). One constant so that the
-/// plugin and `cannonball inspect` always compile alike and share cache entries.
-pub const SIGNAL_TRAPS_IN_QEMU: bool = false;
+/// 0007, cannonball extensions version 3). The script's thread then takes SIGSEGV, SIGBUS,
+/// SIGILL and SIGFPE; one the guest sends to its process with kill() and that lands there
+/// goes back to the process from QEMU's handler (tests/tests/signals.rs,
+/// `sigwait_for_fault_signals_the_process_sends_itself`). One constant, so that the plugin
+/// and `cannonball inspect` always compile alike and share cache entries, and so that
+/// turning the traps off is one line.
+pub const SIGNAL_TRAPS_IN_QEMU: bool = true;
 
 impl Traps {
     /// The setting the plugin uses on a QEMU that hands faults over (`hands_over_faults`),

@@ -285,16 +285,23 @@ fn run_on_path(setting: Option<&str>, oracles: Vec<String>, census_args: &[Strin
 /// Our QEMU carries the appending operations (qemu/patches/0006-*): trace and memory events
 /// are appended in generated code; `CANNONBALL_CAPTURE=callbacks` (how `cargo xtask test`
 /// runs the oracle tests a second time) switches to the callbacks a QEMU without the patch
-/// gets. Each path reports itself, and both give the oracles' counts.
+/// gets, and scripts to explicit bounds checks instead of signal-based traps (patch 0007).
+/// Each path reports itself, and both give the oracles' counts.
 #[test]
 fn both_capture_paths_are_real_and_agree() {
-    for (setting, path) in [(None, "appended in generated code"), (Some("callbacks"), "callbacks")] {
+    let paths = [
+        (None, "appended in generated code", "signal-based traps"),
+        (Some("callbacks"), "callbacks", "explicit bounds checks"),
+    ];
+    for (setting, path, traps) in paths {
         let work = TempDir::new("capture-oracles");
         let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
         let oracles =
             vec![plugin_arg(&oracle_plugin("insn"), &[]), mem_r, mem_w, plugin_arg(&oracle_plugin("bb"), &[])];
         let (stderr, log, c) = run_on_path(setting, oracles, &[]);
         assert!(stderr.contains(&format!("({path}")), "capture path {path:?} reported: {stderr}");
+        // Patch 0007 comes with 0006 here; a QEMU without it gets explicit bounds checks.
+        assert!(stderr.contains(&format!("({traps})")), "scripts with {traps}: {stderr}");
         let oracles: Vec<Oracle> = oracle::sections(&log).iter().map(|s| oracle_of(s)).collect();
         assert_eq!(c.get("trace-instructions"), oracles[0].insns, "{path}: trace = libinsn");
         assert_eq!(c.get("block-execs"), oracles[0].bbs, "{path}: block executions = libbb");

@@ -87,7 +87,12 @@ fn analysis_loop(
         }
     };
     loop {
-        let message = match rx.recv_timeout(IDLE_FLUSH) {
+        let message = rx.recv_timeout(IDLE_FLUSH);
+        // A fault signal the guest sent to the process that landed here went back to the
+        // process, and QEMU's handler left it blocked on this thread (patch 0007): open the
+        // fault signals again before the script runs, for its own traps.
+        crate::threads::unblock_faults();
+        let message = match message {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => {
                 consumers.each(|c| c.idle());

@@ -59,7 +59,11 @@ impl ScriptFactory {
         let engine = Engine::new(&cannonball_script_cache::script_config(traps))
             .map_err(|e| anyhow!("{e:#}"))
             .context("cannot create the Wasm engine")?;
-        crate::startup::mark("engine");
+        let traps_note = match traps {
+            cannonball_script_cache::Traps::Signals => "signal-based traps",
+            cannonball_script_cache::Traps::Explicit => "explicit bounds checks",
+        };
+        crate::startup::mark_with("engine", traps_note);
         let compiled = cannonball_script_cache::compile(&engine, &bytes, cache)
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} is not a valid component", path.display()))?;
