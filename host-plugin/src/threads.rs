@@ -15,7 +15,7 @@
 //! Scripts compiled with signal-based traps (on a QEMU that hands faults it does not own to
 //! wasmtime, `qemu::extensions::script_traps`) need the four synchronous fault signals
 //! (SIGSEGV, SIGBUS, SIGILL, SIGFPE) unblocked where they run: a blocked synchronous fault
-//! kills the process. The analysis thread unblocks them for its life ([`unblock_faults`]);
+//! kills the process. The analysis thread unblocks them before each message ([`unblock_faults`]);
 //! calls into a script made elsewhere (install, a forked child's set-up) unblock them for the
 //! call ([`FaultsUnblocked`]). A process-directed one of the four that lands on such a thread
 //! goes back to the process from QEMU's handler (patch 0007), to a guest thread, and stays
