@@ -98,9 +98,13 @@ fn sigprocmask(how: libc::c_int, set: u64) -> u64 {
 /// message: QEMU's handler leaves one blocked that the guest sent to the process and that
 /// landed here, once it has passed it back.
 pub fn unblock_faults() {
-    if crate::qemu::extensions::script_traps() == cannonball_script_cache::Traps::Signals {
+    if signal_traps() {
         sigprocmask(libc::SIG_UNBLOCK, FAULTS);
     }
+}
+
+fn signal_traps() -> bool {
+    crate::qemu::extensions::script_traps() == cannonball_script_cache::Traps::Signals
 }
 
 /// While alive, the synchronous fault signals are unblocked on the calling thread (when
@@ -112,8 +116,7 @@ pub struct FaultsUnblocked {
 
 impl FaultsUnblocked {
     pub fn new() -> Self {
-        let signal_traps = crate::qemu::extensions::script_traps() == cannonball_script_cache::Traps::Signals;
-        let previous = signal_traps.then(|| sigprocmask(libc::SIG_UNBLOCK, FAULTS));
+        let previous = signal_traps().then(|| sigprocmask(libc::SIG_UNBLOCK, FAULTS));
         Self { previous }
     }
 }

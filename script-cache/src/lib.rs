@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-pub use engine::{SIGNAL_TRAPS_IN_QEMU, Traps, script_config};
+pub use engine::{Traps, script_config};
 
 /// Where compiled scripts go: the plugin's `cache=` option.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -121,9 +121,9 @@ pub fn test(args: &[String]) -> Result<()> {
             .args(args),
     )?;
     // Our QEMU appends trace and memory events in generated code (qemu/patches/0006-*); a
-    // QEMU without the patch gets callbacks. Both must hold: the tests that compare captured events with
-    // QEMU's plugins, strace and known output, and the containment tests, run again with the
-    // plugin told to act as on a QEMU without them.
+    // QEMU without the patch gets callbacks. Both must hold: the tests that compare captured
+    // events with QEMU's plugins, strace and known output, and the containment tests, run
+    // again with the plugin told to act as on a QEMU without them.
     if args.is_empty() {
         eprintln!(
             "xtask: the event oracle and containment tests again on the fallback path (CANNONBALL_CAPTURE=callbacks)"

@@ -77,8 +77,6 @@ fn analysis_loop(
     rx: Receiver<Message>,
     free: Sender<Box<EventBatch>>,
 ) -> Option<ScriptHost> {
-    // The script runs here: its traps need the fault signals (crate::threads).
-    crate::threads::unblock_faults();
     let mut consumers = Consumers { script, forwarding };
     let deliver_blocks = |consumers: &mut Consumers<ScriptHost, Forwarding>| {
         let new = undelivered.map(|take| take()).unwrap_or_default();

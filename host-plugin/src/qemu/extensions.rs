@@ -101,7 +101,7 @@ fn api() -> Option<&'static Api> {
                 )?),
                 appends,
                 // Whether scripts then use signal-based traps is script-cache's
-                // SIGNAL_TRAPS_IN_QEMU (off for now, docs/containment.md).
+                // SIGNAL_TRAPS_IN_QEMU (see `script_traps`).
                 hands_over_faults: version >= 3 && !forced_callbacks,
             })
         }
