@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Raw event kinds to forward, joined with + (trace, memory, syscalls, syscall-data, threads, blocks).
     #[arg(long)]
     forward: Option<String>,
+    /// A directory of separate debug files (as gdb's debug-file-directory), searched before
+    /// /usr/lib/debug for the symbols and source lines of stripped modules.
+    #[arg(long, value_name = "DIR")]
+    debug_dir: Option<PathBuf>,
     /// Show the progress line even when stderr is not a terminal.
     #[arg(long, conflicts_with = "quiet")]
     progress: bool,
@@ -67,6 +71,13 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     if let Some(kinds) = &args.forward {
         options.push(format!("forward={kinds}"));
+    }
+    if let Some(dir) = &args.debug_dir {
+        if !dir.is_dir() {
+            bail!("--debug-dir {}: not a directory", dir.display());
+        }
+        // Absolute: QEMU of a corpus run starts in another directory.
+        options.push(format!("debug-dir={}", std::path::absolute(dir)?.display()));
     }
     for arg in &args.args {
         if !arg.contains('=') {

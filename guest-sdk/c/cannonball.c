@@ -192,6 +192,13 @@ void cb_location_free(cb_location *location) {
     location->module = location->symbol = NULL;
 }
 
+bool cb_symbol_source(uint64_t address, cb_symbol_source_kind *source) {
+    cannonball_script_host_symbol_origin_t raw;
+    if (!cannonball_script_host_symbol_source(address, &raw)) return false;
+    *source = (cb_symbol_source_kind)raw;
+    return true;
+}
+
 bool cb_read_memory(uint64_t address, void *buf, uint32_t len, char **error) {
     script_list_u8_t bytes;
     script_string_t err;

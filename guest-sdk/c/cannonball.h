@@ -136,6 +136,21 @@ typedef struct {
 bool cb_symbolize(uint64_t address, cb_location *location);
 void cb_location_free(cb_location *location);
 
+/* Where the function cb_symbolize names came from (new in 0.2.4), in the WIT's order. */
+typedef enum {
+    CB_SOURCE_SYMBOL_TABLE,    /* the module's .symtab */
+    CB_SOURCE_DEBUG_FILE,      /* its separate debug file's .symtab */
+    CB_SOURCE_DYNAMIC_SYMBOLS, /* .dynsym */
+    CB_SOURCE_PLT,             /* a PLT stub: NAME@plt */
+    CB_SOURCE_UNWIND_TABLES,   /* an .eh_frame FDE or .ARM.exidx entry: sub_<offset> */
+    CB_SOURCE_DYNAMIC_SECTION, /* DT_INIT (_init), DT_FINI (_fini), init/fini arrays */
+    CB_SOURCE_ENTRY_POINT,     /* the ELF entry (_start) */
+    CB_SOURCE_CODE_GAP,        /* code between known functions, found by a linear sweep */
+} cb_symbol_source_kind;
+
+/* False when cb_symbolize gives no function at `address`; otherwise sets *source. */
+bool cb_symbol_source(uint64_t address, cb_symbol_source_kind *source);
+
 /* Reads `len` bytes of guest memory at `address` into `buf`. False if any byte is unmapped
  * (then *error is set, malloc'd, if error is not NULL). */
 bool cb_read_memory(uint64_t address, void *buf, uint32_t len, char **error);

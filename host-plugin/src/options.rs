@@ -78,6 +78,12 @@ pub struct HostOptions {
     #[arg(long, value_name = "BOOL", default_value = "false", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
     pub coverage: bool,
 
+    /// A directory of separate debug files, searched before /usr/lib/debug as gdb searches its
+    /// debug-file-directory: DIR/.build-id/xx/rest.debug, DIR/NAME and DIR/PATH/NAME for a
+    /// .gnu_debuglink NAME. Symbols and source lines of stripped modules come from there.
+    #[arg(long = "debug-dir", value_name = "DIR")]
+    pub debug_dir: Option<PathBuf>,
+
     /// Write live progress lines to this descriptor (used by `cannonball run`).
     #[arg(long = "progress-fd", value_name = "FD")]
     pub progress_fd: Option<i32>,

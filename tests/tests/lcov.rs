@@ -64,7 +64,7 @@ fn parse(info: &str) -> BTreeMap<String, Record> {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let out = cannonball_tests::watchdog::output(cmd);
     assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -238,38 +238,42 @@ fn source_lines_come_from_separate_debug_files() {
     let (_, with_dwarf) = both_counts(&work, "x86_64", "gcc", "gcov", &["-Wl,--build-id"]);
     let expected = &parse(&with_dwarf)["wordstat.c"];
     let prog = work.join("wordstat");
-    let cov = |binary: &Path| {
+    let cov = |binary: &Path, extra: &[String]| {
         let out = work.join("out2");
         let _ = std::fs::remove_dir_all(&out);
-        let arg =
-            plugin_arg(&plugin(), &[format!("script={}", script("cov").display()), format!("out={}", out.display())]);
-        run(Command::new(qemu("x86_64")).arg("-plugin").arg(arg).arg(binary));
-        parse(&std::fs::read_to_string(out.join("cov.info")).unwrap())
+        let mut options = vec![format!("script={}", script("cov").display()), format!("out={}", out.display())];
+        options.extend(extra.iter().cloned());
+        run(Command::new(qemu("x86_64")).arg("-plugin").arg(plugin_arg(&plugin(), &options)).arg(binary));
+        std::fs::read_to_string(out.join("cov.info")).ok().map(|info| parse(&info))
     };
 
     // .gnu_debuglink: the DWARF moved to wordstat.debug beside the program (symbols stay).
     let debug = work.join("wordstat.debug");
     run(Command::new("objcopy").arg("--only-keep-debug").arg(&prog).arg(&debug));
     run(Command::new("strip").arg("--strip-debug").arg(&prog));
-    let nothing = cov(&prog);
-    assert!(nothing.is_empty(), "no DWARF, no lines: {nothing:?}");
+    let nothing = cov(&prog, &[]);
+    assert!(nothing.is_none(), "no DWARF, no lines, no cov.info: {nothing:?}");
     run(Command::new("objcopy").arg(format!("--add-gnu-debuglink={}", debug.display())).arg(&prog));
-    let linked = cov(&prog);
+    let linked = cov(&prog, &[]).expect("cov.info");
     assert_eq!(linked["wordstat.c"].lines, expected.lines);
 
-    // Build-id: /usr/lib/debug/.build-id/xx/yyyy.debug (compressed, as Debian ships them); a
-    // copy of the program without the debuglink finds it only that way.
+    // Build-id: DIR/.build-id/xx/yyyy.debug (compressed, as Debian ships them under
+    // /usr/lib/debug; here a debug-dir= of the test's own); a copy of the program without the
+    // debuglink finds it only that way.
     let id_out = run(Command::new("readelf").arg("-n").arg(&prog));
     let notes = String::from_utf8_lossy(&id_out.stdout);
     let id = notes.lines().find_map(|l| l.trim().strip_prefix("Build ID: ")).expect("a build id").to_owned();
-    let dir = Path::new("/usr/lib/debug/.build-id").join(&id[..2]);
-    let file = dir.join(format!("{}.debug", &id[2..]));
+    let root = work.join("debug-root");
+    let dir = root.join(".build-id").join(&id[..2]);
     std::fs::create_dir_all(&dir).unwrap();
-    run(Command::new("objcopy").arg("--compress-debug-sections=zlib").arg(&debug).arg(&file));
+    run(Command::new("objcopy")
+        .arg("--compress-debug-sections=zlib")
+        .arg(&debug)
+        .arg(dir.join(format!("{}.debug", &id[2..]))));
     let bare = work.join("wordstat-bare");
     run(Command::new("objcopy").arg("--remove-section=.gnu_debuglink").arg(&prog).arg(&bare));
-    let by_id = cov(&bare);
-    let _ = std::fs::remove_file(&file);
+    assert!(cov(&bare, &[]).is_none(), "not found without debug-dir=");
+    let by_id = cov(&bare, &[format!("debug-dir={}", root.display())]).expect("cov.info");
     assert_eq!(by_id["wordstat.c"].lines, expected.lines);
 }
 

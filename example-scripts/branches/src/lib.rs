@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use cannonball_sdk::{
     AddressFilter, Args, ArgumentSpec, Block, BlockTable, BranchTracker, EventBatch, EventKinds, RunInfo, RunSummary,
-    Script, Subscription, ThreadEvent, export_script, write_report,
+    Script, Subscription, ThreadEvent, export_script, symbolize, write_report,
 };
 
 struct Branches {
@@ -145,16 +145,47 @@ impl Script for Branches {
     }
 
     fn finish(&mut self, _summary: &RunSummary) -> Result<(), String> {
-        let mut r = String::from("# conditional branches: address, taken, not taken, instruction\n");
+        let mut r = String::from("# conditional branches: address, taken, not taken, instruction <function+offset>\n");
         let texts: HashMap<u64, &str> = self.last_insn.values().map(|(pc, d)| (*pc, d.as_str())).collect();
+        let mut names = Names::default();
         for (pc, (taken, not_taken)) in &self.conditional {
-            writeln!(r, "{pc:#x} {taken} {not_taken} {}", texts[pc]).unwrap();
+            writeln!(r, "{pc:#x} {taken} {not_taken} {} <{}>", texts[pc], names.at(*pc)).unwrap();
         }
-        writeln!(r, "# edges: {} distinct taken transfers, source -> target", self.edges.len()).unwrap();
+        writeln!(r, "# edges: {} distinct taken transfers, source -> target <function+offset -> function+offset>", self.edges.len())
+            .unwrap();
         for (s, t) in &self.edges {
-            writeln!(r, "{s:#x} -> {t:#x}").unwrap();
+            writeln!(r, "{s:#x} -> {t:#x} <{} -> {}>", names.at(*s), names.at(*t)).unwrap();
         }
         write_report("branches.txt", r)
+    }
+}
+
+/// `function+0xoffset` of code addresses (`sub_<offset>` in stripped code, the module's file
+/// name and offset outside every function), one host call per function.
+#[derive(Default)]
+struct Names {
+    /// Known functions: start -> (end, name).
+    functions: BTreeMap<u64, (u64, String)>,
+}
+
+impl Names {
+    fn at(&mut self, pc: u64) -> String {
+        if let Some((start, (end, name))) = self.functions.range(..=pc).next_back()
+            && pc < *end
+        {
+            return format!("{name}+{:#x}", pc - start);
+        }
+        match symbolize(pc) {
+            Some(loc) => match loc.symbol {
+                Some(s) => {
+                    let text = format!("{}+{:#x}", s.name, pc - s.start);
+                    self.functions.insert(s.start, (s.start + s.size.max(1), s.name));
+                    text
+                }
+                None => format!("{}+{:#x}", loc.module.rsplit('/').next().unwrap_or(&loc.module), loc.offset),
+            },
+            None => format!("{pc:#x}"),
+        }
     }
 }
 

@@ -14,16 +14,17 @@
 //! Merge step (merge.rs): the reports of several runs fold into one set: hit counts summed
 //! per instruction (cov.txt, cov.html), the drcov blocks' union, lcov counts summed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
 mod html;
 
 use cannonball_sdk::{
-    AddressFilter, Args, ArgumentSpec, Block, BlockTable, EventKinds, RunInfo, RunSummary, Script, Subscription,
-    disassemble, export_script, read_memory, symbolize, write_report,
+    AddressFilter, Args, ArgumentSpec, Block, BlockInfo, BlockTable, EventKinds, Instruction, RunInfo, RunSummary,
+    Script, Subscription, disassemble, export_script, log, read_memory, symbolize, write_report,
 };
 
+mod anonymous;
 mod lcov;
 mod merge;
 
@@ -91,43 +92,124 @@ impl Script for Cov {
         }
 
         let mut functions: BTreeMap<(String, u64), Function> = BTreeMap::new();
+        // Blocks outside every module's functions (anonymous memory: JIT or generated code).
+        let mut anonymous: Vec<&BlockInfo> = Vec::new();
         let mut drcov = Drcov::default();
         for block in &executed {
-            let Some(loc) = symbolize(block.vaddr) else { continue };
-            drcov.add(&loc.module, loc.module_base, loc.offset, block.end - block.vaddr);
-            if let Some(sym) = loc.symbol {
-                functions.entry((loc.module.clone(), sym.start)).or_insert(Function {
-                    name: sym.name,
-                    module: loc.module,
-                    start: sym.start,
-                    size: sym.size,
-                });
+            let loc = symbolize(block.vaddr);
+            if let Some(loc) = &loc {
+                drcov.add(&loc.module, loc.module_base, loc.offset, block.end - block.vaddr);
+            }
+            match loc.and_then(|l| Some((l.symbol?, l.module))) {
+                Some((sym, module)) => {
+                    functions.entry((module.clone(), sym.start)).or_insert(Function {
+                        name: sym.name,
+                        module,
+                        start: sym.start,
+                        size: sym.size,
+                    });
+                }
+                None => anonymous.push(block),
             }
         }
 
         // cov.info: the source lines of the main binary (and libraries on request), lcov.rs.
-        let modules = drcov.modules.keys().filter(|m| self.lcov_libraries || !lcov::is_library(m)).cloned().collect();
+        let modules: BTreeSet<String> =
+            drcov.modules.keys().filter(|m| self.lcov_libraries || !lcov::is_library(m)).cloned().collect();
         let starts: Vec<u64> = executed.iter().map(|b| b.vaddr).collect();
-        write_report("cov.info", lcov::tracefile(&modules, &starts, &hits))?;
+        let tracefile = lcov::tracefile(&modules, &starts, &hits);
+        if tracefile.is_empty() {
+            let names: Vec<&str> = modules.iter().map(String::as_str).collect();
+            log::info(format!(
+                "cov.info not written: no source lines for {} (no DWARF: build with -g, or install the debug file; debug-dir=DIR)",
+                if names.is_empty() { "the covered code".to_owned() } else { names.join(", ") }
+            ));
+        } else {
+            write_report("cov.info", tracefile)?;
+        }
 
         let mut report = String::new();
         let mut listings = Vec::with_capacity(functions.len());
         for f in functions.values() {
             writeln!(report, "// symbol {} ({})", f.name, f.module).unwrap();
-            let code = read_memory(f.start, f.size as u32)?;
-            let mut insns = Vec::new();
-            for insn in disassemble(f.start, &code) {
+            let executed_starts = block_starts_within(&executed, f.start, f.start + f.size);
+            let insns = listing(f.start, f.size, &executed_starts)?;
+            let mut shown = Vec::with_capacity(insns.len());
+            for insn in insns {
                 let n = hits.get(&insn.address).copied().unwrap_or(0);
                 writeln!(report, "  {:#x}  {n:>10}  {}", insn.address, insn.text).unwrap();
-                insns.push(html::Insn { address: insn.address, hits: n, text: insn.text });
+                shown.push(html::Insn { address: insn.address, hits: n, text: insn.text });
             }
             report.push('\n');
-            listings.push(html::Function { name: &f.name, module: &f.module, insns });
+            listings.push(html::Function { name: &f.name, module: &f.module, insns: shown });
         }
+        let ranges = anonymous::ranges(&anonymous);
+        if !ranges.is_empty() {
+            log::info(format!(
+                "{} blocks ran outside any module's code (anonymous memory: JIT or generated code, no file to \
+                 take functions from); cov.txt lists them as address ranges",
+                anonymous.len()
+            ));
+        }
+        for range in &ranges {
+            writeln!(report, "// symbol {} ({})", range.name, anonymous::MODULE).unwrap();
+            for insn in &range.insns {
+                let n = hits.get(&insn.address).copied().unwrap_or(0);
+                writeln!(report, "  {:#x}  {n:>10}  {}", insn.address, insn.text).unwrap();
+            }
+            report.push('\n');
+        }
+        let range_listings: Vec<html::Function> = ranges
+            .iter()
+            .map(|r| html::Function {
+                name: &r.name,
+                module: anonymous::MODULE,
+                insns: r
+                    .insns
+                    .iter()
+                    .map(|i| html::Insn {
+                        address: i.address,
+                        hits: hits.get(&i.address).copied().unwrap_or(0),
+                        text: i.text.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        listings.extend(range_listings);
         write_report("cov.txt", report)?;
         write_report("cov.html", html::render("cov: hit counts per instruction", &listings))?;
         write_report("cov.drcov", drcov.encode())
     }
+}
+
+/// Start addresses of executed blocks in [start, end), sorted.
+fn block_starts_within(executed: &[&BlockInfo], start: u64, end: u64) -> Vec<u64> {
+    let mut starts: Vec<u64> = executed.iter().map(|b| b.vaddr).filter(|&a| a >= start && a < end).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+}
+
+/// The disassembly of a function. A linear sweep from the function's start can fall out of
+/// step with the real instruction boundaries (data in code, padding that decodes as longer
+/// instructions): where it passes over the start of a block that ran, the listing restarts
+/// decoding there, so every executed instruction is shown where QEMU decoded it.
+fn listing(start: u64, size: u64, executed_starts: &[u64]) -> Result<Vec<Instruction>, String> {
+    let code = read_memory(start, size as u32)?;
+    let whole = disassemble(start, &code);
+    let decoded: BTreeSet<u64> = whole.iter().map(|i| i.address).collect();
+    if executed_starts.iter().all(|a| decoded.contains(a)) {
+        return Ok(whole);
+    }
+    let mut cuts: Vec<u64> = vec![start];
+    cuts.extend(executed_starts.iter().copied().filter(|&a| a > start));
+    cuts.push(start + size);
+    let mut out = Vec::new();
+    for piece in cuts.windows(2) {
+        let (from, to) = ((piece[0] - start) as usize, (piece[1] - start) as usize);
+        out.extend(disassemble(piece[0], &code[from..to]));
+    }
+    Ok(out)
 }
 
 /// The drcov format (version 2): a text header, the module table, then the executed blocks as

@@ -39,12 +39,16 @@ impl Merge for Cov {
         for (path, file) in &info {
             lcov::write_file(&mut tracefile, path, file);
         }
-        Ok(vec![
+        let mut reports = vec![
             Report::new("cov.txt", listing.render()),
             Report::new("cov.html", listing.html()),
             Report::new("cov.drcov", drcov.drcov().encode()),
-            Report::new("cov.info", tracefile),
-        ])
+        ];
+        // As in a single run: no cov.info when no run had source lines.
+        if !tracefile.is_empty() {
+            reports.push(Report::new("cov.info", tracefile));
+        }
+        Ok(reports)
     }
 }
 

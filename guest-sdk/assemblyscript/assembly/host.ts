@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.2.3`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.2.4`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
 // discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
@@ -9,43 +9,46 @@ import * as L from "./generated/layout";
 import { Instruction, LineColumns, Location, SourceFrame, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "log")
+@external("cannonball:script/host@0.2.4", "log")
 declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "symbolize")
+@external("cannonball:script/host@0.2.4", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "source-frames")
+@external("cannonball:script/host@0.2.4", "symbol-source")
+declare function hostSymbolSource(address: u64, ret: usize): void;
+// @ts-ignore: decorator
+@external("cannonball:script/host@0.2.4", "source-frames")
 declare function hostSourceFrames(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "source-lines")
+@external("cannonball:script/host@0.2.4", "source-lines")
 declare function hostSourceLines(ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "read-memory")
+@external("cannonball:script/host@0.2.4", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "disassemble")
+@external("cannonball:script/host@0.2.4", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "write-report")
+@external("cannonball:script/host@0.2.4", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "append-report")
+@external("cannonball:script/host@0.2.4", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "emit")
+@external("cannonball:script/host@0.2.4", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "syscall-name")
+@external("cannonball:script/host@0.2.4", "syscall-name")
 declare function hostSyscallName(number: i64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "errno-name")
+@external("cannonball:script/host@0.2.4", "errno-name")
 declare function hostErrnoName(errno: i32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "thread-id")
+@external("cannonball:script/host@0.2.4", "thread-id")
 declare function hostThreadId(vcpu: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.3", "memory-values")
+@external("cannonball:script/host@0.2.4", "memory-values")
 declare function hostMemoryValues(wanted: bool): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */
@@ -153,6 +156,15 @@ export function symbolize(address: u64): Location | null {
   );
   releaseStringAt(loc + L.Location.MODULE);
   return location;
+}
+
+/** Where the function symbolize names came from: one of SymbolOrigin's constants
+ *  (SYMBOL_TABLE, DEBUG_FILE, DYNAMIC_SYMBOLS, PLT, UNWIND_TABLES, DYNAMIC_SECTION,
+ *  ENTRY_POINT, CODE_GAP), -1 when there is no function. New in 0.2.4. */
+export function symbolSource(address: u64): i32 {
+  hostSymbolSource(address, IMPORT_RET);
+  if (load<u8>(IMPORT_RET) == 0) return -1;
+  return load<u8>(IMPORT_RET + L.SymbolSourceFn.SOME);
 }
 
 /** Reads guest memory; null if any byte is unmapped (the reason: lastError()). */

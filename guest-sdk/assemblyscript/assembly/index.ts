@@ -36,10 +36,12 @@ export {
   readMemory,
   sourceFrames,
   sourceLines,
+  symbolSource,
   symbolize,
   syscallName,
   threadId,
   writeReport,
 } from "./host";
 export { ReportWriter, hex } from "./report";
+export { SymbolOrigin } from "./generated/layout";
 export { Report, ReportSet } from "./merge";

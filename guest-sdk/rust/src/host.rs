@@ -42,6 +42,13 @@ pub fn symbolize(address: u64) -> Option<crate::Location> {
     wit::symbolize(address)
 }
 
+/// Where the function [`symbolize`] names came from (symbol table, debug file, dynamic symbols,
+/// PLT, unwind tables, dynamic section, entry point, code gap); `None` without a function.
+/// New in 0.2.4.
+pub fn symbol_source(address: u64) -> Option<crate::SymbolOrigin> {
+    wit::symbol_source(address)
+}
+
 /// Reads guest memory; an error if any byte is unmapped.
 pub fn read_memory(address: u64, length: u32) -> Result<Vec<u8>, String> {
     wit::read_memory(address, length)

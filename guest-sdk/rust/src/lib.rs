@@ -59,7 +59,7 @@ pub mod merge_bindings {
 pub use merge_bindings::exports::cannonball::script::merge::{Report, ReportSet};
 
 pub use args::Args;
-pub use bindings::cannonball::script::host::{Instruction, LineColumns, Location, SourceFrame, Symbol};
+pub use bindings::cannonball::script::host::{Instruction, LineColumns, Location, SourceFrame, Symbol, SymbolOrigin};
 pub use bindings::cannonball::script::types::{
     AddressFilter, AddressRange, Argument, ArgumentSpec, ArgumentType, Block, EventBatch, EventKinds, RunInfo,
     RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
@@ -67,7 +67,7 @@ pub use bindings::cannonball::script::types::{
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
 pub use host::{
     append_report, disassemble, emit, errno_name, log, memory_values, read_memory, source_frames, source_lines,
-    symbolize, syscall_name, thread_id, write_report,
+    symbol_source, symbolize, syscall_name, thread_id, write_report,
 };
 pub use syscall_data::{SyscallBlob, syscall_data};
 

@@ -1,4 +1,4 @@
-//! Host-side bindings generated from `wit/` (the `cannonball:script@0.2.3` world), and from
+//! Host-side bindings generated from `wit/` (the `cannonball:script@0.2.4` world), and from
 //! `wit/compat/0.1.0/` for scripts built before 0.2.0 (see `compat`).
 
 wasmtime::component::bindgen!({

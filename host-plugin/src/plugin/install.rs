@@ -29,6 +29,12 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         _ => Some(opts.script()?),
     };
     let out = OutDir::prepare(&opts.host.out)?;
+    if let Some(dir) = &opts.host.debug_dir {
+        if !dir.is_dir() {
+            bail!("debug-dir={}: not a directory", dir.display());
+        }
+        crate::services::debug_files::set_user_dir(dir.clone());
+    }
     startup::mark("options");
     let (factory, mut script, args) = match script_path {
         Some(path) => {

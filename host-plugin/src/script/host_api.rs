@@ -127,6 +127,20 @@ impl Host for HostState {
         })
     }
 
+    fn symbol_source(&mut self, address: u64) -> Option<host::SymbolOrigin> {
+        use crate::services::functions::Origin;
+        Some(match MODULES.symbolize(address)?.symbol?.origin? {
+            Origin::SymbolTable => host::SymbolOrigin::SymbolTable,
+            Origin::DebugFile => host::SymbolOrigin::DebugFile,
+            Origin::DynamicSymbols => host::SymbolOrigin::DynamicSymbols,
+            Origin::Plt => host::SymbolOrigin::Plt,
+            Origin::UnwindTables => host::SymbolOrigin::UnwindTables,
+            Origin::DynamicSection => host::SymbolOrigin::DynamicSection,
+            Origin::EntryPoint => host::SymbolOrigin::EntryPoint,
+            Origin::CodeGap => host::SymbolOrigin::CodeGap,
+        })
+    }
+
     fn source_frames(&mut self, address: u64) -> Vec<host::SourceFrame> {
         source_lines::frames(address)
             .into_iter()

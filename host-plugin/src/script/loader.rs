@@ -322,7 +322,7 @@ fn is_runtime_frame(frame: &str) -> bool {
 
 /// Why a component does not link: another interface version, or another world altogether.
 fn world_mismatch(component: &Component, engine: &Engine) -> String {
-    const OURS: &str = "cannonball:script@0.2.3";
+    const OURS: &str = "cannonball:script@0.2.4";
     const ALSO: &str = "0.1.0";
     let ty = component.component_type();
     let names: Vec<String> =

@@ -7,7 +7,9 @@
 //! from the first translated instruction; these services translate guest addresses with it.
 
 pub mod arm_isa;
+pub mod debug_files;
 pub mod disasm;
+pub mod functions;
 pub mod memory;
 pub mod modules;
 pub mod source_lines;

@@ -2,14 +2,20 @@
 //!
 //! Modules come from the host's `/proc/self/maps` (guest memory is mapped into QEMU's address
 //! space), re-read whenever an address is not found, so libraries loaded late are found too.
-//! Symbols come from each module's ELF file: `.symtab` when present, else `.dynsym`.
+//! Symbols come from each module's ELF file: its functions as `functions/` recovers them (symbol
+//! tables, the debug file's for a stripped file, PLT stubs, unwind tables, ...: every byte of
+//! code lies in one), and its sized data objects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use std::path::Path;
+
 use object::{Architecture, Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::arm_isa::Isa;
+use super::debug_files;
+use super::functions::{self, Function, Origin};
 use super::{to_guest, to_host};
 
 /// One file-backed mapping of our process, in host addresses.
@@ -53,16 +59,21 @@ pub struct Symbol {
     pub name: String,
     pub start: u64,
     pub size: u64,
+    /// Where the function's start and name came from; None for a data object.
+    pub origin: Option<Origin>,
 }
 
 /// A module's symbol table and its load bias (where it landed minus where the file says).
 type BiasedSymbols = (Arc<SymbolTable>, u64);
 
-/// A module's symbols with addresses relative to its first loadable segment's page.
+/// A module's functions and data objects with addresses relative to its first loadable
+/// segment's page.
 struct SymbolTable {
     first_segment: u64,
-    /// (relative start, size, name), sorted by start.
-    symbols: Vec<(u64, u64, String)>,
+    /// Recovered functions (functions/), relative, sorted and disjoint.
+    functions: Vec<Function>,
+    /// (relative start, size, name) of sized data objects, sorted.
+    data: Vec<(u64, u64, String)>,
     /// 32-bit ARM only: (relative start, end, instruction set), sorted, from the mapping
     /// symbols `$a`/`$t`/`$d` (each runs to the next), else from function symbols' low bit.
     isa: Vec<(u64, u64, Isa)>,
@@ -75,25 +86,37 @@ impl SymbolTable {
         let file = object::File::parse(&*data).ok()?;
         let arm = file.architecture() == Architecture::Arm;
         let first_segment = file.segments().map(|s| s.address()).min().unwrap_or(0) & !0xfff;
-        let all = || file.symbols().chain(file.dynamic_symbols());
-        // A Thumb function's symbol value has bit 0 set; its first instruction is one lower.
-        let start = |s: &object::Symbol<'_, '_>| match (arm, s.kind()) {
-            (true, SymbolKind::Text) => s.address() & !1,
-            _ => s.address(),
+        // A stripped file's symbol table may be in its separate debug file.
+        let debug_data = (file.symbols().next().is_none())
+            .then(|| debug_files::find(Path::new(path), &file))
+            .flatten()
+            .and_then(|p| std::fs::read(p).ok());
+        let debug = debug_data.as_deref().and_then(|d| object::File::parse(d).ok());
+        let relative = |mut f: Function| {
+            f.start -= first_segment;
+            f.end -= first_segment;
+            f
         };
-        let mut symbols: Vec<_> = all()
-            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Data) && s.size() > 0 && s.address() > 0)
-            .filter_map(|s| Some((start(&s) - first_segment, s.size(), s.name().ok()?.to_owned())))
+        let functions = functions::recover(&file, debug.as_ref(), first_segment).into_iter().map(relative).collect();
+        let data = functions::data_objects(&file, debug.as_ref())
+            .into_iter()
+            .filter(|d| d.0 >= first_segment)
+            .map(|(start, size, name)| (start - first_segment, size, name))
             .collect();
-        symbols.sort();
-        symbols.dedup_by_key(|s| s.0);
         let isa = if arm { arm_isa_ranges(&file, first_segment) } else { Vec::new() };
-        Some(Self { first_segment, symbols, isa })
+        Some(Self { first_segment, functions, data, isa })
     }
 
-    fn find(&self, rel: u64) -> Option<&(u64, u64, String)> {
-        let i = self.symbols.partition_point(|s| s.0 <= rel);
-        self.symbols[..i].iter().rev().take(8).find(|s| rel < s.0 + s.1)
+    /// The function, else the data object, containing relative address `rel`: (start, size,
+    /// name, origin).
+    fn find(&self, rel: u64) -> Option<(u64, u64, &str, Option<Origin>)> {
+        let i = self.functions.partition_point(|f| f.start <= rel);
+        if let Some(f) = i.checked_sub(1).map(|i| &self.functions[i]).filter(|f| rel < f.end) {
+            return Some((f.start, f.end - f.start, &f.name, Some(f.origin)));
+        }
+        let i = self.data.partition_point(|s| s.0 <= rel);
+        let d = self.data[..i].iter().rev().take(8).find(|s| rel < s.0 + s.1)?;
+        Some((d.0, d.1, &d.2, None))
     }
 }
 
@@ -200,10 +223,11 @@ impl Modules {
         let (path, module_base, table) = self.module_at(guest)?;
         let symbol = table.and_then(|(t, bias)| {
             let rel = guest.wrapping_sub(module_base);
-            t.find(rel).map(|(start, size, name)| Symbol {
-                name: name.clone(),
+            t.find(rel).map(|(start, size, name, origin)| Symbol {
+                name: name.to_owned(),
                 start: (start + t.first_segment).wrapping_add(bias),
-                size: *size,
+                size,
+                origin,
             })
         });
         Some(Location { module: path, module_base, offset: guest - module_base, symbol })

@@ -3,20 +3,19 @@
 //!
 //! gimli and addr2line read the debug information; this module only finds it and maps
 //! addresses. A module's DWARF is in its own file, or (Debian's `-dbgsym` packages, a
-//! `strip --only-keep-debug` workflow) in a separate file found by build-id
-//! (`/usr/lib/debug/.build-id/ab/cdef….debug`) or by `.gnu_debuglink` (next to the file, in
-//! its `.debug/` directory, or under `/usr/lib/debug/` + its directory, checked by CRC like
-//! gdb does). DWARF addresses are link-time addresses: a guest address minus the module's
+//! `strip --only-keep-debug` workflow) in a separate file found the way gdb finds it
+//! (`debug_files.rs`: build-id, `.gnu_debuglink`; the user's `debug-dir=`, `/usr/lib/debug`). DWARF addresses are link-time addresses: a guest address minus the module's
 //! load bias ([`MODULES`]'s, the one `symbolize` uses). Each module's context is built once
 //! and kept for the run.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{LazyLock, Mutex};
 
 use addr2line::gimli;
 use object::{Object, ObjectSection};
 
+use super::debug_files;
 use super::modules::MODULES;
 
 /// Section bytes are leaked: each module's DWARF is kept for the whole run anyway (the cache
@@ -42,9 +41,6 @@ struct Debug {
 /// contexts are not `Sync` (lazily parsed units), so lookups happen under the lock; script
 /// calls never overlap anyway.
 static CACHE: LazyLock<Mutex<HashMap<String, Option<Debug>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// Where debug files live on Debian (and most distributions).
-const DEBUG_ROOT: &str = "/usr/lib/debug";
 
 /// Calls `f` with the DWARF of the module containing `guest` and the link-time address of
 /// `guest`; `None` when the address is in no module or the module has no DWARF.
@@ -116,7 +112,7 @@ fn load(path: &Path) -> Option<Debug> {
     if has_dwarf(&file) {
         return from_object(&file);
     }
-    let debug_path = debug_file(path, &file)?;
+    let debug_path = debug_files::find(path, &file)?;
     let debug_data = std::fs::read(&debug_path).ok()?;
     let debug_file = object::File::parse(&*debug_data).ok()?;
     from_object(&debug_file)
@@ -124,27 +120,6 @@ fn load(path: &Path) -> Option<Debug> {
 
 fn has_dwarf(file: &object::File<'_>) -> bool {
     file.section_by_name(".debug_line").is_some_and(|s| s.size() > 0)
-}
-
-/// Where the separate debug file of `path` is: by build-id first (exact by construction),
-/// then by `.gnu_debuglink` (the name and the CRC32 of the debug file).
-fn debug_file(path: &Path, file: &object::File<'_>) -> Option<PathBuf> {
-    if let Ok(Some(id)) = file.build_id()
-        && id.len() >= 2
-    {
-        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        let candidate = Path::new(DEBUG_ROOT).join(".build-id").join(&hex[..2]).join(format!("{}.debug", &hex[2..]));
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-    }
-    let (name, crc) = file.gnu_debuglink().ok()??;
-    let name = Path::new(std::str::from_utf8(name).ok()?);
-    let dir = path.parent()?;
-    let under_root = Path::new(DEBUG_ROOT).join(dir.strip_prefix("/").unwrap_or(dir));
-    [dir.join(name), dir.join(".debug").join(name), under_root.join(name)]
-        .into_iter()
-        .find(|candidate| candidate != path && std::fs::read(candidate).is_ok_and(|d| crc32fast::hash(&d) == crc))
 }
 
 /// An addr2line context over the DWARF sections of `file` (decompressed when compressed,
