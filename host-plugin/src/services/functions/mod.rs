@@ -54,6 +54,14 @@ struct Candidate {
     size: u64,
     name: Option<String>,
     origin: Origin,
+    /// Among aliases of one source at one start, the lowest rank names the function.
+    rank: (u8, usize, usize),
+}
+
+impl Candidate {
+    fn new(start: u64, size: u64, name: Option<String>, origin: Origin) -> Self {
+        Candidate { start, size, name, origin, rank: (0, 0, 0) }
+    }
 }
 
 /// The functions of `file`, sorted and disjoint. `debug` is its separate debug file, whose
@@ -76,13 +84,13 @@ pub fn recover(file: &object::File<'_>, debug: Option<&object::File<'_>>, base: 
     candidates.extend(tables::dynamic_section_starts(file));
     let entry = thumb_clear(file, file.entry());
     if entry != 0 {
-        candidates.push(Candidate { start: entry, size: 0, name: Some("_start".into()), origin: Origin::EntryPoint });
+        candidates.push(Candidate::new(entry, 0, Some("_start".into()), Origin::EntryPoint));
     }
     candidates.retain(|c| in_code(c.start));
 
     // One entry per start: the best name, the size of the most trusted source that has one.
     let mut starts: BTreeMap<u64, Candidate> = BTreeMap::new();
-    candidates.sort_by_key(|c| c.origin);
+    candidates.sort_by_key(|c| (c.origin, c.rank));
     for c in candidates {
         match starts.get_mut(&c.start) {
             None => {
@@ -163,17 +171,26 @@ fn symbols<'d: 'f, 'f>(
     table
         .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
         .filter_map(|s| {
-            let name = s.name().ok()?;
+            // A full symbol table names versioned symbols `qsort@@GLIBC_2.2.5`: the name is
+            // the part before the version, as .dynsym and gdb give it.
+            let name = s.name().ok()?.split('@').next()?;
             // ARM and AArch64 mapping symbols ($a, $t, $d, $x) mark instruction sets, not functions.
             if name.is_empty() || name.starts_with('$') {
                 return None;
             }
-            Some(Candidate {
-                start: thumb_clear(file, s.address()),
-                size: s.size(),
-                name: Some(name.to_owned()),
-                origin,
-            })
+            // Aliases: `qsort` (global) before `__GI_qsort` (local), then fewer leading
+            // underscores, then the shorter name.
+            let binding = if s.is_global() {
+                0
+            } else if s.is_weak() {
+                1
+            } else {
+                2
+            };
+            let underscores = name.len() - name.trim_start_matches('_').len();
+            let mut c = Candidate::new(thumb_clear(file, s.address()), s.size(), Some(name.to_owned()), origin);
+            c.rank = (binding, underscores, name.len());
+            Some(c)
         })
         .collect()
 }

@@ -27,12 +27,8 @@ pub fn stubs(file: &object::File<'_>) -> Vec<Candidate> {
         let Ok(code) = section.data() else { continue };
         for (offset, size, slot) in decode(arch, section.address(), code, got_plt) {
             if let Some(target) = slots.get(&slot) {
-                out.push(Candidate {
-                    start: section.address() + offset as u64,
-                    size,
-                    name: Some(format!("{target}@plt")),
-                    origin: Origin::Plt,
-                });
+                let start = section.address() + offset as u64;
+                out.push(Candidate::new(start, size, Some(format!("{target}@plt")), Origin::Plt));
             }
         }
     }

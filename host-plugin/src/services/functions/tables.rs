@@ -37,12 +37,7 @@ fn eh_frame(file: &object::File<'_>) -> Vec<Candidate> {
             && let Ok(fde) = partial.parse(gimli::EhFrame::cie_from_offset)
             && fde.len() > 0
         {
-            out.push(Candidate {
-                start: fde.initial_address(),
-                size: fde.len(),
-                name: None,
-                origin: Origin::UnwindTables,
-            });
+            out.push(Candidate::new(fde.initial_address(), fde.len(), None, Origin::UnwindTables));
         }
     }
     out
@@ -59,7 +54,7 @@ fn arm_exidx(file: &object::File<'_>) -> Vec<Candidate> {
             let word = u32::from_le_bytes(entry[..4].try_into().unwrap());
             let offset = ((word << 1) as i32 >> 1) as i64;
             let at = section.address() + 8 * i as u64;
-            Candidate { start: at.wrapping_add_signed(offset), size: 0, name: None, origin: Origin::UnwindTables }
+            Candidate::new(at.wrapping_add_signed(offset), 0, None, Origin::UnwindTables)
         })
         .collect()
 }
@@ -95,7 +90,7 @@ pub fn dynamic_section_starts(file: &object::File<'_>) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (t, name) in [(DT_INIT, "_init"), (DT_FINI, "_fini")] {
         if let Some(start) = tag(t) {
-            out.push(Candidate { start, size: 0, name: Some(name.into()), origin: Origin::DynamicSection });
+            out.push(Candidate::new(start, 0, Some(name.into()), Origin::DynamicSection));
         }
     }
     // Array slots hold link-time addresses; in a PIE, a RELA relative relocation holds the
@@ -115,7 +110,7 @@ pub fn dynamic_section_starts(file: &object::File<'_>) -> Vec<Candidate> {
             };
             // The arrays' ends may hold 0 or -1 markers; `recover` drops starts outside code.
             let start = if file.architecture() == object::Architecture::Arm { start & !1 } else { start };
-            out.push(Candidate { start, size: 0, name: None, origin: Origin::DynamicSection });
+            out.push(Candidate::new(start, 0, None, Origin::DynamicSection));
         }
     }
     out
