@@ -16,6 +16,12 @@ static FORWARDED: AtomicU64 = AtomicU64::new(0);
 
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
+/// Our exit status for QEMU's: its exit code, or 128 + the signal it died of (as shells say).
+pub fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
 /// Starts passing SIGINT, SIGTERM and SIGHUP on to `child`.
 pub fn install(child: u32) {
     CHILD.store(child as i32, Ordering::SeqCst);

@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use wasmtime::component::Linker;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::{Engine, Store};
 
-use crate::sandbox::Sandbox;
+use crate::sandbox::{OrAnyhow, Sandbox};
 
 wasmtime::component::bindgen!({ path: "../wit", world: "script" });
 
@@ -29,10 +29,10 @@ pub fn inspect(path: &Path) -> Result<()> {
     // follow, and inspecting it again loads it.
     let engine =
         Engine::new(&cannonball_script_cache::script_config(cannonball_script_cache::Traps::inside_qemu(true)))
-            .map_err(|e| anyhow!("{e:#}"))?;
+            .or_anyhow()?;
     let compiled =
         cannonball_script_cache::compile(&engine, &bytes, &cannonball_script_cache::Setting::from_option(None))
-            .map_err(|e| anyhow!("{e:#}"))
+            .or_anyhow()
             .with_context(|| format!("{} is not a valid component", path.display()))?;
     if let Some(warning) = compiled.outcome.warning() {
         eprintln!("cannonball: warning: {warning}");
@@ -60,7 +60,7 @@ pub fn inspect(path: &Path) -> Result<()> {
     }
 
     let mut linker = Linker::<Sandbox>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).or_anyhow()?;
     // Host services trap if called: describe must not need them. Only ours: wasmtime's
     // `define_unknown_imports_as_traps` matches names exactly, so it would shadow a WASI
     // interface the script imports at a newer 0.2.x (which the semver-aware linker provides)
@@ -70,14 +70,14 @@ pub fn inspect(path: &Path) -> Result<()> {
         if !name.starts_with("cannonball:script/host") {
             continue;
         }
-        let mut host = linker.instance(name).map_err(|e| anyhow!("{e:#}"))?;
+        let mut host = linker.instance(name).or_anyhow()?;
         for (func, export) in instance.exports(&engine) {
             if matches!(export.ty, ComponentItem::ComponentFunc(_)) {
                 let func_name = func.to_string();
                 host.func_new(func, move |_, _, _, _| {
                     Err(wasmtime::format_err!("host service {func_name} is not available to describe"))
                 })
-                .map_err(|e| anyhow!("{e:#}"))?;
+                .or_anyhow()?;
             }
         }
     }
@@ -85,9 +85,9 @@ pub fn inspect(path: &Path) -> Result<()> {
     // The engine checks epochs (the plugin's time limit); nothing advances them here.
     store.set_epoch_deadline(u64::MAX / 2);
     let script = Script::instantiate(&mut store, &component, &linker)
-        .map_err(|e| anyhow!("{e:#}"))
+        .or_anyhow()
         .with_context(|| format!("{} is not a cannonball:script component", path.display()))?;
-    let info = script.call_describe(&mut store).map_err(|e| anyhow!("{e:#}")).context("describe trapped")?;
+    let info = script.call_describe(&mut store).or_anyhow().context("describe trapped")?;
 
     println!("name:        {}", info.name);
     println!("version:     {}", info.version);

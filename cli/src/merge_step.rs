@@ -17,7 +17,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{ComponentType, Lift, Linker, Lower, Val};
 use wasmtime::{Engine, Store};
 
-use crate::sandbox::Sandbox;
+use crate::sandbox::{OrAnyhow, Sandbox};
 
 /// The export's name before its version (any 0.2.x from 0.2.2 on).
 const EXPORT: &str = "cannonball:script/merge@";
@@ -54,10 +54,10 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
     }
     let engine =
         Engine::new(&cannonball_script_cache::script_config(cannonball_script_cache::Traps::inside_qemu(true)))
-            .map_err(|e| anyhow!("{e:#}"))?;
+            .or_anyhow()?;
     let compiled =
         cannonball_script_cache::compile(&engine, &bytes, &cannonball_script_cache::Setting::from_option(None))
-            .map_err(|e| anyhow!("{e:#}"))
+            .or_anyhow()
             .with_context(|| format!("script {} is not a valid component", script.display()))?;
     let component = compiled.component;
     let ty = component.component_type();
@@ -73,13 +73,13 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
 
     let written: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
     let mut linker = Linker::<Sandbox>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).or_anyhow()?;
     for (import, item) in ty.imports(&engine) {
         let ComponentItem::ComponentInstance(instance) = item.ty else { continue };
         if !import.starts_with("cannonball:script/host") {
             continue;
         }
-        let mut host = linker.instance(import).map_err(|e| anyhow!("{e:#}"))?;
+        let mut host = linker.instance(import).or_anyhow()?;
         for (func, item) in instance.exports(&engine) {
             if !matches!(item.ty, ComponentItem::ComponentFunc(_)) {
                 continue;
@@ -107,7 +107,7 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
                 }
                 _ => Err(wasmtime::format_err!("host service {func_name} is not available during a merge")),
             })
-            .map_err(|e| anyhow!("{e:#}"))?;
+            .or_anyhow()?;
         }
     }
 
@@ -116,7 +116,7 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
     store.set_epoch_deadline(u64::MAX / 2);
     let instance = linker
         .instantiate(&mut store, &component)
-        .map_err(|e| anyhow!("{e:#}"))
+        .or_anyhow()
         .with_context(|| format!("cannot instantiate script {name} for its merge step"))?;
     let func = component
         .get_export_index(None, &export)
@@ -124,7 +124,7 @@ pub fn merge(script: &Path, runs: &[(String, PathBuf)], out: &Path) -> Result<Ou
         .ok_or_else(|| anyhow!("script {name} exports {export} without its merge function"))?;
     let merge = instance
         .get_typed_func::<(Vec<ReportSet>,), (Result<Vec<Report>, String>,)>(&mut store, &func)
-        .map_err(|e| anyhow!("{e:#}"))
+        .or_anyhow()
         .with_context(|| format!("script {name}: {export} has another type than cannonball:script/merge"))?;
 
     let mut sets = Vec::with_capacity(runs.len());

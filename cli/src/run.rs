@@ -132,10 +132,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     if !args.quiet {
         summarize(&args, last, started.elapsed().as_secs_f64(), wall_start);
     }
-    Ok(status.code().unwrap_or_else(|| {
-        use std::os::unix::process::ExitStatusExt;
-        128 + status.signal().unwrap_or(0)
-    }))
+    Ok(crate::forward_signals::exit_code(&status))
 }
 
 fn summarize(args: &RunArgs, (insns, events): (u64, u64), secs: f64, since: SystemTime) {

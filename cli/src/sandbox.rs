@@ -20,3 +20,15 @@ impl WasiView for Sandbox {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
+
+/// wasmtime 48's errors are not `anyhow::Error`s: converted at the boundary, with their causes
+/// on one line.
+pub trait OrAnyhow<T> {
+    fn or_anyhow(self) -> anyhow::Result<T>;
+}
+
+impl<T> OrAnyhow<T> for wasmtime::Result<T> {
+    fn or_anyhow(self) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{e:#}"))
+    }
+}

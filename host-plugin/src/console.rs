@@ -34,6 +34,17 @@ pub fn line(text: &str) {
     let _ = file.write_all(&buf);
 }
 
+/// `cannonball: error: MESSAGE`, on one line: how the plugin reports what went wrong.
+pub fn error(message: &str) {
+    line(&format!("cannonball: error: {}", message.replace('\n', " ")));
+}
+
+/// `cannonball: warning: MESSAGE`, on one line: something the user should know that does not
+/// stop the run.
+pub fn warning(message: &str) {
+    line(&format!("cannonball: warning: {}", message.replace('\n', " ")));
+}
+
 /// Formats an error and its causes on one line.
 pub fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace('\n', " ")
@@ -41,7 +52,7 @@ pub fn one_line(err: &anyhow::Error) -> String {
 
 /// Prints `cannonball: error: ...` and exits with status 1.
 pub fn fatal(err: &anyhow::Error) -> ! {
-    line(&format!("cannonball: error: {}", one_line(err)));
+    error(&one_line(err));
     std::process::exit(1)
 }
 

@@ -121,7 +121,10 @@ fn inspect_every_example_script() {
     assert!(seen >= 9, "every example script: {seen}");
     // What a script declares and imports, exactly, for two of them.
     let cov = ok(&cannonball(&["inspect", script("cov").to_str().unwrap()], &work));
-    assert!(cov.contains("host services: symbolize, source-lines, read-memory, disassemble, write-report\n"), "{cov}");
+    assert!(
+        cov.contains("host services: log, symbolize, source-lines, read-memory, disassemble, write-report\n"),
+        "{cov}"
+    );
     assert!(cov.contains("  all=BOOL  "), "{cov}");
     let syscalls = ok(&cannonball(&["inspect", script("syscalls").to_str().unwrap()], &work));
     assert!(syscalls.contains("wasi imports:  none"), "AssemblyScript scripts import no WASI: {syscalls}");

@@ -447,3 +447,41 @@ fn extents(listing: &[Listed], module: &Path) -> Vec<(u64, u64)> {
     let module = module.display().to_string();
     listing.iter().filter(|f| f.module == module).map(|f| (f.insns[0].0, f.insns.last().unwrap().0 + 15)).collect()
 }
+
+/// A PIE main program under cov's `module=` and census's address filters (runtime addresses,
+/// `main`, `module:NAME`): each instruments exactly the program's code, by execlog's count.
+#[test]
+fn a_pie_program_under_module_and_address_filters() {
+    let work = TempDir::new("stripped-pie-filter");
+    let prog = build(&dir(&work, "full"));
+    let execlog = [plugin_arg(&oracle_plugin("execlog"), &[])];
+    let (run, out) = run_cov(&prog, &[], &["module=listing"], &execlog, &work);
+    let listing = read_listing(&out);
+    assert!(listing.iter().any(|f| f.name == "main"), "module=listing lists the program");
+    // QEMU loads a PIE at the same address in every run (no ASLR in user mode).
+    let base = drcov_bases(&std::fs::read(out.join("cov.drcov")).unwrap())[&prog.display().to_string()];
+    assert_listing_exact(&execlog_counts(&run), &listing, &prog, base);
+
+    let end = base + load_span(&prog);
+    for filter in [format!("filter={base:x}-{end:x}"), "filter=main".into(), "filter=module:listing".into()] {
+        let out = work.join("census");
+        let options = vec![
+            format!("script={}", script("census").display()),
+            format!("out={}", out.display()),
+            "kinds=trace".into(),
+            filter.clone(),
+        ];
+        let plugins = [execlog[0].clone(), plugin_arg(&plugin(), &options)];
+        let run = run_qemu("x86_64", &plugins, &prog, &[], &work);
+        assert!(run.output.status.success(), "{filter}: {}", run.stderr());
+        let inside =
+            oracle::execlog_pcs(&run.plugin_log).into_iter().filter(|pc| (base..end).contains(pc)).count() as u64;
+        let census = cannonball_tests::census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
+        assert!(inside > 1000, "{filter}: {inside}");
+        assert_eq!(
+            census.get("trace-instructions"),
+            inside,
+            "{filter}: traced instructions = execlog's in the program"
+        );
+    }
+}

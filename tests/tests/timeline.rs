@@ -422,23 +422,3 @@ fn bad_arguments() {
     let line = expect_error(&["max-events=0"]);
     assert!(line.contains("max-events=0"), "{line}");
 }
-
-/// The host's name table (`syscall-name`, `errno-name`) is what its generator makes from the
-/// syscalls example's kernel-header tables.
-#[test]
-fn host_name_table_is_current() {
-    let work = TempDir::new("timeline-names");
-    let fresh = work.join("syscall_names_table.rs");
-    let status = Command::new("python3")
-        .arg("host-plugin/tools/gen-syscall-names.py")
-        .arg(&fresh)
-        .current_dir(root())
-        .status()
-        .expect("python3");
-    assert!(status.success());
-    let checked_in = std::fs::read_to_string(root().join("host-plugin/src/services/syscall_names_table.rs")).unwrap();
-    assert!(
-        std::fs::read_to_string(&fresh).unwrap() == checked_in,
-        "regenerate with host-plugin/tools/gen-syscall-names.py"
-    );
-}

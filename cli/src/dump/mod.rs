@@ -8,6 +8,7 @@ mod printer;
 
 use std::cell::Cell;
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -107,10 +108,7 @@ async fn dump_async(args: DumpArgs) -> Result<i32> {
         written.context("cannot complete the Parquet files")?;
     }
     finished?;
-    Ok(status.map_or(0, |s| {
-        use std::os::unix::process::ExitStatusExt;
-        s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
-    }))
+    Ok(status.map_or(0, |s| crate::forward_signals::exit_code(&s)))
 }
 
 type Handler<'a> = dyn FnMut(ConnectionId, std::io::Result<Frame>) -> std::io::Result<()> + 'a;
@@ -220,5 +218,3 @@ fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process:
     }
     cmd.kill_on_drop(true).spawn().context("cannot start QEMU")
 }
-
-use std::os::fd::AsFd;

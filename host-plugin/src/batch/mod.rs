@@ -54,7 +54,6 @@ fn pipeline() -> std::sync::MutexGuard<'static, Option<Pipeline>> {
     PIPELINE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Starts the analysis thread with `script`, if any.
 /// Starts the analysis thread with `script`, if any. `undelivered` hands out the blocks
 /// translated since its last call (none without a block subscription).
 pub fn start(script: Option<ScriptHost>, undelivered: Option<fn() -> Vec<Block>>, forwarding: Forwarding) {

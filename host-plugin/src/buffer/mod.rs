@@ -33,8 +33,7 @@ pub(crate) fn handoff() -> &'static Handoff {
     HANDOFF.get().expect("buffers used before buffer::connect")
 }
 
-/// Upper bound on simultaneously existing vCPU indices (guest threads alive at once).
-pub const MAX_VCPUS: usize = 4096;
+pub use crate::qemu::MAX_VCPUS;
 
 static SLOTS: [AtomicPtr<Slot>; MAX_VCPUS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_VCPUS];
 
@@ -62,8 +61,8 @@ fn slot(vcpu: u32) -> &'static Slot {
 
 #[cold]
 fn too_many_threads(vcpu: u32) -> ! {
-    crate::console::line(&format!(
-        "cannonball: error: guest thread with vCPU index {vcpu}: more than {MAX_VCPUS} threads at once are not supported"
+    crate::console::error(&format!(
+        "guest thread with vCPU index {vcpu}: more than {MAX_VCPUS} threads at once are not supported"
     ));
     std::process::exit(1)
 }
@@ -78,27 +77,20 @@ fn existing_slots() -> impl Iterator<Item = &'static Slot> {
 
 #[inline]
 pub fn record_exec(vcpu: Vcpu<'_>, block: u32) {
-    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
-    unsafe { slot(vcpu.index()).record_exec(block) }
+    slot(vcpu.index()).record_exec(Owner::Vcpu(vcpu), block)
 }
 
 /// `info` is QEMU's raw access description; the vCPU's buffer caches its packed `mem-info`.
 #[inline]
 pub fn record_memory(vcpu: Vcpu<'_>, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
-    let s = slot(vcpu.index());
-    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
-    unsafe {
-        let packed = s.packed_mem_info(info);
-        s.record_memory(exec, pc, addr, packed, value)
-    }
+    slot(vcpu.index()).record_memory(Owner::Vcpu(vcpu), exec, pc, addr, info, value)
 }
 
 /// Block executions in bulk (ids in the low 32 bits of each word), for whoever may touch
 /// the buffer (draining appended events, see `capture::appended`).
 #[inline]
 pub fn record_execs_for(owner: Owner<'_>, words: &[u64]) {
-    // SAFETY: the owning thread, or its buffer is the caller's (the `Owner` proof).
-    unsafe { owner.slot().record_execs(words) }
+    owner.slot().record_execs(owner, words)
 }
 
 /// Memory accesses in bulk, for whoever may touch the buffer (see `Slot::record_memory_records`).
@@ -110,20 +102,17 @@ pub fn record_memory_records_for(
     step: usize,
     pc_of: impl Fn(u64) -> u64,
 ) {
-    // SAFETY: as in `record_execs_for`.
-    unsafe { owner.slot().record_memory_records(exec, records, step, pc_of) }
+    owner.slot().record_memory_records(owner, exec, records, step, pc_of)
 }
 
 /// `data` fills in the call's strings and buffers read at entry (see `Slot`).
 pub fn record_syscall_entry(vcpu: Vcpu<'_>, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
-    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
-    unsafe { slot(vcpu.index()).record_syscall_entry(exec, number, args, data) }
+    slot(vcpu.index()).record_syscall_entry(Owner::Vcpu(vcpu), exec, number, args, data)
 }
 
 /// `data` adds what the call wrote, from the arguments saved at entry.
 pub fn record_syscall_return(vcpu: Vcpu<'_>, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
-    // SAFETY: on the vCPU's own thread (the `Vcpu` proof).
-    unsafe { slot(vcpu.index()).record_syscall_return(number, ret, data) }
+    slot(vcpu.index()).record_syscall_return(Owner::Vcpu(vcpu), number, ret, data)
 }
 
 pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {
@@ -175,6 +164,15 @@ pub enum Owner<'a> {
     Departed(&'a Departed),
 }
 
+// SAFETY: each variant is the right to drain: the vCPU's own thread inside its callback
+// (the vCPU's generated code runs on that thread only, never while one of its callbacks
+// does), all vCPUs stopped (`Stopped`), or the one finisher of a departed vCPU (`Departed`).
+unsafe impl crate::qemu::DrainRight for Owner<'_> {
+    fn vcpu(&self) -> u32 {
+        Owner::vcpu(*self)
+    }
+}
+
 impl Owner<'_> {
     fn slot(self) -> &'static Slot {
         slot(self.vcpu())
@@ -192,27 +190,18 @@ impl Owner<'_> {
 
 /// The id of the vCPU's last executed block, if the trace is on.
 pub fn last_exec(owner: Owner<'_>) -> Option<u32> {
-    // SAFETY: the owning thread, or all vCPUs stopped (the `Owner` proof).
-    unsafe { owner.slot().last_exec() }
+    owner.slot().last_exec(owner)
 }
 
 /// The id of the last block execution in the batch being filled.
 pub fn last_exec_in_batch(owner: Owner<'_>) -> Option<u32> {
-    // SAFETY: as in `last_exec`.
-    unsafe { owner.slot().last_exec_in_batch() }
+    owner.slot().last_exec_in_batch(owner)
 }
 
 /// Marks the vCPU's last block execution as cut short after `executed` instructions; with
 /// `end_batch`, the batch ends there.
 pub fn mark_cut_short(owner: Owner<'_>, executed: u32, end_batch: bool) {
-    let s = owner.slot();
-    // SAFETY: as in `last_exec`.
-    unsafe {
-        s.set_cut_short(executed);
-        if end_batch {
-            s.flush(false);
-        }
-    }
+    owner.slot().set_cut_short(owner, executed, end_batch)
 }
 
 /// Every vCPU index that has had a buffer.
@@ -229,8 +218,7 @@ pub fn thread_started(vcpu: u32) {
 /// index to the next thread.
 pub fn thread_exited(owner: Owner<'_>) {
     let s = owner.slot();
-    // SAFETY: the exiting vCPU's own thread, or its buffer is the caller's (the `Owner` proof).
-    unsafe { s.flush(true) };
+    s.flush(owner, true);
     s.set_alive(false);
 }
 
@@ -243,15 +231,12 @@ pub fn alive_count() -> usize {
 /// `final_` (at exit) system calls still waiting for their return go out as unreturned; at a
 /// fork they stay pending, since the parent's call returns after it. `last` (the thread
 /// running the exit) goes after every other: its final call (exit_group) came after what the
-/// others still hold — a thread it joined may still hold its own `exit`.
-///
-/// # Safety
-/// No vCPU may run: QEMU is in an exclusive section (fork, exit).
-pub unsafe fn flush_all(final_: bool, last: Option<u32>, mut on_alive: impl FnMut(u32)) {
+/// others still hold — a thread it joined may still hold its own `exit`. No vCPU runs meanwhile
+/// (the `Stopped` proof: QEMU's exclusive section at fork and exit).
+pub fn flush_all(stopped: &Stopped, final_: bool, last: Option<u32>, mut on_alive: impl FnMut(u32)) {
     let others = existing_slots().filter(|s| Some(s.vcpu()) != last);
     for s in others.chain(last.and_then(|v| existing_slots().find(|s| s.vcpu() == v))) {
-        // SAFETY: per this function's contract, no vCPU runs.
-        unsafe { s.flush(final_) };
+        s.flush(Owner::Stopped(stopped, s.vcpu()), final_);
         if s.is_alive() {
             on_alive(s.vcpu());
         }
@@ -259,13 +244,9 @@ pub unsafe fn flush_all(final_: bool, last: Option<u32>, mut on_alive: impl FnMu
 }
 
 /// Forgets buffered state and liveness (in a forked child, where only one thread survives and
-/// the script starts afresh).
-///
-/// # Safety
-/// As for [`flush_all`].
-pub unsafe fn reset_all() {
+/// the script starts afresh), with no other thread running (`Stopped`).
+pub fn reset_all(stopped: &Stopped) {
     for s in existing_slots() {
-        // SAFETY: per this function's contract, no vCPU runs.
-        unsafe { s.reset() };
+        s.reset(Owner::Stopped(stopped, s.vcpu()));
     }
 }

@@ -3,6 +3,7 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use super::Owner;
 use crate::events::{Blobs, EventBatch, clear_batch, empty_batch, is_empty};
 
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
@@ -19,7 +20,15 @@ struct PendingSyscall {
     args: [u64; 6],
 }
 
+/// A vCPU's buffer. What other threads read (liveness, where the last system call returns,
+/// whether to flush soon) is atomic; the rest (`Cells`) belongs to whoever holds the
+/// [`Owner`] proof for the vCPU, and every method that touches it takes that proof.
 pub struct Slot {
+    shared: Shared,
+    cells: UnsafeCell<Cells>,
+}
+
+struct Shared {
     vcpu: u32,
     alive: AtomicBool,
     /// Where the vCPU's last system call returns to (0: none yet).
@@ -31,13 +40,17 @@ pub struct Slot {
     /// fault later in that block must still find it as the batch's last, see
     /// `capture::fault`).
     flush_at_next_exec: AtomicBool,
-    batch: UnsafeCell<Box<EventBatch>>,
-    pending: UnsafeCell<Option<PendingSyscall>>,
+}
+
+/// What only the owner touches.
+struct Cells {
+    batch: Box<EventBatch>,
+    pending: Option<PendingSyscall>,
     /// The strings and buffers of the pending call (empty unless subscribed to syscall-data).
-    pending_data: UnsafeCell<Blobs>,
+    pending_data: Blobs,
     /// QEMU's raw access descriptions -> packed `mem-info`, direct-mapped: a program uses a
     /// handful of distinct values, and decoding one costs four calls into QEMU.
-    info_cache: UnsafeCell<[(u32, u8); INFO_CACHE]>,
+    info_cache: [(u32, u8); INFO_CACHE],
 }
 
 const INFO_CACHE: usize = 64;
@@ -51,173 +64,219 @@ fn packed_cached(cache: &mut [(u32, u8); INFO_CACHE], info: u32) -> u8 {
     entry.1
 }
 
-// SAFETY: the cells are touched only by the owning vCPU thread, or by one thread while all
-// vCPUs are stopped (see the module docs of `buffer`).
+// SAFETY: the cells are reached only through `Slot::cells`, which takes the `Owner` proof:
+// one thread at a time. Everything else is atomic.
 unsafe impl Sync for Slot {}
 
 impl Slot {
     pub fn new(vcpu: u32) -> Self {
         Self {
-            vcpu,
-            alive: AtomicBool::new(false),
-            syscall_return_pc: AtomicU64::new(0),
-            last_flushed_exec: AtomicU32::new(u32::MAX),
-            flush_at_next_exec: AtomicBool::new(false),
-            batch: UnsafeCell::new(empty_batch(vcpu)),
-            pending: UnsafeCell::new(None),
-            pending_data: UnsafeCell::new(Blobs::default()),
-            info_cache: UnsafeCell::new([(u32::MAX, 0); INFO_CACHE]),
+            shared: Shared {
+                vcpu,
+                alive: AtomicBool::new(false),
+                syscall_return_pc: AtomicU64::new(0),
+                last_flushed_exec: AtomicU32::new(u32::MAX),
+                flush_at_next_exec: AtomicBool::new(false),
+            },
+            cells: UnsafeCell::new(Cells {
+                batch: empty_batch(vcpu),
+                pending: None,
+                pending_data: Blobs::default(),
+                info_cache: [(u32::MAX, 0); INFO_CACHE],
+            }),
         }
+    }
+
+    /// The owner's access to the cells: the one place the proof turns into a reference.
+    ///
+    /// Each method below calls this once and does not call another such method while it holds
+    /// the reference, so at most one `&mut Cells` exists at a time.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    fn cells(&self, owner: Owner<'_>) -> &mut Cells {
+        debug_assert_eq!(owner.vcpu(), self.shared.vcpu, "an Owner proof for another vCPU's buffer");
+        // SAFETY: `owner` proves the caller is the vCPU's own thread inside one of its
+        // callbacks, or the one thread running while every vCPU is stopped, or the one
+        // finisher of a departed vCPU: no other thread touches the cells meanwhile, and (see
+        // above) no other reference into them is alive on this thread.
+        unsafe { &mut *self.cells.get() }
     }
 
     pub fn vcpu(&self) -> u32 {
-        self.vcpu
+        self.shared.vcpu
     }
 
     pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::Relaxed)
+        self.shared.alive.load(Ordering::Relaxed)
     }
 
     pub fn set_alive(&self, alive: bool) {
-        self.alive.store(alive, Ordering::Relaxed)
+        self.shared.alive.store(alive, Ordering::Relaxed)
     }
 
     pub fn set_syscall_return_pc(&self, pc: u64) {
-        self.syscall_return_pc.store(pc, Ordering::Relaxed)
+        self.shared.syscall_return_pc.store(pc, Ordering::Relaxed)
     }
 
     pub fn syscall_return_pc(&self) -> Option<u64> {
-        Some(self.syscall_return_pc.load(Ordering::Relaxed)).filter(|&pc| pc != 0)
+        Some(self.shared.syscall_return_pc.load(Ordering::Relaxed)).filter(|&pc| pc != 0)
     }
 
     /// The id of the vCPU's last executed block, if the trace is on.
-    ///
-    /// # Safety
-    /// Only on the owning thread, or while all vCPUs are stopped.
-    pub unsafe fn last_exec(&self) -> Option<u32> {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let b = unsafe { self.batch() };
-        b.execs
-            .last()
-            .copied()
-            .or_else(|| Some(self.last_flushed_exec.load(Ordering::Relaxed)).filter(|&id| id != u32::MAX))
+    pub fn last_exec(&self, owner: Owner<'_>) -> Option<u32> {
+        let last_flushed = Some(self.shared.last_flushed_exec.load(Ordering::Relaxed)).filter(|&id| id != u32::MAX);
+        self.cells(owner).batch.execs.last().copied().or(last_flushed)
     }
 
     /// The id of the last block execution in the batch being filled.
-    ///
-    /// # Safety
-    /// As for `last_exec`.
-    pub unsafe fn last_exec_in_batch(&self) -> Option<u32> {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        unsafe { self.batch() }.execs.last().copied()
+    pub fn last_exec_in_batch(&self, owner: Owner<'_>) -> Option<u32> {
+        self.cells(owner).batch.execs.last().copied()
     }
 
-    /// Marks the last block execution as cut short after `executed` instructions.
-    ///
-    /// # Safety
-    /// As for `last_exec`.
-    pub unsafe fn set_cut_short(&self, executed: u32) {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        unsafe { self.batch() }.cut_short = Some(executed);
-    }
-
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn batch(&self) -> &mut EventBatch {
-        // SAFETY: the caller holds this function's contract (the owning thread, or all vCPUs
-        // stopped), so no other reference to the batch exists while it uses this one.
-        unsafe { &mut *self.batch.get() }
-    }
-
-    /// # Safety
-    /// Only on the owning thread (see `Sync` above).
-    #[inline]
-    pub unsafe fn record_exec(&self, block: u32) {
-        // Flush before appending, never after: the batch then always ends with a complete
-        // block execution's events and still holds the execution a fault may cut short.
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let b = unsafe { self.batch() };
-        if b.execs.len() >= EXEC_CAP || self.flush_at_next_exec.load(Ordering::Relaxed) {
-            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
-            // other reference into the cells is alive across the call.
-            unsafe { self.flush(false) };
+    /// Marks the last block execution as cut short after `executed` instructions; with
+    /// `end_batch`, the batch ends there.
+    pub fn set_cut_short(&self, owner: Owner<'_>, executed: u32, end_batch: bool) {
+        let cells = self.cells(owner);
+        cells.batch.cut_short = Some(executed);
+        if end_batch {
+            cells.flush(&self.shared, false);
         }
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        unsafe { self.batch() }.execs.push(block);
+    }
+
+    #[inline]
+    pub fn record_exec(&self, owner: Owner<'_>, block: u32) {
+        self.cells(owner).record_exec(&self.shared, block)
     }
 
     /// Block executions in bulk: the block ids in the low 32 bits of `words` (appended by
     /// generated code, see `capture::appended`). Flushes as `record_exec` does, before an
     /// execution that would not fit.
-    ///
-    /// # Safety
-    /// Only on the owning thread, or while all vCPUs are stopped.
-    pub unsafe fn record_execs(&self, words: &[u64]) {
-        let mut rest = words;
-        while !rest.is_empty() {
-            // SAFETY: per this function's contract; no other reference into the cells is
-            // alive across the call.
-            let full = unsafe { self.batch() }.execs.len() >= EXEC_CAP;
-            if full || self.flush_at_next_exec.load(Ordering::Relaxed) {
-                // SAFETY: as above.
-                unsafe { self.flush(false) };
-            }
-            // SAFETY: as above.
-            let b = unsafe { self.batch() };
-            let (now, later) = rest.split_at((EXEC_CAP - b.execs.len()).min(rest.len()));
-            b.execs.extend(now.iter().map(|&w| w as u32));
-            rest = later;
-        }
+    pub fn record_execs(&self, owner: Owner<'_>, words: &[u64]) {
+        self.cells(owner).record_execs(&self.shared, words)
     }
 
-    /// # Safety
-    /// Only on the owning thread.
+    /// `info` is QEMU's raw access description; the packed `mem-info` comes from the cache.
     #[inline]
-    pub unsafe fn packed_mem_info(&self, info: u32) -> u8 {
-        // SAFETY: per this function's contract: only the owning thread touches the cache.
-        packed_cached(unsafe { &mut *self.info_cache.get() }, info)
-    }
-
-    /// # Safety
-    /// Only on the owning thread.
-    #[inline]
-    pub unsafe fn record_memory(&self, exec: u64, pc: u64, addr: u64, info: u8, value: u64) {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let b = unsafe { self.batch() };
-        b.mem_exec.push(exec);
-        b.mem_pc.push(pc);
-        b.mem_addr.push(addr);
-        b.mem_info.push(info);
-        b.mem_value.push(value);
-        if b.mem_exec.len() >= MEM_CAP {
-            if b.execs.is_empty() {
-                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
-                // no other reference into the cells is alive across the call.
-                unsafe { self.flush(false) };
-            } else {
-                self.flush_at_next_exec.store(true, Ordering::Relaxed);
-            }
-        }
+    pub fn record_memory(&self, owner: Owner<'_>, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
+        self.cells(owner).record_memory(&self.shared, exec, pc, addr, info, value)
     }
 
     /// Memory accesses in bulk, all in block execution `exec`: `records` holds `step` words
     /// per access as generated code appended them (see `capture::appended`): a head word
     /// (QEMU's meminfo in bits 32..63; `pc_of` maps it to the instruction's address), the
     /// address, and the value when `step` is 3.
-    ///
-    /// # Safety
-    /// Only on the owning thread, or while all vCPUs are stopped.
-    pub unsafe fn record_memory_records(&self, exec: u64, records: &[u64], step: usize, pc_of: impl Fn(u64) -> u64) {
+    pub fn record_memory_records(
+        &self,
+        owner: Owner<'_>,
+        exec: u64,
+        records: &[u64],
+        step: usize,
+        pc_of: impl Fn(u64) -> u64,
+    ) {
+        self.cells(owner).record_memory_records(&self.shared, exec, records, step, pc_of)
+    }
+
+    /// `data` captures the call's strings and buffers at entry (syscall-data).
+    pub fn record_syscall_entry(
+        &self,
+        owner: Owner<'_>,
+        exec: u64,
+        number: i64,
+        args: [u64; 6],
+        data: impl FnOnce(&mut Blobs),
+    ) {
+        let cells = self.cells(owner);
+        if let Some(unreturned) = cells.pending.take() {
+            cells.push_syscall(&self.shared, unreturned, None);
+        }
+        data(&mut cells.pending_data);
+        cells.pending = Some(PendingSyscall { exec, number, args });
+    }
+
+    /// `data` captures what the call wrote, given its arguments (syscall-data).
+    pub fn record_syscall_return(
+        &self,
+        owner: Owner<'_>,
+        number: i64,
+        ret: i64,
+        data: impl FnOnce(&[u64; 6], &mut Blobs),
+    ) {
+        let cells = self.cells(owner);
+        match cells.pending.take() {
+            Some(call) if call.number == number => {
+                data(&call.args, &mut cells.pending_data);
+                cells.push_syscall(&self.shared, call, Some(ret))
+            }
+            Some(other) => cells.push_syscall(&self.shared, other, None),
+            None => {}
+        }
+    }
+
+    /// Hands the batch to the analysis thread (blocking while it is behind: backpressure, not
+    /// loss). With `final_`, a system call still waiting for its return goes out as
+    /// unreturned: the thread or the process is ending.
+    pub fn flush(&self, owner: Owner<'_>, final_: bool) {
+        self.cells(owner).flush(&self.shared, final_)
+    }
+
+    /// Forgets everything buffered (a forked child starts afresh).
+    pub fn reset(&self, owner: Owner<'_>) {
+        let cells = self.cells(owner);
+        clear_batch(&mut cells.batch);
+        cells.pending = None;
+        cells.pending_data.clear();
+        self.set_alive(false);
+        self.shared.syscall_return_pc.store(0, Ordering::Relaxed);
+        self.shared.last_flushed_exec.store(u32::MAX, Ordering::Relaxed);
+    }
+}
+
+impl Cells {
+    #[inline]
+    fn record_exec(&mut self, shared: &Shared, block: u32) {
+        // Flush before appending, never after: the batch then always ends with a complete
+        // block execution's events and still holds the execution a fault may cut short.
+        if self.batch.execs.len() >= EXEC_CAP || shared.flush_at_next_exec.load(Ordering::Relaxed) {
+            self.flush(shared, false);
+        }
+        self.batch.execs.push(block);
+    }
+
+    fn record_execs(&mut self, shared: &Shared, words: &[u64]) {
+        let mut rest = words;
+        while !rest.is_empty() {
+            if self.batch.execs.len() >= EXEC_CAP || shared.flush_at_next_exec.load(Ordering::Relaxed) {
+                self.flush(shared, false);
+            }
+            let (now, later) = rest.split_at((EXEC_CAP - self.batch.execs.len()).min(rest.len()));
+            self.batch.execs.extend(now.iter().map(|&w| w as u32));
+            rest = later;
+        }
+    }
+
+    #[inline]
+    fn record_memory(&mut self, shared: &Shared, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
+        let packed = packed_cached(&mut self.info_cache, info);
+        let b = &mut self.batch;
+        b.mem_exec.push(exec);
+        b.mem_pc.push(pc);
+        b.mem_addr.push(addr);
+        b.mem_info.push(packed);
+        b.mem_value.push(value);
+        self.after_memory(shared);
+    }
+
+    fn record_memory_records(
+        &mut self,
+        shared: &Shared,
+        exec: u64,
+        records: &[u64],
+        step: usize,
+        pc_of: impl Fn(u64) -> u64,
+    ) {
         let mut rest = records;
         while !rest.is_empty() {
-            // SAFETY: per this function's contract; no other reference into the cells is
-            // alive across the call.
-            let b = unsafe { self.batch() };
+            let b = &mut self.batch;
             // A batch without block executions may end anywhere: fill it to the cap. One
             // with them ends at a block boundary only, so the columns may grow past the cap.
             let room = if b.execs.is_empty() { MEM_CAP.saturating_sub(b.mem_exec.len()).max(1) } else { usize::MAX };
@@ -227,8 +286,7 @@ impl Slot {
             b.mem_exec.extend(std::iter::repeat_n(exec, n));
             b.mem_pc.extend(accesses.clone().map(|r| pc_of(r[0])));
             b.mem_addr.extend(accesses.clone().map(|r| r[1]));
-            // SAFETY: only the owning thread touches the cache (this function's contract).
-            let cache = unsafe { &mut *self.info_cache.get() };
+            let cache = &mut self.info_cache;
             b.mem_info.extend(accesses.clone().map(|r| packed_cached(cache, (r[0] >> 32) as u32)));
             if step >= 3 {
                 b.mem_value.extend(accesses.map(|r| r[2]));
@@ -236,73 +294,30 @@ impl Slot {
                 b.mem_value.extend(std::iter::repeat_n(0, n));
             }
             rest = later;
-            if b.mem_exec.len() >= MEM_CAP {
-                if b.execs.is_empty() {
-                    // SAFETY: as above.
-                    unsafe { self.flush(false) };
-                } else {
-                    self.flush_at_next_exec.store(true, Ordering::Relaxed);
-                }
+            self.after_memory(shared);
+        }
+    }
+
+    /// Full memory columns: flush now when the batch has no block execution to keep whole,
+    /// else at the next block boundary.
+    fn after_memory(&mut self, shared: &Shared) {
+        if self.batch.mem_exec.len() >= MEM_CAP {
+            if self.batch.execs.is_empty() {
+                self.flush(shared, false);
+            } else {
+                shared.flush_at_next_exec.store(true, Ordering::Relaxed);
             }
         }
     }
 
-    /// `data` captures the call's strings and buffers at entry (syscall-data).
-    ///
-    /// # Safety
-    /// Only on the owning thread.
-    pub unsafe fn record_syscall_entry(&self, exec: u64, number: i64, args: [u64; 6], data: impl FnOnce(&mut Blobs)) {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let pending = unsafe { &mut *self.pending.get() };
-        if let Some(unreturned) = pending.take() {
-            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
-            // other reference into the cells is alive across the call.
-            unsafe { self.push_syscall(unreturned, None) };
-        }
-        // SAFETY: per this function's contract; `data` gets the only reference to the pending
-        // blobs.
-        data(unsafe { &mut *self.pending_data.get() });
-        *pending = Some(PendingSyscall { exec, number, args });
-    }
-
-    /// `data` captures what the call wrote, given its arguments (syscall-data).
-    ///
-    /// # Safety
-    /// Only on the owning thread.
-    pub unsafe fn record_syscall_return(&self, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let pending = unsafe { &mut *self.pending.get() };
-        match pending.take() {
-            Some(call) if call.number == number => {
-                // SAFETY: per this function's contract; `data` gets the only reference to the
-                // pending blobs.
-                data(&call.args, unsafe { &mut *self.pending_data.get() });
-                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
-                // no other reference into the cells is alive across the call.
-                unsafe { self.push_syscall(call, Some(ret)) }
-            }
-            Some(other) => {
-                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
-                // no other reference into the cells is alive across the call.
-                unsafe { self.push_syscall(other, None) };
-            }
-            None => {}
-        }
-    }
-
-    unsafe fn push_syscall(&self, call: PendingSyscall, ret: Option<i64>) {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let b = unsafe { self.batch() };
+    fn push_syscall(&mut self, shared: &Shared, call: PendingSyscall, ret: Option<i64>) {
+        let b = &mut self.batch;
         b.sys_exec.push(call.exec);
         b.sys_number.push(call.number);
         b.sys_args.extend_from_slice(&call.args);
         b.sys_ret.push(ret.unwrap_or(0));
         b.sys_returned.push(ret.is_some());
-        // SAFETY: per this function's contract; `flush` below does not touch the pending blobs.
-        let data = unsafe { &mut *self.pending_data.get() };
+        let data = &mut self.pending_data;
         if !data.is_empty() {
             let call = (b.sys_number.len() - 1) as u32;
             b.sys_data_call.extend(std::iter::repeat_n(call, data.info.len()));
@@ -312,59 +327,28 @@ impl Slot {
             data.clear();
         }
         if b.sys_exec.len() >= SYS_CAP || b.sys_data.len() >= SYS_DATA_CAP {
-            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
-            // other reference into the cells is alive across the call.
-            unsafe { self.flush(false) };
+            self.flush(shared, false);
         }
     }
 
-    /// Hands the batch to the analysis thread (blocking while it is behind: backpressure, not
-    /// loss). With `final_`, a system call still waiting for its return goes out as
-    /// unreturned: the thread or the process is ending.
-    ///
-    /// # Safety
-    /// Only on the owning thread, or while all vCPUs are stopped.
-    pub unsafe fn flush(&self, final_: bool) {
-        if final_ {
-            // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no
-            // other reference into the cells is alive across the call.
-            if let Some(call) = unsafe { (*self.pending.get()).take() } {
-                // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped);
-                // no other reference into the cells is alive across the call.
-                unsafe { self.push_syscall(call, None) };
-            }
+    fn flush(&mut self, shared: &Shared, final_: bool) {
+        if final_ && let Some(call) = self.pending.take() {
+            self.push_syscall(shared, call, None);
         }
-        self.flush_at_next_exec.store(false, Ordering::Relaxed);
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        let b = unsafe { &mut *self.batch.get() };
+        shared.flush_at_next_exec.store(false, Ordering::Relaxed);
+        let b = &mut self.batch;
         if is_empty(b) && b.cut_short.is_none() {
             return;
         }
         if let Some(&last) = b.execs.last() {
-            self.last_flushed_exec.store(last, Ordering::Relaxed);
+            shared.last_flushed_exec.store(last, Ordering::Relaxed);
         }
         let next_first_exec = b.first_exec + b.execs.len() as u64;
         let handoff = super::handoff();
-        let mut fresh = (handoff.recycled)().unwrap_or_else(|| empty_batch(self.vcpu));
-        fresh.vcpu = self.vcpu;
+        let mut fresh = (handoff.recycled)().unwrap_or_else(|| empty_batch(shared.vcpu));
+        fresh.vcpu = shared.vcpu;
         fresh.first_exec = next_first_exec;
         let full = std::mem::replace(b, fresh);
         (handoff.submit)(full);
-    }
-
-    /// # Safety
-    /// Only while all vCPUs are stopped.
-    pub unsafe fn reset(&self) {
-        // SAFETY: per this function's contract (the owning thread, or all vCPUs stopped); no other
-        // reference into the cells is alive across the call.
-        unsafe {
-            clear_batch(self.batch());
-            *self.pending.get() = None;
-            (*self.pending_data.get()).clear();
-        }
-        self.set_alive(false);
-        self.syscall_return_pc.store(0, Ordering::Relaxed);
-        self.last_flushed_exec.store(u32::MAX, Ordering::Relaxed);
     }
 }

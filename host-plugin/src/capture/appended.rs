@@ -120,9 +120,7 @@ impl Appended {
     /// Moves what the vCPU appended into its buffer, applying a pending fault cut where it
     /// happened.
     pub fn drain(&self, owner: Owner<'_>) {
-        let vcpu = owner.vcpu();
-        // SAFETY: the `Owner` proof: the vCPU's own thread in a callback, or no vCPU runs.
-        unsafe { self.target.drain(vcpu, |words| self.decode(owner, words)) };
+        self.target.drain(owner, |words| self.decode(owner, words));
     }
 
     fn decode(&self, owner: Owner<'_>, words: &[u64]) {

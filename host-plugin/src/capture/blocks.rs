@@ -54,7 +54,7 @@ impl BlockRegistry {
             insn.append_bytes(&mut insn_bytes);
             if self.with_disassembly {
                 disassembly.push(match self.own_disassembler {
-                    Some(arch) => crate::services::disasm::disassemble(arch, insn.vaddr(), &insn_bytes[at..])
+                    Some(arch) => crate::services::disasm::disassemble(arch, insn.vaddr(), &insn_bytes[at..], &[])
                         .ok()
                         .and_then(|mut v| v.pop())
                         .map_or_else(String::new, |i| i.text),

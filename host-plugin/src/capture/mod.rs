@@ -15,8 +15,9 @@ mod filter;
 mod icount;
 mod memory;
 mod reached;
+mod syscall_arch;
 mod syscall_data;
-// Generated (host-plugin/tools/gen-syscall-data.mjs): kept as the generator writes it.
+// Generated (tools/syscalls/gen.mjs): kept as the generator writes it.
 #[rustfmt::skip]
 mod syscall_table;
 mod syscalls;

@@ -4,25 +4,11 @@
 //! have reused the memory, so nothing is read lazily.
 //!
 //! Which argument of which call holds what comes from `syscall_table.rs`, generated from the
-//! kernel headers by `host-plugin/tools/gen-syscall-data.mjs`. Only scripts subscribed to
+//! kernel headers by `tools/syscalls/gen.mjs`. Only scripts subscribed to
 //! `syscall-data` get a table; for others no guest memory is read.
 
+pub use super::syscall_arch::{Arch, Arg};
 use crate::events::Blobs;
-
-/// What one argument of a system call points to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arg {
-    /// A NUL-terminated string (a path, a name), read at entry.
-    Path(u8),
-    /// A NULL-terminated array of strings (execve's argv), read at entry.
-    Argv(u8),
-    /// A buffer the call reads, `len` being the argument with its length; read at entry.
-    InBuffer { arg: u8, len: u8 },
-    /// A buffer the call fills; the return value is its length. Read at return.
-    OutBuffer(u8),
-    /// Like `OutBuffer` but a path (readlink, getcwd): captured like `Path`, up to a NUL.
-    OutPath(u8),
-}
 
 /// Most bytes kept of a string: PATH_MAX, so that every valid path arrives whole.
 pub const STRING_CAP: usize = 4096;
@@ -39,25 +25,9 @@ pub mod info {
     pub const AT_RETURN: u8 = 1 << 6;
 }
 
-/// One QEMU target's system calls (generated in `syscall_table.rs`, one per target).
-pub struct Arch {
-    /// QEMU's target name, as `qemu_info_t.target_name` gives it.
-    pub arch: &'static str,
-    /// Width of a guest pointer.
-    pub bits: u32,
-    /// Byte order of guest memory (mips).
-    pub big_endian: bool,
-    /// execve and execveat (see `plugin::before_exec`).
-    pub execve: [i64; 2],
-    /// (number, the arguments with data), ascending by number.
-    pub data: &'static [(i64, &'static [Arg])],
-}
-
-impl Arch {
-    /// The generated entry of a QEMU target; `None` for targets the generator does not know.
-    pub fn get(arch: &str) -> Option<&'static Arch> {
-        super::syscall_table::ARCHES.iter().find(|a| a.arch == arch)
-    }
+/// The generated entry of a QEMU target; `None` for targets the generator does not know.
+pub fn arch(name: &str) -> Option<&'static Arch> {
+    super::syscall_table::ARCHES.iter().find(|a| a.arch == name)
 }
 
 /// The data arguments of every system call of one architecture, by number.
@@ -98,7 +68,7 @@ impl Layout {
 impl SyscallTable {
     /// The table for a QEMU target; `None` for architectures without one.
     pub fn for_arch(arch: &str) -> Option<Self> {
-        let arch = Arch::get(arch)?;
+        let arch = self::arch(arch)?;
         let rows = arch.data;
         let first = rows.iter().map(|&(n, _)| n).min().unwrap_or(0);
         let size = rows.iter().map(|&(n, _)| (n - first) as usize + 1).max().unwrap_or(0);

@@ -33,7 +33,7 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
 
 /// execve and execveat for a QEMU target (generated from the kernel headers).
 pub fn execve_numbers(arch: &str) -> [i64; 2] {
-    super::syscall_data::Arch::get(arch).map_or([-1, -1], |a| a.execve)
+    super::syscall_data::arch(arch).map_or([-1, -1], |a| a.execve)
 }
 
 /// At each system call's return, on the calling vCPU's thread.

@@ -42,8 +42,8 @@ pub struct Capture {
 fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
     let table = super::SyscallTable::for_arch(arch);
     if table.is_none() {
-        crate::console::line(&format!(
-            "cannonball: warning: no system call data for {arch} (the generated tables cover x86_64, i386, aarch64, arm, riscv64, mips, mipsel, ppc64le): syscall-data delivers none"
+        crate::console::warning(&format!(
+            "no system call data for {arch} (the generated tables cover x86_64, i386, aarch64, arm, riscv64, mips, mipsel, ppc64le): syscall-data delivers none"
         ));
     }
     table
@@ -186,5 +186,11 @@ fn record_arm_block(tb: Tb<'_>) {
         sizes.push(insn.size() as u8);
         insn.append_bytes(&mut bytes);
     }
-    crate::services::arm_isa::record_block(tb.vaddr(), &sizes, &bytes, || tb.insn(0).disas());
+    crate::services::arm_isa::record_block(
+        tb.vaddr(),
+        &sizes,
+        &bytes,
+        || tb.insn(0).disas(),
+        crate::services::disasm::thumb_mnemonic,
+    );
 }

@@ -22,8 +22,7 @@ pub(super) extern "C" fn before_fork() {
     for vcpu in buffer::vcpus() {
         crate::capture::drain_appended(buffer::Owner::Stopped(&stopped, vcpu));
     }
-    // SAFETY: as above.
-    unsafe { buffer::flush_all(false, None, |_| {}) };
+    buffer::flush_all(&stopped, false, None, |_| {});
     batch::wait_until_delivered();
     run().forwarding.prepare_fork(run().endpoint.as_ref());
 }
@@ -50,7 +49,8 @@ pub(super) extern "C" fn in_forked_child() {
     crate::progress::forget_after_fork();
     fault::forget_pending_cuts();
     // SAFETY: the child has a single thread.
-    unsafe { buffer::reset_all() };
+    let stopped = unsafe { buffer::Stopped::assume() };
+    buffer::reset_all(&stopped);
     crate::capture::get().reset_counts();
     if let Some(blocks) = &crate::capture::get().blocks {
         blocks.redeliver_all();
@@ -71,8 +71,8 @@ pub(super) extern "C" fn in_forked_child() {
     match started {
         Ok(script) => batch::start(script, super::undelivered_blocks(), run.forwarding.clone()),
         Err(err) => {
-            console::line(&format!(
-                "cannonball: error: in forked child {pid}: {}; the child runs without analysis",
+            console::error(&format!(
+                "in forked child {pid}: {}; the child runs without analysis",
                 console::one_line(&err)
             ));
             batch::start(None, super::undelivered_blocks(), run.forwarding.clone());

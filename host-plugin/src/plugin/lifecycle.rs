@@ -102,15 +102,14 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
             fault::apply_pending_cut(buffer::Owner::Stopped(&stopped, vcpu), blocks);
         }
     }
-    // SAFETY: as above.
-    unsafe {
-        buffer::flush_all(true, exiting.map(Vcpu::index), |vcpu| batch::submit_thread_exit(vcpu, wants_threads()))
-    };
+    buffer::flush_all(&stopped, true, exiting.map(Vcpu::index), |vcpu| {
+        batch::submit_thread_exit(vcpu, wants_threads())
+    });
     startup::mark("flush");
     let lost = crate::capture::appended_lost();
     if lost > 0 {
-        console::line(&format!(
-            "cannonball: warning: {lost} memory accesses made by QEMU helpers did not fit the vCPU's array and are missing from the events"
+        console::warning(&format!(
+            "{lost} memory accesses made by QEMU helpers did not fit the vCPU's array and are missing from the events"
         ));
     }
     let script: Option<ScriptHost> = batch::stop();
@@ -119,7 +118,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     if let Some(mut script) = script
         && let Err(err) = script.finish(&summary)
     {
-        console::line(&format!("cannonball: error: {}", console::one_line(&err)));
+        console::error(&format!("{}", console::one_line(&err)));
     }
     startup::mark("finish");
     if let (Some(out), Some(reached)) = (&super::run().coverage, &crate::capture::get().reached) {
@@ -159,7 +158,7 @@ fn write_coverage(out: &crate::sink::OutDir, reached: &crate::capture::ReachedBl
         crate::sink::report_name_for_child("coverage.blocks", pid)
     };
     if let Err(err) = out.write_report(&name, text.as_bytes()) {
-        console::line(&format!("cannonball: error: cannot write {name}: {}", console::one_line(&err)));
+        console::error(&format!("cannot write {name}: {}", console::one_line(&err)));
     }
 }
 

@@ -16,6 +16,16 @@ const BASE: usize = 1;
 const CAPACITY: usize = 2;
 const LOST: usize = 3;
 
+/// The right to take what a vCPU appended: held on the vCPU's own thread inside one of its
+/// callbacks, or while no vCPU runs (`buffer::Owner` is the plugin's proof of either).
+///
+/// # Safety
+/// An implementation guarantees that while a value exists, no generated code appends to the
+/// array of [`DrainRight::vcpu`] and no other thread drains it.
+pub unsafe trait DrainRight {
+    fn vcpu(&self) -> u32;
+}
+
 /// One array per vCPU that generated code appends to.
 pub struct AppendTarget {
     score: Scoreboard,
@@ -58,15 +68,12 @@ impl AppendTarget {
         unsafe { std::ptr::read_volatile(self.element(vcpu).add(INDEX)) }
     }
 
-    /// Lends the words `vcpu` appended since the last drain to `f`, then empties its array.
-    ///
-    /// # Safety
-    /// On the vCPU's own thread inside one of its callbacks, or while no vCPU runs (the
-    /// `buffer::Owner` rules): nobody appends meanwhile.
-    pub unsafe fn drain(&self, vcpu: u32, f: impl FnOnce(&[u64])) {
-        let element = self.element(vcpu);
-        // SAFETY: per this function's contract; QEMU grows scoreboards only in an exclusive
-        // section, which cannot start while this vCPU is inside a callback.
+    /// Lends the words the vCPU of `right` appended since the last drain to `f`, then empties
+    /// its array.
+    pub fn drain(&self, right: impl DrainRight, f: impl FnOnce(&[u64])) {
+        let element = self.element(right.vcpu());
+        // SAFETY: `DrainRight`'s contract: nobody appends meanwhile. QEMU grows scoreboards
+        // only in an exclusive section, which cannot start while this vCPU is in a callback.
         unsafe {
             let n = *element.add(INDEX) as usize;
             let base = *element.add(BASE) as *const u64;

@@ -84,8 +84,7 @@ pub fn reopen_in_child() {
 }
 
 /// vCPUs whose exit met a closed gate, one bit each (a lock here could itself be copied held).
-static DEFERRED: [AtomicU64; crate::buffer::MAX_VCPUS / 64] =
-    [const { AtomicU64::new(0) }; crate::buffer::MAX_VCPUS / 64];
+static DEFERRED: [AtomicU64; super::MAX_VCPUS / 64] = [const { AtomicU64::new(0) }; super::MAX_VCPUS / 64];
 
 /// The exit of `vcpu` met a closed gate: leave it to the forking thread. Returns false when
 /// the fork ended meanwhile and the exit is the caller's again (try the gate again).

@@ -31,7 +31,7 @@ mod registers;
 mod scoreboard;
 mod tb;
 
-pub use appends::AppendTarget;
+pub use appends::{AppendTarget, DrainRight};
 pub use callbacks::{
     PluginId, Vcpu, on_exit, on_syscall, on_syscall_return, on_translate, on_vcpu_exit, on_vcpu_init, this_vcpu,
 };
@@ -41,6 +41,10 @@ pub use scoreboard::{Counter, Scoreboard};
 pub use tb::{ExecCallback, Insn, MemCallback, MemRw, Tb};
 
 use std::ffi::{CStr, c_char, c_int};
+
+/// Upper bound on simultaneously existing vCPU indices (guest threads alive at once): the size
+/// of every per-vCPU table, ours (`buffer`, `capture`) and this module's (`fork_gate`).
+pub const MAX_VCPUS: usize = 4096;
 
 use qemu_plugin_sys as sys;
 

@@ -9,7 +9,7 @@ use super::limits::{LOG_LINES, Limits, MemoryLimiter};
 use crate::console;
 use crate::events::bindings::cannonball::script::{host, types};
 use crate::events::bindings::exports::{Host, LogLevel};
-use crate::services::{disasm, memory, modules::MODULES, source_lines, syscall_names, thread_ids};
+use crate::services::{memory, modules::MODULES, source_lines, syscall_names, thread_ids};
 use crate::sink::forward::Forwarding;
 use crate::sink::{OutDir, report_name_for_child};
 
@@ -158,7 +158,8 @@ impl Host for HostState {
     }
 
     fn disassemble(&mut self, address: u64, code: Vec<u8>) -> Vec<host::Instruction> {
-        disasm::disassemble(&self.arch, address, &code)
+        MODULES
+            .disassemble(&self.arch, address, &code)
             .unwrap_or_default()
             .into_iter()
             .map(|i| host::Instruction { address: i.address, size: i.size, text: i.text })

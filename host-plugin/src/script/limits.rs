@@ -100,9 +100,7 @@ pub fn ensure_ticker(engine: &Engine) {
         }
     });
     if started.is_err() {
-        crate::console::line(
-            "cannonball: warning: cannot start the script time-limit thread; script-time is not enforced",
-        );
+        crate::console::warning("cannot start the script time-limit thread; script-time is not enforced");
     }
 }
 

@@ -68,7 +68,7 @@ impl ScriptFactory {
             .map_err(|e| anyhow!("{e:#}"))
             .with_context(|| format!("script {} is not a valid component", path.display()))?;
         if let Some(warning) = compiled.outcome.warning() {
-            console::line(&format!("cannonball: warning: {warning}"));
+            console::warning(&format!("{warning}"));
         }
         crate::startup::mark_with("compile", &compiled.outcome.describe());
         let component = compiled.component;
@@ -237,11 +237,9 @@ impl ScriptHost {
         self.broken = true;
         let line = self.failure(export, &err);
         match self.limits.on_error {
-            OnError::Detach => {
-                console::line(&format!("cannonball: error: {line}; detached, the guest runs on without it"))
-            }
+            OnError::Detach => console::error(&format!("{line}; detached, the guest runs on without it")),
             OnError::Abort => {
-                console::line(&format!("cannonball: error: {line}; aborting (on-error=abort)"));
+                console::error(&format!("{line}; aborting (on-error=abort)"));
                 self.store.data().forwarding.finish(Vec::new(), None);
                 // SAFETY: _exit ends the process at once; QEMU's state needs no cleanup.
                 unsafe { libc::_exit(1) };

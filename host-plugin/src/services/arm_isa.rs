@@ -23,10 +23,17 @@ static TRANSLATED: Mutex<BTreeMap<u64, (u64, bool)>> = Mutex::new(BTreeMap::new(
 
 /// Records how QEMU translated the arm block at `vaddr` with these instruction sizes and bytes.
 /// `qemu_text` gives QEMU's own disassembly of the first instruction, asked only when the
-/// sizes and bytes cannot tell.
-pub fn record_block(vaddr: u64, sizes: &[u8], bytes: &[u8], qemu_text: impl FnOnce() -> String) {
+/// sizes and bytes cannot tell; `thumb_mnemonic` decodes 4 bytes as Thumb (the disassembler,
+/// which depends on this module, not the other way round).
+pub fn record_block(
+    vaddr: u64,
+    sizes: &[u8],
+    bytes: &[u8],
+    qemu_text: impl FnOnce() -> String,
+    thumb_mnemonic: impl FnOnce(&[u8]) -> Option<String>,
+) {
     let end = vaddr + sizes.iter().map(|&s| u64::from(s)).sum::<u64>();
-    let thumb = translated_as_thumb(sizes, bytes, qemu_text);
+    let thumb = translated_as_thumb(sizes, bytes, qemu_text, thumb_mnemonic);
     TRANSLATED.lock().unwrap_or_else(|p| p.into_inner()).insert(vaddr, (end, thumb));
 }
 
@@ -35,7 +42,12 @@ pub fn record_block(vaddr: u64, sizes: &[u8], bytes: &[u8], qemu_text: impl FnOn
 /// instruction whose first halfword does not proves ARM. When every instruction could be
 /// either, QEMU's disassembly of the first one (QEMU disassembles in the mode it translated
 /// in) decides: the mode whose decoding has the same mnemonic.
-pub fn translated_as_thumb(sizes: &[u8], bytes: &[u8], qemu_text: impl FnOnce() -> String) -> bool {
+pub fn translated_as_thumb(
+    sizes: &[u8],
+    bytes: &[u8],
+    qemu_text: impl FnOnce() -> String,
+    thumb_mnemonic: impl FnOnce(&[u8]) -> Option<String>,
+) -> bool {
     if sizes.contains(&2) {
         return true;
     }
@@ -53,11 +65,7 @@ pub fn translated_as_thumb(sizes: &[u8], bytes: &[u8], qemu_text: impl FnOnce() 
     }
     let qemu = qemu_text();
     let qemu_mnemonic = qemu.split_whitespace().next().unwrap_or("");
-    let thumb = super::disasm::decode(Isa::Thumb, 0, code);
-    let mnemonic = |insns: &[super::disasm::Instruction]| {
-        insns.first().map(|i| i.text.split_whitespace().next().unwrap_or("").to_owned())
-    };
-    mnemonic(&thumb).as_deref() == Some(qemu_mnemonic)
+    thumb_mnemonic(code).as_deref() == Some(qemu_mnemonic)
 }
 
 /// How QEMU translated the block containing `addr`, if it did.
@@ -107,13 +115,15 @@ mod tests {
     #[test]
     fn sizes_and_first_halfwords_tell_thumb_from_arm() {
         // Thumb: push {r4, lr} (2 bytes)
-        assert!(translated_as_thumb(&[2, 4], &[0x10, 0xb5, 0, 0, 0, 0], || unreachable!()));
+        let never = |_: &[u8]| -> Option<String> { unreachable!() };
+        assert!(translated_as_thumb(&[2, 4], &[0x10, 0xb5, 0, 0, 0, 0], || unreachable!(), never));
         // ARM: push {r4, lr} = e92d4010; its first halfword 0x4010 is no Thumb-2 prefix
-        assert!(!translated_as_thumb(&[4], &[0x10, 0x40, 0x2d, 0xe9], || unreachable!()));
+        assert!(!translated_as_thumb(&[4], &[0x10, 0x40, 0x2d, 0xe9], || unreachable!(), never));
         // Thumb-2 bl (f000 f800): could be either by its bits; QEMU's text decides
         let bl = [0x00, 0xf0, 0x00, 0xf8];
-        assert!(translated_as_thumb(&[4], &bl, || "bl #0x4".into()));
-        assert!(!translated_as_thumb(&[4], &bl, || "andeq r0, r0, r0".into()));
+        let thumb = |code: &[u8]| crate::services::disasm::thumb_mnemonic(code);
+        assert!(translated_as_thumb(&[4], &bl, || "bl #0x4".into(), thumb));
+        assert!(!translated_as_thumb(&[4], &bl, || "andeq r0, r0, r0".into(), thumb));
     }
 
     #[test]
@@ -134,7 +144,7 @@ mod tests {
 
     #[test]
     fn remembers_translated_blocks() {
-        record_block(0x5000_0000, &[2, 2, 4], &[0; 8], || unreachable!());
+        record_block(0x5000_0000, &[2, 2, 4], &[0; 8], || unreachable!(), |_| unreachable!());
         assert_eq!(translated_isa(0x5000_0006), Some(Isa::Thumb));
         assert_eq!(translated_isa(0x5000_0008), None);
         assert_eq!(split(0x5000_0000, 0x5000_0010, &[]), [(0x5000_0000, 0x5000_0010, Isa::Thumb)]);

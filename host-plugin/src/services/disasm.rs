@@ -4,7 +4,8 @@
 //! only the plugin entry points), so QEMU keeps calling its own.
 //!
 //! 32-bit ARM code comes in two instruction sets: [`disassemble`] splits the range into runs of
-//! ARM, Thumb and data with what the ELF file and QEMU's translation say (`arm_isa.rs`).
+//! ARM, Thumb and data with what the ELF file (the caller's: `modules.rs` reads it) and QEMU's
+//! translation say (`arm_isa.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -216,17 +217,24 @@ fn data_words(address: u64, code: &[u8]) -> Vec<Instruction> {
     out
 }
 
+/// The mnemonic of `code`'s first instruction decoded as Thumb (for `arm_isa`).
+pub fn thumb_mnemonic(code: &[u8]) -> Option<String> {
+    let insns = decode(Isa::Thumb, 0, code);
+    insns.first().map(|i| i.text.split_whitespace().next().unwrap_or("").to_owned())
+}
+
 /// Disassembles `code` located at `address` for QEMU target `arch`, stopping at the first
 /// undecodable bytes (on arm: at the first such bytes of each run of one instruction set).
-pub fn disassemble(arch: &str, address: u64, code: &[u8]) -> Result<Vec<Instruction>> {
+/// `arm_elf` is what the module's ELF file says about 32-bit ARM instruction sets there
+/// (`modules.rs`; empty elsewhere): see [`arm_isa::split`].
+pub fn disassemble(arch: &str, address: u64, code: &[u8], arm_elf: &[(u64, u64, Isa)]) -> Result<Vec<Instruction>> {
     let Some(engine) = Engine::of(arch) else { bail!("no disassembler for {arch}") };
     if engine != Engine::Arm {
         return run(engine, address, code);
     }
     let end = address + code.len() as u64;
-    let elf = super::modules::MODULES.arm_isa_ranges(address, end);
     let mut out = Vec::new();
-    for (start, stop, isa) in arm_isa::split(address, end, &elf) {
+    for (start, stop, isa) in arm_isa::split(address, end, arm_elf) {
         let bytes = &code[(start - address) as usize..(stop - address) as usize];
         out.extend(decode(isa, start, bytes));
     }
@@ -238,7 +246,7 @@ mod tests {
     use super::*;
 
     fn texts(arch: &str, address: u64, code: &[u8]) -> Vec<(u64, u32, String)> {
-        disassemble(arch, address, code).unwrap().into_iter().map(|i| (i.address, i.size, i.text)).collect()
+        disassemble(arch, address, code, &[]).unwrap().into_iter().map(|i| (i.address, i.size, i.text)).collect()
     }
 
     fn t(list: &[(u64, u32, &str)]) -> Vec<(u64, u32, String)> {
@@ -330,6 +338,6 @@ mod tests {
 
     #[test]
     fn refuses_unknown_targets() {
-        assert!(disassemble("sparc", 0, &[0; 4]).is_err());
+        assert!(disassemble("sparc", 0, &[0; 4], &[]).is_err());
     }
 }

@@ -15,7 +15,7 @@ pub mod modules;
 pub mod source_lines;
 pub mod syscall_names;
 pub mod thread_ids;
-// Generated (host-plugin/tools/gen-syscall-names.py): kept as the generator writes it.
+// Generated (tools/syscalls/gen.mjs): kept as the generator writes it.
 #[rustfmt::skip]
 mod syscall_names_table;
 

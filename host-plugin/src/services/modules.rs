@@ -15,6 +15,7 @@ use object::{Architecture, Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::arm_isa::Isa;
 use super::debug_files;
+use super::disasm::{self, Instruction};
 use super::functions::{self, Function, Origin};
 use super::{to_guest, to_host};
 
@@ -233,9 +234,19 @@ impl Modules {
         Some(Location { module: path, module_base, offset: guest - module_base, symbol })
     }
 
+    /// Disassembles guest code at `address` for target `arch`; 32-bit ARM code in the
+    /// instruction sets the module's ELF file gives (`disasm::disassemble`).
+    pub fn disassemble(&self, arch: &str, address: u64, code: &[u8]) -> anyhow::Result<Vec<Instruction>> {
+        let elf = match arch {
+            "arm" => self.arm_isa_ranges(address, address + code.len() as u64),
+            _ => Vec::new(),
+        };
+        disasm::disassemble(arch, address, code, &elf)
+    }
+
     /// What the ELF file of the module containing `start` says about 32-bit ARM instruction
     /// sets in [start, end): guest ranges, sorted, clipped to [start, end).
-    pub fn arm_isa_ranges(&self, start: u64, end: u64) -> Vec<(u64, u64, Isa)> {
+    fn arm_isa_ranges(&self, start: u64, end: u64) -> Vec<(u64, u64, Isa)> {
         let Some((_, module_base, Some((t, _)))) = self.module_at(start) else { return Vec::new() };
         // Relative addresses in the table are relative to the first segment's page, which is
         // where the module's lowest mapping starts.

@@ -10,7 +10,7 @@ use crate::services::disasm::{self, Instruction};
 pub fn split(arch: &str, start: u64, end: u64, code: &[u8]) -> Vec<(u64, u64)> {
     let insns = match arch {
         "" | "arm" => None,
-        _ => disasm::disassemble(arch, start, code).ok(),
+        _ => disasm::disassemble(arch, start, code, &[]).ok(),
     };
     let Some(insns) = insns.filter(|i| !i.is_empty()) else { return vec![(start, end)] };
     let mut pieces = Vec::new();

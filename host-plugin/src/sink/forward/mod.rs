@@ -25,7 +25,8 @@ use crate::events::{Block, Consumer, EventBatch, EventKinds, ThreadEvent};
 /// Send the buffer to the writer once it holds this much.
 const FLUSH_AT: usize = 256 << 10;
 
-struct Forwarder {
+/// The stream while it is open: frames not yet handed to the writer, and what went out.
+struct OpenStream {
     writer: Writer,
     pending: Vec<u8>,
     /// Raw event kinds passed through.
@@ -46,7 +47,7 @@ pub struct Forwarding {
 
 #[derive(Default)]
 struct Shared {
-    forwarder: Mutex<Option<Forwarder>>,
+    stream: Mutex<Option<OpenStream>>,
     /// Records a script emitted while no sink was configured.
     dropped_records: Mutex<u64>,
     /// A connection opened before a fork, for the child.
@@ -57,7 +58,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Forwarder {
+impl OpenStream {
     fn frame(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
         if self.failed {
             return;
@@ -82,13 +83,13 @@ impl Forwarder {
 }
 
 /// Raw kinds to pass through, empty without a sink.
-fn kinds_of(f: &Forwarder) -> EventKinds {
+fn kinds_of(f: &OpenStream) -> EventKinds {
     f.kinds
 }
 
 impl Forwarding {
-    fn forwarder(&self) -> MutexGuard<'_, Option<Forwarder>> {
-        lock(&self.shared.forwarder)
+    fn stream(&self) -> MutexGuard<'_, Option<OpenStream>> {
+        lock(&self.shared.stream)
     }
 
     /// Opens the stream: preamble and `hello`. Called at install, and in a forked child with
@@ -98,17 +99,17 @@ impl Forwarding {
         let mut pending = Vec::with_capacity(FLUSH_AT + (64 << 10));
         pending.extend_from_slice(&cannonball_protocol::preamble());
         encode::hello(&mut pending, hello);
-        *self.forwarder() = Some(Forwarder { writer, pending, kinds, frames: 1, records: 0, failed: false });
+        *self.stream() = Some(OpenStream { writer, pending, kinds, frames: 1, records: 0, failed: false });
         Ok(())
     }
 
     pub fn is_active(&self) -> bool {
-        self.forwarder().is_some()
+        self.stream().is_some()
     }
 
     /// New blocks, when the stream carries executions or blocks.
     fn consumer_blocks(&self, blocks: &[Block]) {
-        let mut guard = self.forwarder();
+        let mut guard = self.stream();
         let Some(f) = guard.as_mut() else { return };
         if blocks.is_empty() || !kinds_of(f).intersects(EventKinds::TRACE | EventKinds::BLOCKS) {
             return;
@@ -132,7 +133,7 @@ impl Forwarding {
 
     /// The subscribed parts of one vCPU batch.
     fn consumer_events(&self, batch: &EventBatch) {
-        let mut guard = self.forwarder();
+        let mut guard = self.stream();
         let Some(f) = guard.as_mut() else { return };
         let kinds = kinds_of(f);
         if kinds.contains(EventKinds::TRACE) && !batch.execs.is_empty() {
@@ -178,7 +179,7 @@ impl Forwarding {
     }
 
     fn consumer_thread(&self, vcpu: u32, event: ThreadEvent) {
-        let mut guard = self.forwarder();
+        let mut guard = self.stream();
         let Some(f) = guard.as_mut() else { return };
         if kinds_of(f).contains(EventKinds::THREADS) {
             let event = match event {
@@ -191,7 +192,7 @@ impl Forwarding {
 
     /// A script's record (host function `emit`). An error traps the script.
     pub fn emit(&self, tag: u32, payload: &[u8]) -> Result<()> {
-        let mut guard = self.forwarder();
+        let mut guard = self.stream();
         let Some(f) = guard.as_mut() else {
             *lock(&self.shared.dropped_records) += 1;
             return Ok(());
@@ -213,22 +214,22 @@ impl Forwarding {
     /// Sends what is buffered (the analysis thread calls this when it runs out of work, so a
     /// live consumer is never far behind).
     pub fn flush(&self) {
-        if let Some(f) = self.forwarder().as_mut() {
+        if let Some(f) = self.stream().as_mut() {
             f.flush();
         }
     }
 
-    /// Writes the `end` frame and waits until the sink has everything. Reports a failed sink.
-    /// Ends the stream: the `end` frame with the instruction totals and, when known, how the
-    /// guest ended (`exit`: status and signal).
+    /// Ends the stream: writes the `end` frame with the instruction totals and, when known, how
+    /// the guest ended (`exit`: status and signal), and waits until the sink has everything.
+    /// Reports a failed sink.
     pub fn finish(&self, instructions: Vec<(u32, u64)>, exit: Option<(i32, u32)>) {
         let dropped = *lock(&self.shared.dropped_records);
         if dropped > 0 {
-            console::line(&format!(
-                "cannonball: warning: the script emitted {dropped} records but no sink is configured (sock=PATH or fwd=FILE)"
+            console::warning(&format!(
+                "the script emitted {dropped} records but no sink is configured (sock=PATH or fwd=FILE)"
             ));
         }
-        let Some(mut f) = self.forwarder().take() else { return };
+        let Some(mut f) = self.stream().take() else { return };
         let end = End {
             instructions: instructions.into_iter().map(|(vcpu, count)| VcpuCount { vcpu, count }).collect(),
             records: f.records,
@@ -239,9 +240,9 @@ impl Forwarding {
         f.flush();
         let failed_early = f.failed;
         if let Err(err) = f.writer.close() {
-            console::line(&format!("cannonball: error: forwarding failed, the consumer did not get everything: {err}"));
+            console::error(&format!("forwarding failed, the consumer did not get everything: {err}"));
         } else if failed_early {
-            console::line("cannonball: error: forwarding failed, the consumer did not get everything");
+            console::error("forwarding failed, the consumer did not get everything");
         }
     }
 
@@ -264,7 +265,7 @@ impl Forwarding {
     /// In a forked child: drop the parent's stream without touching its thread (gone), and open
     /// the child's own with a `hello` that says forked.
     pub fn child_after_fork(&self, endpoint: Option<&Endpoint>, hello: &Hello) {
-        let old = self.forwarder().take();
+        let old = self.stream().take();
         let Some(old) = old else { return };
         let kinds = old.kinds;
         old.writer.abandon_after_fork();
@@ -274,17 +275,14 @@ impl Forwarding {
         match endpoint.for_child(hello.pid, socket) {
             Ok(Some(stream)) => {
                 if let Err(err) = self.start(stream, hello, kinds) {
-                    console::line(&format!("cannonball: error: in forked child {}: {err:#}", hello.pid));
+                    console::error(&format!("in forked child {}: {err:#}", hello.pid));
                 }
             }
-            Ok(None) => console::line(&format!(
-                "cannonball: warning: forked child {} does not forward: its frames would interleave with the parent's on stdout",
+            Ok(None) => console::warning(&format!(
+                "forked child {} does not forward: its frames would interleave with the parent's on stdout",
                 hello.pid
             )),
-            Err(err) => console::line(&format!(
-                "cannonball: error: in forked child {}: {err:#}; it does not forward",
-                hello.pid
-            )),
+            Err(err) => console::error(&format!("in forked child {}: {err:#}; it does not forward", hello.pid)),
         }
     }
 }

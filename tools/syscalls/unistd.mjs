@@ -1,7 +1,7 @@
 // System call numbers by name for every QEMU target Cannonball supports, read from the kernel
 // headers of this machine (Debian packages linux-libc-dev and linux-libc-dev-<arch>-cross, which
 // `cargo xtask test` installs). Shared by the generators of the host's data table
-// (gen-syscall-data.mjs) and the syscalls example's names (example-scripts/syscalls).
+// (capture-table.mjs) and the syscalls example's names (example-tables.mjs), both run by gen.mjs.
 //
 // Every architecture goes the same way: its own uapi asm/unistd.h (or the file that header
 // includes for the ABI we emulate) is run through the C preprocessor with only the

@@ -1,10 +1,10 @@
-// Generates assembly/tables.ts from the kernel headers of this machine (Debian packages
-// linux-libc-dev and linux-libc-dev-<arch>-cross): per QEMU target, the system call names by
-// number, the errno names and the open() flags. `node tools/gen-tables.mjs`; `--check` only
-// compares the checked-in file with what it would write (tests/tests/foreign_syscalls.rs).
+// The syscalls example's tables, example-scripts/syscalls/assembly/tables.ts, from the kernel
+// headers of this machine (Debian packages linux-libc-dev and linux-libc-dev-<arch>-cross): per
+// QEMU target, the system call names by number, the errno names and the open() flags. The
+// host's name table (host-names.mjs) is written from the same data. `node tools/syscalls/gen.mjs`.
 //
-// - Numbers: host-plugin/tools/unistd.mjs, which the host's own table generator shares (it says
-//   which header each target's numbers come from and how it is preprocessed).
+// - Numbers: unistd.mjs, which the capture table shares (it says which header each target's
+//   numbers come from and how it is preprocessed).
 // - A target's names are stored from its lowest number (`base`: 4000 for mips o32) in one
 //   array; numbers further than GAP past the previous one start a second range (ARM's private
 //   calls at 0x0f0000 + n). Holes inside a range are "".
@@ -15,9 +15,7 @@
 // - open flags: the target's asm/fcntl.h (mips and ppc64le differ from the generic values),
 //   named and ordered as strace's xlat/open_mode_flags.in prints them.
 // Identical tables (mips and mipsel; errno and flags of most targets) are written once.
-import { readFileSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { ARCHES, describe, numbers, preprocess } from "../../../host-plugin/tools/unistd.mjs";
+import { ARCHES, describe, numbers, preprocess } from "./unistd.mjs";
 
 const GAP = 1024;
 /** strace's order; composites (O_SYNC, O_TMPFILE) before their parts. */
@@ -87,33 +85,39 @@ function openFlags(a) {
   return OPEN_FLAGS.map((n) => `${values.get(n).toString(16)} ${n === "FASYNC" ? "O_ASYNC" : n}`).join(" ");
 }
 
-const emit = (name, names) => {
-  const body = names.map((n) => JSON.stringify(n)).join(",");
-  // Wrapped at about 100 columns to keep the file readable.
-  const lines = body.length ? body.match(/.{1,96}(,|$)/g).map((l) => "  " + l) : [];
-  return `const ${name}: string[] = [\n${lines.join("\n")}\n];\n`;
-};
+/** The example's tables: { path, text }, and per target the names of its tables with every
+ *  table's entries (`consts`), for the host's name table. */
+export function exampleTables() {
+  const emit = (name, names) => {
+    const body = names.map((n) => JSON.stringify(n)).join(",");
+    // Wrapped at about 100 columns to keep the file readable.
+    const lines = body.length ? body.match(/.{1,96}(,|$)/g).map((l) => "  " + l) : [];
+    return `const ${name}: string[] = [\n${lines.join("\n")}\n];\n`;
+  };
 
-const consts = []; // { name, text } written once each
-const share = (name, text) => {
-  const same = consts.find((c) => c.text === text);
-  if (same) return same.name;
-  consts.push({ name, text });
-  return name;
-};
-const entries = [];
-for (const a of ARCHES) {
-  const id = a.arch.toUpperCase();
-  const rs = ranges(numbers(a.arch));
-  if (rs.length > 2) throw new Error(`${a.arch}: ${rs.length} ranges of numbers`);
-  const names = rs.map((r, i) => share(`${id}${i ? "_PRIVATE" : ""}`, emit("@", r.names)));
-  const errno = share(`ERRNO_${id}`, emit("@", errnoNames(a)));
-  const flags = share(`OPEN_FLAGS_${id}`, `const @: string =\n  ${JSON.stringify(openFlags(a))};\n`);
-  const second = rs[1] ? `${rs[1].base}, ${names[1]}` : "0, []";
-  entries.push(`  new Arch("${a.arch}", ${a.bits}, ${rs[0].base}, ${names[0]}, ${second}, ${errno}, ${flags}),`);
-}
+  const consts = []; // { name, text, names } written once each
+  const share = (name, text, names) => {
+    const same = consts.find((c) => c.text === text);
+    if (same) return same.name;
+    consts.push({ name, text, names });
+    return name;
+  };
+  const entries = [];
+  const arches = []; // { arch, base, names, base2, names2, errno }: table names, for host-names.mjs
+  for (const a of ARCHES) {
+    const id = a.arch.toUpperCase();
+    const rs = ranges(numbers(a.arch));
+    if (rs.length > 2) throw new Error(`${a.arch}: ${rs.length} ranges of numbers`);
+    const names = rs.map((r, i) => share(`${id}${i ? "_PRIVATE" : ""}`, emit("@", r.names), r.names));
+    const errnos = errnoNames(a);
+    const errno = share(`ERRNO_${id}`, emit("@", errnos), errnos);
+    const flags = share(`OPEN_FLAGS_${id}`, `const @: string =\n  ${JSON.stringify(openFlags(a))};\n`);
+    const second = rs[1] ? `${rs[1].base}, ${names[1]}` : "0, []";
+    arches.push({ arch: a.arch, base: rs[0].base, names: names[0], base2: rs[1]?.base ?? 0, names2: names[1], errno });
+    entries.push(`  new Arch("${a.arch}", ${a.bits}, ${rs[0].base}, ${names[0]}, ${second}, ${errno}, ${flags}),`);
+  }
 
-const out = `// Generated by tools/gen-tables.mjs from the kernel headers below (asm/unistd.h or the file
+  const text = `// Generated by tools/syscalls/gen.mjs from the kernel headers below (asm/unistd.h or the file
 // named, asm/errno.h and asm/fcntl.h of the same include root, each preprocessed as for its
 // target). Do not edit: regenerate.
 ${ARCHES.map((a) => `//   ${describe(a)}`).join("\n")}
@@ -139,13 +143,5 @@ export const ARCHES: Arch[] = [
 ${entries.join("\n")}
 ];
 `;
-const dest = fileURLToPath(new URL("../assembly/tables.ts", import.meta.url));
-if (process.argv.includes("--check")) {
-  if (readFileSync(dest, "utf8") !== out) {
-    console.error(`${dest} is stale: run node example-scripts/syscalls/tools/gen-tables.mjs`);
-    process.exit(1);
-  }
-} else {
-  writeFileSync(dest, out);
-  console.log(`${ARCHES.length} arches, ${consts.length} tables -> ${dest}`);
+  return { path: "example-scripts/syscalls/assembly/tables.ts", text, arches, consts };
 }
