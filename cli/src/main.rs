@@ -11,7 +11,6 @@ mod locate;
 mod merge_step;
 mod new;
 mod run;
-mod sandbox;
 
 use std::path::PathBuf;
 

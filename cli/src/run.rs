@@ -86,15 +86,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
         options.push(arg.clone());
     }
     if args.corpus.corpus.is_some() {
-        return crate::corpus::run(
-            &args.corpus,
-            &guest,
-            &options,
-            guest.args(),
-            &args.out,
-            args.script.as_deref(),
-            args.quiet,
-        );
+        return crate::corpus::run(&crate::corpus::Plan {
+            corpus: &args.corpus,
+            guest: &guest,
+            plugin_options: &options,
+            out: &args.out,
+            script: args.script.as_deref(),
+            quiet: args.quiet,
+        });
     }
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let pipe = if show_progress { Some(progress_pipe()?) } else { None };

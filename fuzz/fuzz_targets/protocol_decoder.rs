@@ -11,7 +11,7 @@
 //!   `encoded_len` bytes and decodes back to an equal frame.
 #![no_main]
 
-use cannonball_protocol::encode::{self, BlockRef};
+use cannonball_protocol::encode;
 use cannonball_protocol::{DecodeError, Decoder, Frame, PREAMBLE_LEN, preamble};
 use libfuzzer_sys::fuzz_target;
 
@@ -66,21 +66,11 @@ fn encode_frame(out: &mut Vec<u8>, frame: &Frame) -> bool {
         Frame::Hello(h) => encode::hello(out, h),
         Frame::Blocks(blocks) => encode::blocks(
             out,
-            blocks.iter().map(|b| BlockRef {
-                id: b.id,
-                vaddr: b.vaddr,
-                insn_sizes: &b.insn_sizes,
-                insn_bytes: &b.insn_bytes,
-                symbol: b.symbol.as_deref(),
-            }),
+            blocks.iter().map(|b| b.view()),
         ),
         Frame::Execs(e) => encode::execs(out, e.vcpu, e.first_exec, &e.ids, e.cut_short),
-        Frame::Memory(m) => encode::memory(out, m.vcpu, &m.exec, &m.pc, &m.addr, &m.info, &m.value),
-        Frame::Syscalls(s) => {
-            let d = &s.data;
-            let data = encode::SyscallDataRef { call: &d.call, info: &d.info, len: &d.len, bytes: &d.bytes };
-            encode::syscalls(out, s.vcpu, &s.exec, &s.number, &s.args, &s.ret, &s.returned, data)
-        }
+        Frame::Memory(m) => encode::memory(out, m.view()),
+        Frame::Syscalls(s) => encode::syscalls(out, s.view()),
         Frame::Thread { vcpu, event } => encode::thread(out, *vcpu, *event),
         Frame::Record { tag, payload } => {
             if payload.len() > encode::MAX_RECORD_LEN {

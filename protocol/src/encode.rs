@@ -4,7 +4,7 @@
 //! Callers keep each frame under [`MAX_FRAME_LEN`](crate::MAX_FRAME_LEN); the host's batches
 //! are far smaller (at most 65,536 executions), and `record` checks its payload.
 
-use crate::frame::{End, FrameKind, Hello, ThreadEvent};
+use crate::frame::{Block, End, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent};
 
 /// Starts a frame: length placeholder and kind. Returns where the length goes.
 fn begin(out: &mut Vec<u8>, kind: FrameKind) -> usize {
@@ -68,6 +68,55 @@ pub struct BlockRef<'a> {
     pub symbol: Option<&'a str>,
 }
 
+impl Block {
+    /// The block borrowed, for the encoder.
+    pub fn view(&self) -> BlockRef<'_> {
+        BlockRef {
+            id: self.id,
+            vaddr: self.vaddr,
+            insn_sizes: &self.insn_sizes,
+            insn_bytes: &self.insn_bytes,
+            symbol: self.symbol.as_deref(),
+        }
+    }
+}
+
+impl Memory {
+    /// The columns borrowed, for the encoder.
+    pub fn view(&self) -> MemoryRef<'_> {
+        MemoryRef {
+            vcpu: self.vcpu,
+            exec: &self.exec,
+            pc: &self.pc,
+            addr: &self.addr,
+            info: &self.info,
+            value: &self.value,
+        }
+    }
+}
+
+impl SyscallData {
+    /// The columns borrowed, for the encoder.
+    pub fn view(&self) -> SyscallDataRef<'_> {
+        SyscallDataRef { call: &self.call, info: &self.info, len: &self.len, bytes: &self.bytes }
+    }
+}
+
+impl Syscalls {
+    /// The columns borrowed, for the encoder.
+    pub fn view(&self) -> SyscallsRef<'_> {
+        SyscallsRef {
+            vcpu: self.vcpu,
+            exec: &self.exec,
+            number: &self.number,
+            args: &self.args,
+            ret: &self.ret,
+            returned: &self.returned,
+            data: self.data.view(),
+        }
+    }
+}
+
 /// One frame with `blocks` (keep it to a few thousand blocks per frame).
 pub fn blocks<'a>(out: &mut Vec<u8>, blocks: impl ExactSizeIterator<Item = BlockRef<'a>>) {
     let at = begin(out, FrameKind::Blocks);
@@ -107,18 +156,29 @@ pub fn execs(out: &mut Vec<u8>, vcpu: u32, first_exec: u64, ids: &[u32], cut_sho
     finish(out, at);
 }
 
-/// Memory accesses; every column has the same length.
-pub fn memory(out: &mut Vec<u8>, vcpu: u32, exec: &[u64], pc: &[u64], addr: &[u64], info: &[u8], value: &[u64]) {
-    let n = pc.len();
-    debug_assert!(exec.len() == n && addr.len() == n && info.len() == n && value.len() == n);
+/// One vCPU's memory accesses, borrowed columns of equal length.
+#[derive(Clone, Copy)]
+pub struct MemoryRef<'a> {
+    pub vcpu: u32,
+    pub exec: &'a [u64],
+    pub pc: &'a [u64],
+    pub addr: &'a [u64],
+    pub info: &'a [u8],
+    pub value: &'a [u64],
+}
+
+/// Memory accesses.
+pub fn memory(out: &mut Vec<u8>, m: MemoryRef<'_>) {
+    let n = m.pc.len();
+    debug_assert!(m.exec.len() == n && m.addr.len() == n && m.info.len() == n && m.value.len() == n);
     let at = begin(out, FrameKind::Memory);
-    u32_(out, vcpu);
+    u32_(out, m.vcpu);
     u32_(out, n as u32);
-    u64s(out, exec);
-    u64s(out, pc);
-    u64s(out, addr);
-    out.extend_from_slice(info);
-    u64s(out, value);
+    u64s(out, m.exec);
+    u64s(out, m.pc);
+    u64s(out, m.addr);
+    out.extend_from_slice(m.info);
+    u64s(out, m.value);
     finish(out, at);
 }
 
@@ -131,29 +191,32 @@ pub struct SyscallDataRef<'a> {
     pub bytes: &'a [u8],
 }
 
-/// System calls; `args` holds six values per call. With `data` non-empty, its section
-/// follows the calls (older consumers never see it: the host sends it only when asked).
-#[allow(clippy::too_many_arguments)]
-pub fn syscalls(
-    out: &mut Vec<u8>,
-    vcpu: u32,
-    exec: &[u64],
-    number: &[i64],
-    args: &[u64],
-    ret: &[i64],
-    returned: &[bool],
-    data: SyscallDataRef<'_>,
-) {
-    let n = number.len();
-    debug_assert!(exec.len() == n && args.len() == 6 * n && ret.len() == n && returned.len() == n);
+/// One vCPU's system calls, borrowed columns: `args` holds six values per call.
+#[derive(Clone, Copy)]
+pub struct SyscallsRef<'a> {
+    pub vcpu: u32,
+    pub exec: &'a [u64],
+    pub number: &'a [i64],
+    pub args: &'a [u64],
+    pub ret: &'a [i64],
+    pub returned: &'a [bool],
+    pub data: SyscallDataRef<'a>,
+}
+
+/// System calls. With `data` non-empty, its section follows the calls (older consumers never
+/// see it: the host sends it only when asked).
+pub fn syscalls(out: &mut Vec<u8>, s: SyscallsRef<'_>) {
+    let n = s.number.len();
+    debug_assert!(s.exec.len() == n && s.args.len() == 6 * n && s.ret.len() == n && s.returned.len() == n);
     let at = begin(out, FrameKind::Syscalls);
-    u32_(out, vcpu);
+    u32_(out, s.vcpu);
     u32_(out, n as u32);
-    u64s(out, exec);
-    i64s(out, number);
-    u64s(out, args);
-    i64s(out, ret);
-    out.extend(returned.iter().map(|&r| r as u8));
+    u64s(out, s.exec);
+    i64s(out, s.number);
+    u64s(out, s.args);
+    i64s(out, s.ret);
+    out.extend(s.returned.iter().map(|&r| r as u8));
+    let data = s.data;
     if !data.call.is_empty() {
         let m = data.call.len();
         debug_assert!(data.info.len() == m && data.len.len() == m);

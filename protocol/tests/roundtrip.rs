@@ -1,7 +1,7 @@
 //! Every frame kind survives encode → decode, byte-by-byte feeding changes nothing, and every
 //! truncation or corruption is an error rather than a panic.
 
-use cannonball_protocol::encode::{self, BlockRef};
+use cannonball_protocol::encode;
 use cannonball_protocol::*;
 
 fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
@@ -18,22 +18,39 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
         },
         Block { id: 1, vaddr: 0x401004, insn_sizes: vec![2], insn_bytes: vec![0xeb, 0xfe], symbol: None },
     ];
-    encode::blocks(
-        &mut out,
-        blocks.iter().map(|b| BlockRef {
-            id: b.id,
-            vaddr: b.vaddr,
-            insn_sizes: &b.insn_sizes,
-            insn_bytes: &b.insn_bytes,
-            symbol: b.symbol.as_deref(),
-        }),
-    );
+    encode::blocks(&mut out, blocks.iter().map(Block::view));
     encode::execs(&mut out, 1, 7, &[0, 1, 1], Some(2));
-    encode::memory(&mut out, 1, &[7, 8], &[0x401001, 0x401004], &[0x1000, 0x2000], &[3, 8 | 2], &[5, 6]);
-    encode::syscalls(&mut out, 0, &[3], &[231], &[1, 2, 3, 4, 5, 6], &[-2], &[false], Default::default());
+    let memory = encode::MemoryRef {
+        vcpu: 1,
+        exec: &[7, 8],
+        pc: &[0x401001, 0x401004],
+        addr: &[0x1000, 0x2000],
+        info: &[3, 8 | 2],
+        value: &[5, 6],
+    };
+    encode::memory(&mut out, memory);
+    let exit = encode::SyscallsRef {
+        vcpu: 0,
+        exec: &[3],
+        number: &[231],
+        args: &[1, 2, 3, 4, 5, 6],
+        ret: &[-2],
+        returned: &[false],
+        data: Default::default(),
+    };
+    encode::syscalls(&mut out, exit);
     let data =
         encode::SyscallDataRef { call: &[0, 0, 1], info: &[1, 1 | 8, 1 | 64], len: &[4, 0, 2], bytes: b"/etchi" };
-    encode::syscalls(&mut out, 2, &[0, 0], &[257, 0], &[0; 12], &[3, 2], &[true, true], data);
+    let with_data = encode::SyscallsRef {
+        vcpu: 2,
+        exec: &[0, 0],
+        number: &[257, 0],
+        args: &[0; 12],
+        ret: &[3, 2],
+        returned: &[true, true],
+        data,
+    };
+    encode::syscalls(&mut out, with_data);
     encode::thread(&mut out, 3, ThreadEvent::Exit);
     encode::record(&mut out, 9, b"hello").unwrap();
     let end = End {

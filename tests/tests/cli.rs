@@ -133,7 +133,9 @@ fn inspect_every_example_script() {
 #[test]
 fn inspect_rejects_what_is_not_a_script() {
     let work = TempDir::new("inspect-bad");
-    for (arg, expected) in [("/bin/ls", "is not a WebAssembly file"), ("missing.wasm", "cannot read missing.wasm")] {
+    for (arg, expected) in
+        [("/bin/ls", "is not a WebAssembly file"), ("missing.wasm", "cannot read script missing.wasm")]
+    {
         let out = cannonball(&["inspect", arg], &work);
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);

@@ -37,7 +37,28 @@ pub fn qemu() -> Result<()> {
 /// target/release/libcannonball.so
 pub fn plugin() -> Result<()> {
     eprintln!("xtask: building libcannonball.so");
-    run(cargo().current_dir(Tree::source().root()).args(["build", "--release", "--quiet", "-p", "cannonball-plugin"]))
+    run(cargo().current_dir(Tree::source().root()).args(["build", "--release", "--quiet", "-p", "cannonball-plugin"]))?;
+    split_debug(&Tree::source().plugin())
+}
+
+/// What ships is stripped: the release profile keeps line tables of every dependency (for
+/// profiles and panics' locations), which make the plugin and the command about 180 MB each.
+/// They move to `NAME.debug` beside the binary, which names it in `.gnu_debuglink`, where
+/// perf and gdb find it (as distributions ship `-dbgsym` packages). Cargo links a fresh,
+/// unstripped copy into place after each build, so this runs after each.
+fn split_debug(binary: &Path) -> Result<()> {
+    let sections = Command::new("readelf").arg("-SW").arg(binary).output().context("cannot run readelf (binutils)")?;
+    if String::from_utf8_lossy(&sections.stdout).contains(".gnu_debuglink") {
+        return Ok(());
+    }
+    let mut debug = binary.as_os_str().to_owned();
+    debug.push(".debug");
+    let debug = Path::new(&debug);
+    run(Command::new("objcopy").arg("--only-keep-debug").arg(binary).arg(debug))?;
+    run(Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(format!("--add-gnu-debuglink={}", debug.display()))
+        .arg(binary))
 }
 
 fn ensure_rust_target(target: &str) -> Result<()> {
@@ -101,6 +122,7 @@ pub fn scripts() -> Result<()> {
 /// the command built first.
 fn cannonball_build(tree: &Tree, examples: &Path, names: &[String]) -> Result<()> {
     run(cargo().current_dir(tree.root()).args(["build", "--release", "--quiet", "-p", "cannonball-cli"]))?;
+    split_debug(&tree.cli())?;
     for name in names {
         run(Command::new(tree.cli()).arg("build").arg(examples.join(name)).arg("-o").arg(tree.script(name)))?;
     }

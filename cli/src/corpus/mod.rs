@@ -9,7 +9,6 @@ mod inputs;
 mod runner;
 mod table;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,22 +40,54 @@ pub struct CorpusArgs {
     pub all_modules: bool,
 }
 
+/// One corpus run as `cannonball run --corpus` asked for it.
+pub struct Plan<'a> {
+    pub corpus: &'a CorpusArgs,
+    /// The program and its arguments (`@@` for the input's path).
+    pub guest: &'a Guest,
+    /// The plugin's options, the same for every input (`out=` is added per run).
+    pub plugin_options: &'a [String],
+    /// Where `runs/`, corpus.tsv and coverage.blocks go.
+    pub out: &'a Path,
+    /// The script, whose merge step folds the runs' reports at the end.
+    pub script: Option<&'a Path>,
+    pub quiet: bool,
+}
+
 /// Runs every input; returns the exit status for `cannonball run` (0 when every input ran,
 /// whatever the guest did: crashes are findings, not errors).
-pub fn run(
-    corpus: &CorpusArgs,
-    guest: &Guest,
-    options: &[String],
-    program_args: &[OsString],
-    out: &Path,
-    script: Option<&Path>,
-    quiet: bool,
-) -> Result<i32> {
-    let counted = if corpus.all_modules {
+pub fn run(plan: &Plan<'_>) -> Result<i32> {
+    let counted = if plan.corpus.all_modules {
         table::Counted::All
     } else {
-        table::Counted::Module(guest.program().canonicalize()?.to_string_lossy().into_owned())
+        table::Counted::Module(plan.guest.program().canonicalize()?.to_string_lossy().into_owned())
     };
+    let rows = run_inputs(plan)?;
+    let (tsv, reached) = table::write(&rows, &counted, plan.out)?;
+    if !plan.quiet {
+        eprint!("{}", tsv.replace('\t', "  "));
+        eprintln!(
+            "cannonball: {} inputs, {} crashed, {} timed out; {reached} blocks reached in all; table in {}",
+            rows.len(),
+            rows.iter().filter(|r| r.ending.rank() == 0).count(),
+            rows.iter().filter(|r| r.ending.rank() == 1).count(),
+            plan.out.join("corpus.tsv").display()
+        );
+    }
+    if let Some(script) = plan.script {
+        let outcome = crate::merge_step::merge(script, &runs_of(&rows), plan.out)?;
+        if !plan.quiet {
+            let side_by_side = plan.out.join("runs").display().to_string();
+            eprintln!("{}", crate::merge_step::describe(&outcome, plan.out, &side_by_side));
+        }
+    }
+    Ok(0)
+}
+
+/// The program once per input of the plan's corpus (or shard), `jobs` at a time: a row per
+/// input, in the inputs' order. The first error that is not the guest's stops the rest.
+fn run_inputs(plan: &Plan<'_>) -> Result<Vec<table::Row>> {
+    let corpus = plan.corpus;
     let dir = corpus.corpus.as_deref().expect("corpus set");
     let inputs = inputs::list(dir, corpus.shard)?;
     if inputs.is_empty() {
@@ -67,7 +98,7 @@ pub fn run(
         Some(t) if !(t > 0.0 && t.is_finite()) => bail!("--timeout must be a positive number of seconds"),
         t => t.map(Duration::from_secs_f64),
     };
-    let progress = progress_bar(inputs.len(), quiet);
+    let progress = progress_bar(inputs.len(), plan.quiet);
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<table::Row>>> = Mutex::new(vec![None; inputs.len()]);
     let crashes = AtomicUsize::new(0);
@@ -78,8 +109,8 @@ pub fn run(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
-                    let run_dir = out.join("runs").join(inputs::run_dir_name(&input.name));
-                    match runner::run_one(guest, options, program_args, input, &run_dir, timeout) {
+                    let run_dir = plan.out.join("runs").join(inputs::run_dir_name(&input.name));
+                    match runner::run_one(plan.guest, plan.plugin_options, input, &run_dir, timeout) {
                         Ok((ending, seconds)) => {
                             if ending.rank() == 0 {
                                 crashes.fetch_add(1, Ordering::Relaxed);
@@ -102,25 +133,7 @@ pub fn run(
     if let Some(err) = failure.into_inner().unwrap() {
         return Err(err);
     }
-    let rows: Vec<table::Row> = rows.into_inner().unwrap().into_iter().flatten().collect();
-    let (tsv, reached) = table::write(&rows, &counted, out)?;
-    if !quiet {
-        eprint!("{}", tsv.replace('\t', "  "));
-        eprintln!(
-            "cannonball: {} inputs, {} crashed, {} timed out; {reached} blocks reached in all; table in {}",
-            rows.len(),
-            rows.iter().filter(|r| r.ending.rank() == 0).count(),
-            rows.iter().filter(|r| r.ending.rank() == 1).count(),
-            out.join("corpus.tsv").display()
-        );
-    }
-    if let Some(script) = script {
-        let outcome = crate::merge_step::merge(script, &runs_of(&rows), out)?;
-        if !quiet {
-            eprintln!("{}", crate::merge_step::describe(&outcome, out, &out.join("runs").display().to_string()));
-        }
-    }
-    Ok(0)
+    Ok(rows.into_inner().unwrap().into_iter().flatten().collect())
 }
 
 /// The runs' names and directories, for the script's merge step.

@@ -57,7 +57,6 @@ const GRACE: Duration = Duration::from_secs(10);
 pub fn run_one(
     guest: &Guest,
     options: &[String],
-    program_args: &[OsString],
     input: &Input,
     dir: &Path,
     timeout: Option<Duration>,
@@ -67,7 +66,8 @@ pub fn run_one(
     opts.push(format!("out={}", dir.display()));
     opts.push("coverage=true".into());
     let mut file_argument = false;
-    let args: Vec<OsString> = program_args
+    let args: Vec<OsString> = guest
+        .args()
         .iter()
         .map(|a| {
             if a.to_string_lossy().contains("@@") {

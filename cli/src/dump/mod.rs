@@ -3,6 +3,7 @@
 //! ended. With a program, it also runs that program under QEMU with the plugin pointed at
 //! its socket.
 
+mod json_lines;
 mod parquet;
 mod printer;
 

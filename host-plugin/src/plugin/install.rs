@@ -8,13 +8,15 @@ use cannonball_protocol::Hello;
 use super::lifecycle::{self, before_exec};
 use super::{RUN, Run, fork, undelivered_blocks};
 use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
-use crate::events::{EventKinds, RunInfo, Subscription};
-use crate::script::ScriptFactory;
+use crate::events::{Argument, EventKinds, RunInfo, Subscription};
+use crate::script::{ScriptFactory, ScriptHost};
 use crate::sink::OutDir;
 use crate::sink::forward::Forwarding;
 use crate::{batch, buffer, console, options, qemu, startup};
 
-/// Sets up the plugin. Errors are reported by the caller as one line before the guest starts.
+/// Sets up the plugin, stage by stage: options, script, stream, subscription, capture,
+/// analysis thread, callbacks. Errors are reported by the caller as one line before the guest
+/// starts.
 pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<()> {
     let opts = options::parse(raw_args)?;
     if opts.host.help && opts.host.script.is_none() {
@@ -24,10 +26,6 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     let endpoint = options::endpoint(&opts.host)?;
     let forwarded = forwarded_kinds(&opts, endpoint.is_some())?;
     let forwarding = Forwarding::default();
-    let script_path = match (&opts.host.script, &endpoint) {
-        (None, Some(_)) => None,
-        _ => Some(opts.script()?),
-    };
     let out = OutDir::prepare(&opts.host.out)?;
     if let Some(dir) = &opts.host.debug_dir {
         if !dir.is_dir() {
@@ -36,28 +34,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         crate::services::debug_files::set_user_dir(dir.clone());
     }
     startup::mark("options");
-    let (factory, mut script, args) = match script_path {
-        Some(path) => {
-            let limits = options::limits(&opts.host)?;
-            let cache = options::cache(&opts.host)?;
-            let factory = ScriptFactory::load(path, target, out.clone(), limits, forwarding.clone(), &cache)?;
-            let mut script = factory.instantiate(None)?;
-            let described = script.describe()?;
-            startup::mark("describe");
-            if opts.host.help {
-                console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
-                std::process::exit(0);
-            }
-            let args = crate::script::validate(&described, &opts.script_args)?;
-            (Some(factory), Some(script), args)
-        }
-        None => {
-            if let Some(arg) = opts.script_args.first() {
-                bail!("unknown plugin argument '{}' (no script is loaded; help=true lists the options)", arg.key);
-            }
-            (None, None, Vec::new())
-        }
-    };
+    let Loaded { factory, mut script, args } = load_script(&opts, target, &out, &forwarding, endpoint.is_some())?;
 
     let info = RunInfo { arch: target.to_owned(), pid: std::process::id(), forked: false };
     // The stream opens before `init`, so that the script may emit from there on.
@@ -66,26 +43,13 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         let hello = Hello { pid: info.pid, forked: false, arch: info.arch.clone(), script: script_name };
         forwarding.start(endpoint.open()?, &hello, forwarded)?;
     }
-    if script.is_some() && opts.host.forward_filter.is_some() {
-        bail!("forward-filter= applies to the built-in forwarder only; the script chooses its own filter");
-    }
-    let host_filter = || opts.host.forward_filter.as_deref().map(options::parse_filter).transpose();
-    let subscription = match script.as_mut().map(|s| s.init(&info, &args)).transpose()? {
-        Some(Some(subscription)) => subscription,
-        // init trapped and the script was detached: the guest runs without it.
-        Some(None) => {
-            script = None;
-            Subscription { kinds: EventKinds::empty(), filter: None }
-        }
-        None => Subscription { kinds: EventKinds::empty(), filter: host_filter()? },
-    };
+    let subscription = subscribe(&opts, &mut script, &info, &args)?;
     startup::mark("init");
     let mut kinds = subscription.kinds | forwarded;
     // System call data travels with the system call events: it implies them.
     if kinds.contains(EventKinds::SYSCALL_DATA) {
         kinds |= EventKinds::SYSCALLS;
     }
-
     // Values of memory accesses: for the built-in forwarder, or a script that did not decline.
     let script_values =
         script.as_ref().is_some_and(|s| s.wants_memory_values()) && subscription.kinds.contains(EventKinds::MEMORY);
@@ -97,7 +61,85 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {
         bail!("libcannonball.so was loaded twice in one QEMU; load it once");
     }
-    // Which capture path the trace and memory events take (tests check both run).
+    startup::mark_with("capture", &capture_path(kinds, memory_values));
+
+    buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
+    batch::start(script, undelivered_blocks(), forwarding);
+    startup::mark("analysis thread");
+    if let Some(fd) = opts.host.progress_fd {
+        crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
+    }
+    register_callbacks(id, kinds);
+    startup::mark("callbacks");
+    Ok(())
+}
+
+/// The script stage's result: the compiled script (instantiated again in forked children),
+/// this process's instance, and its arguments checked against its `describe`.
+struct Loaded {
+    factory: Option<ScriptFactory>,
+    script: Option<ScriptHost>,
+    args: Vec<Argument>,
+}
+
+/// Loads, instantiates and describes the script, and checks its arguments; `help=true` with
+/// a script prints both option lists and exits. Without `script=` only a sink may be given
+/// (the built-in forwarder runs alone), and no script arguments.
+fn load_script(
+    opts: &options::Options,
+    target: &str,
+    out: &OutDir,
+    forwarding: &Forwarding,
+    has_sink: bool,
+) -> Result<Loaded> {
+    if opts.host.script.is_none() && has_sink {
+        if let Some(arg) = opts.script_args.first() {
+            bail!("unknown plugin argument '{}' (no script is loaded; help=true lists the options)", arg.key);
+        }
+        return Ok(Loaded { factory: None, script: None, args: Vec::new() });
+    }
+    let path = opts.script()?;
+    let limits = options::limits(&opts.host)?;
+    let cache = options::cache(&opts.host)?;
+    let factory = ScriptFactory::load(path, target, out.clone(), limits, forwarding.clone(), &cache)?;
+    let mut script = factory.instantiate(None)?;
+    let described = script.describe()?;
+    startup::mark("describe");
+    if opts.host.help {
+        console::line(&format!("{}{}", options::help_text(), crate::script::help_section(&described)));
+        std::process::exit(0);
+    }
+    let args = crate::script::validate(&described, &opts.script_args)?;
+    Ok(Loaded { factory: Some(factory), script: Some(script), args })
+}
+
+/// What to capture: the script's `init` answer, or the built-in forwarder's filter. A script
+/// whose `init` trapped is detached (`on-error=detach`): the guest runs without it.
+fn subscribe(
+    opts: &options::Options,
+    script: &mut Option<ScriptHost>,
+    info: &RunInfo,
+    args: &[Argument],
+) -> Result<Subscription> {
+    if script.is_some() && opts.host.forward_filter.is_some() {
+        bail!("forward-filter= applies to the built-in forwarder only; the script chooses its own filter");
+    }
+    Ok(match script.as_mut().map(|s| s.init(info, args)).transpose()? {
+        Some(Some(subscription)) => subscription,
+        Some(None) => {
+            *script = None;
+            Subscription { kinds: EventKinds::empty(), filter: None }
+        }
+        None => Subscription {
+            kinds: EventKinds::empty(),
+            filter: opts.host.forward_filter.as_deref().map(options::parse_filter).transpose()?,
+        },
+    })
+}
+
+/// Which capture path the trace and memory events take, for the start-up line (tests check
+/// both run).
+fn capture_path(kinds: EventKinds, memory_values: bool) -> String {
     let path = match &crate::capture::get().appended {
         Some(_) => "appended in generated code",
         None if kinds.intersects(EventKinds::TRACE | EventKinds::MEMORY) => "callbacks",
@@ -110,14 +152,11 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     } else {
         ", memory without values"
     };
-    startup::mark_with("capture", &format!("{path}{values}"));
-    buffer::connect(buffer::Handoff { submit: batch::submit_events, recycled: batch::recycled_batch });
-    batch::start(script, undelivered_blocks(), forwarding);
-    startup::mark("analysis thread");
-    if let Some(fd) = opts.host.progress_fd {
-        crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
-    }
+    format!("{path}{values}")
+}
 
+/// QEMU's callbacks: translation, vCPUs, system calls, faults cut short, exit, fork.
+fn register_callbacks(id: qemu::PluginId, kinds: EventKinds) {
     qemu::on_translate(id, lifecycle::on_translate);
     qemu::on_vcpu_init(id, lifecycle::on_vcpu_init);
     qemu::on_vcpu_exit(id, lifecycle::on_vcpu_exit);
@@ -133,8 +172,6 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     unsafe {
         libc::pthread_atfork(Some(fork::before_fork), Some(fork::in_parent_after_fork), Some(fork::in_forked_child));
     }
-    startup::mark("callbacks");
-    Ok(())
 }
 
 /// The raw kinds the built-in forwarder passes through: `forward=`, or the whole trace when

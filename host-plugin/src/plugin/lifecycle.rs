@@ -122,7 +122,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     }
     startup::mark("finish");
     if let (Some(out), Some(reached)) = (&super::run().coverage, &crate::capture::get().reached) {
-        write_coverage(out, reached);
+        crate::sink::coverage::write(out, reached.sorted(), super::run().info.pid);
         startup::mark("coverage");
     }
     crate::progress::finish(summary.instructions.iter().map(|c| c.instructions).sum());
@@ -131,35 +131,6 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     super::run().forwarding.finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
     startup::mark("sink");
     startup::report("exit");
-}
-
-/// coverage.blocks (coverage.<pid>.blocks in a forked child): `0xOFFSET SIZE MODULE` per
-/// reached block, offsets relative to the module as in drcov; code outside any file-backed
-/// module is listed with its address and the module `[anonymous]`.
-fn write_coverage(out: &crate::sink::OutDir, reached: &crate::capture::ReachedBlocks) {
-    use std::fmt::Write;
-    let mut text = String::new();
-    let mut lines: Vec<(String, u64, u64)> = reached
-        .sorted()
-        .into_iter()
-        .map(|(addr, size)| match crate::services::modules::MODULES.module_offset(addr) {
-            Some((module, offset)) => (module, offset, size),
-            None => ("[anonymous]".to_owned(), addr, size),
-        })
-        .collect();
-    lines.sort();
-    for (module, offset, size) in lines {
-        let _ = writeln!(text, "{offset:#x} {size} {module}");
-    }
-    let pid = std::process::id();
-    let name = if pid == super::run().info.pid {
-        "coverage.blocks".to_owned()
-    } else {
-        crate::sink::report_name_for_child("coverage.blocks", pid)
-    };
-    if let Err(err) = out.write_report(&name, text.as_bytes()) {
-        console::error(&format!("cannot write {name}: {}", console::one_line(&err)));
-    }
 }
 
 fn summary(capture: &Capture) -> RunSummary {

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use wasmtime::component::{Component, HasSelf, Linker};
+use cannonball_script_host::component;
+use cannonball_script_host::{OrAnyhow, world};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 use super::compat;
@@ -41,43 +43,27 @@ impl ScriptFactory {
         forwarding: Forwarding,
         cache: &super::CacheSetting,
     ) -> Result<Self> {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read script {}", path.display()))?;
-        if !bytes.starts_with(b"\0asm") {
-            bail!("script {} is not a WebAssembly file", path.display());
-        }
-        // Bytes 4..8 are the version/layer: 1 for core modules, 0x0001000d for components.
-        if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
-            bail!(
-                "script {} is a core Wasm module, not a component: build it with a Cannonball SDK (see docs/)",
-                path.display()
-            );
-        }
-
+        let name = component::name(path);
+        let bytes = component::read(path)?;
         // Guard pages and signals only where QEMU passes a script's faults on to wasmtime.
         let traps = crate::qemu::extensions::script_traps();
-        let engine = Engine::new(&cannonball_script_cache::script_config(traps))
-            .map_err(|e| anyhow!("{e:#}"))
-            .context("cannot create the Wasm engine")?;
+        let engine = component::engine(traps)?;
         let traps_note = match traps {
             cannonball_script_cache::Traps::Signals => "signal-based traps",
             cannonball_script_cache::Traps::Explicit => "explicit bounds checks",
         };
         crate::startup::mark_with("engine", traps_note);
-        let compiled = cannonball_script_cache::compile(&engine, &bytes, cache)
-            .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("script {} is not a valid component", path.display()))?;
-        if let Some(warning) = compiled.outcome.warning() {
+        let (component, outcome) = component::compile_bytes(&engine, path, &bytes, cache)?;
+        if let Some(warning) = outcome.warning() {
             console::warning(&format!("{warning}"));
         }
-        crate::startup::mark_with("compile", &compiled.outcome.describe());
-        let component = compiled.component;
+        crate::startup::mark_with("compile", &outcome.describe());
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).or_anyhow()?;
         crate::startup::mark("link wasi");
-        Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
-        v0_1::Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(|e| anyhow!("{e:#}"))?;
+        Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).or_anyhow()?;
+        v0_1::Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).or_anyhow()?;
         // The current world first; a component that does not fit it may be a 0.1.0 script
         // (wasmtime compares the exports' types, so the check is exact).
         let pre = linker
@@ -86,8 +72,8 @@ impl ScriptFactory {
                 Ok(current) => Ok(Pre::Current(current)),
                 Err(e) => v0_1::ScriptPre::new(pre).map(Pre::V0_1).map_err(|_| e),
             })
-            .map_err(|e| anyhow!("{e:#}"))
-            .with_context(|| format!("script {} {}", path.display(), world_mismatch(&component, &engine)))?;
+            .or_anyhow()
+            .with_context(|| format!("script {} {}", path.display(), world::mismatch(&component, &engine)))?;
         crate::startup::mark("link");
         Ok(Self { engine, pre, name, arch: arch.to_owned(), out, forwarding, limits })
     }
@@ -117,7 +103,7 @@ impl ScriptFactory {
             Pre::Current(pre) => pre.instantiate(&mut store).map(Instance::Current),
             Pre::V0_1(pre) => pre.instantiate(&mut store).map(Instance::V0_1),
         }
-        .map_err(|e| anyhow!("{e:#}"))
+        .or_anyhow()
         .with_context(|| format!("cannot instantiate script {}", self.name))?;
         crate::startup::mark("instantiate");
         Ok(ScriptHost { store, script, broken: false, limits: self.limits.clone() })
@@ -316,31 +302,4 @@ impl ScriptHost {
 fn is_runtime_frame(frame: &str) -> bool {
     let name = frame.split_once('!').map_or(frame, |(_, name)| name);
     ["std[", "core[", "__rust", "__rustc", "rust_panic", "abort", "std::", "core::"].iter().any(|p| name.starts_with(p))
-}
-
-/// Why a component does not link: another interface version, or another world altogether.
-fn world_mismatch(component: &Component, engine: &Engine) -> String {
-    const OURS: &str = "cannonball:script@0.2.4";
-    const ALSO: &str = "0.1.0";
-    let ty = component.component_type();
-    let names: Vec<String> =
-        ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
-    if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/"))
-        && let Some((_, version)) = other.split_once('@')
-            // 0.2.x before ours link (wasmtime's linker is semver-aware).
-            && !version.starts_with("0.2.")
-            && version != ALSO
-    {
-        return format!(
-            "was built for cannonball:script@{version}; this host speaks {OURS} (and {ALSO}): rebuild it with this SDK"
-        );
-    }
-    if !names.iter().any(|n| n == "describe") {
-        let shown: Vec<&str> = names.iter().map(String::as_str).take(4).collect();
-        return format!(
-            "is a component of another world (it has {}), not a {OURS} script",
-            if shown.is_empty() { "no imports or exports".into() } else { shown.join(", ") }
-        );
-    }
-    format!("does not fit the {OURS} world")
 }

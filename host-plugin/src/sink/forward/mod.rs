@@ -143,37 +143,40 @@ impl Forwarding {
             f.frame(|out| {
                 encode::memory(
                     out,
-                    batch.vcpu,
-                    &batch.mem_exec,
-                    &batch.mem_pc,
-                    &batch.mem_addr,
-                    &batch.mem_info,
-                    &batch.mem_value,
+                    encode::MemoryRef {
+                        vcpu: batch.vcpu,
+                        exec: &batch.mem_exec,
+                        pc: &batch.mem_pc,
+                        addr: &batch.mem_addr,
+                        info: &batch.mem_info,
+                        value: &batch.mem_value,
+                    },
                 )
             });
         }
         if kinds.contains(EventKinds::SYSCALLS) && !batch.sys_number.is_empty() {
             f.frame(|out| {
-                encode::syscalls(
-                    out,
-                    batch.vcpu,
-                    &batch.sys_exec,
-                    &batch.sys_number,
-                    &batch.sys_args,
-                    &batch.sys_ret,
-                    &batch.sys_returned,
-                    // Only when asked for: consumers of older streams never see the section.
-                    if kinds.contains(EventKinds::SYSCALL_DATA) {
-                        encode::SyscallDataRef {
-                            call: &batch.sys_data_call,
-                            info: &batch.sys_data_info,
-                            len: &batch.sys_data_len,
-                            bytes: &batch.sys_data,
-                        }
-                    } else {
-                        Default::default()
-                    },
-                )
+                // Only when asked for: consumers of older streams never see the section.
+                let data = if kinds.contains(EventKinds::SYSCALL_DATA) {
+                    encode::SyscallDataRef {
+                        call: &batch.sys_data_call,
+                        info: &batch.sys_data_info,
+                        len: &batch.sys_data_len,
+                        bytes: &batch.sys_data,
+                    }
+                } else {
+                    Default::default()
+                };
+                let calls = encode::SyscallsRef {
+                    vcpu: batch.vcpu,
+                    exec: &batch.sys_exec,
+                    number: &batch.sys_number,
+                    args: &batch.sys_args,
+                    ret: &batch.sys_ret,
+                    returned: &batch.sys_returned,
+                    data,
+                };
+                encode::syscalls(out, calls)
             });
         }
     }
