@@ -219,3 +219,57 @@ fn fwd_stdout_carries_the_stream() {
     assert_eq!(u64::from_le_bytes(end[13..21].try_into().unwrap()), oracle::insn(&run.plugin_log).total);
     assert_eq!(&end[37..45], &[0u8; 8], "exit status 0, no signal");
 }
+
+/// The frames of a recorded stream: (offset, length with the 4-byte length field, kind).
+fn frames_of(stream: &[u8]) -> Vec<(usize, usize, u8)> {
+    let mut out = Vec::new();
+    let mut at = 8; // the preamble
+    while at + 5 <= stream.len() {
+        let len = u32::from_le_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
+        out.push((at, 4 + len, stream[at + 4]));
+        at += 4 + len;
+    }
+    assert_eq!(at, stream.len(), "the stream ends on a frame boundary");
+    out
+}
+
+/// `cannonball dump --from FILE --count`.
+fn dump_count(file: &Path, work: &TempDir) -> std::process::Output {
+    let mut cmd = Command::new(cli());
+    cmd.arg("dump").arg("--from").arg(file).arg("--count").arg("-o").arg(work.join("count.json"));
+    cannonball_tests::watchdog::output(&mut cmd)
+}
+
+/// The completeness check other tests rely on ("N frames sent, M received"): a whole recorded
+/// stream decodes to libinsn's instruction total, and the same stream with one block-execution
+/// frame dropped is refused.
+#[test]
+fn dump_decodes_whole_streams_and_catches_a_dropped_frame() {
+    let work = TempDir::new("fwd-dropped");
+    let file = work.join("trace.cbal");
+    let options = [format!("fwd={}", file.display()), "forward=trace".to_string()];
+    let plugins = [plugin_arg(&oracle_plugin("insn"), &[]), plugin_arg(&plugin(), &options)];
+    let run = run_qemu("x86_64", &plugins, &program("demo"), &[], &work);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let stream = std::fs::read(&file).unwrap();
+
+    let whole = dump_count(&file, &work);
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let summary = std::fs::read_to_string(work.join("count.json")).unwrap();
+    assert_eq!(number(&summary, "insns"), oracle::insn(&run.plugin_log).total, "every execution decoded (libinsn)");
+
+    let frames = frames_of(&stream);
+    let execs: Vec<_> = frames.iter().filter(|f| f.2 == 3).collect();
+    assert!(execs.len() >= 2, "{} block-execution frames", execs.len());
+    let (at, len, _) = *execs[execs.len() / 2];
+    let mut damaged = stream[..at].to_vec();
+    damaged.extend_from_slice(&stream[at + len..]);
+    let cut = work.join("dropped.cbal");
+    std::fs::write(&cut, damaged).unwrap();
+    let refused = dump_count(&cut, &work);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a stream missing a frame passed: {stderr}");
+    let n = frames.len();
+    // The end frame counts every frame, itself included.
+    assert!(stderr.contains(&format!("{n} frames sent, {} received", n - 1)), "{stderr}");
+}

@@ -485,3 +485,26 @@ fn a_pie_program_under_module_and_address_filters() {
         );
     }
 }
+
+/// Code in anonymous memory has no file to take functions from: cov lists it as an address
+/// range, with its counts, and says why in one line.
+#[test]
+fn code_in_anonymous_memory_is_listed_as_ranges() {
+    let work = TempDir::new("stripped-jit");
+    let prog = work.join("jit");
+    let src = root().join("tests/programs/stripped/jit.c");
+    sh(Command::new("gcc").args(["-O1", "-o"]).arg(&prog).arg(&src));
+    let (run, out) = run_cov(&prog, &[], &["all=true"], &[], &work);
+    let listing = read_listing(&out);
+    let ranges: Vec<&Listed> = listing.iter().filter(|f| f.module == "[anonymous]").collect();
+    // The program's own: the page it wrote, each instruction run once per call (the
+    // program checked every result).
+    let jit = ranges
+        .iter()
+        .find(|f| f.insns.iter().map(|i| &i.2).collect::<Vec<_>>() == ["movl $0x309, %eax", "retq"])
+        .unwrap_or_else(|| panic!("no range with the generated code: {ranges:#?}"));
+    assert!(jit.name.starts_with("range_"), "{}", jit.name);
+    assert!(jit.insns.iter().all(|i| i.1 == 777), "{jit:?}");
+    let said = run.stderr().lines().filter(|l| l.contains("anonymous memory")).count();
+    assert_eq!(said, 1, "{}", run.stderr());
+}
