@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use cannonball_launcher::Tree;
-use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin_arg, program, run_qemu, script};
+use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 fn cannonball(args: &[&str], work: &TempDir) -> Output {
     // Rust scripts share the example scripts' target directory (same profile), so the SDK's
@@ -24,18 +24,28 @@ fn ok(out: &Output) -> String {
 }
 
 /// `new` then `build` then `run` on `program` (a build of the demo): the generated project
-/// works as generated. Returns its one report.
-fn new_build_run(lang: &str, program: &std::path::Path) -> String {
-    let work = TempDir::new(&format!("new-{lang}"));
+/// works as generated. Returns its one report and the built script.
+fn new_build_run(lang: &str, program: &std::path::Path, work: &TempDir) -> (String, std::path::PathBuf) {
     let name = format!("hits_{lang}");
-    ok(&cannonball(&["new", "--lang", lang, &name], &work));
+    ok(&cannonball(&["new", "--lang", lang, &name], work));
     let wasm = format!("{name}.wasm");
-    ok(&cannonball(&["build", &name, "-o", &wasm], &work));
-    let out = cannonball(&["run", "-q", "-s", &wasm, "-o", "reports", "--", program.to_str().unwrap()], &work);
+    ok(&cannonball(&["build", &name, "-o", &wasm], work));
+    let out = cannonball(&["run", "-q", "-s", &wasm, "-o", "reports", "--", program.to_str().unwrap()], work);
     let stdout = ok(&out);
     assert!(stdout.contains("primes below 10000: 1229"), "the guest ran: {stdout}");
     let report = std::fs::read_dir(work.join("reports")).unwrap().next().expect("a report").unwrap().path();
-    std::fs::read_to_string(report).unwrap()
+    (std::fs::read_to_string(report).unwrap(), work.join(&wasm))
+}
+
+/// The generated script's report from a run of `program` in the same QEMU as `oracle` (one of
+/// QEMU's plugins), and QEMU's plugin log.
+fn with_oracle(wasm: &std::path::Path, program: &std::path::Path, oracle: String, work: &TempDir) -> (String, String) {
+    let out = work.join("same-process");
+    let ours = plugin_arg(&plugin(), &[format!("script={}", wasm.display()), format!("out={}", out.display())]);
+    let run = run_qemu("x86_64", &[oracle, ours], program, &[], work);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let report = std::fs::read_dir(&out).unwrap().next().expect("a report").unwrap().path();
+    (std::fs::read_to_string(report).unwrap(), run.plugin_log)
 }
 
 /// The executable segment of a non-PIE binary, from `readelf -lW`: [start, end).
@@ -54,8 +64,12 @@ fn executable_segment(binary: &std::path::Path) -> (u64, u64) {
 #[test]
 fn new_build_run_rust() {
     // `pc count` per executed instruction of the main binary, from inline block counters.
+    let work = TempDir::new("new-rust");
     let demo = program("demo");
-    let report = new_build_run("rust", &demo);
+    let (_, wasm) = new_build_run("rust", &demo, &work);
+    // Oracle: QEMU's execlog in the same process: every instruction of the main binary it saw
+    // run, with its count, and no other.
+    let (report, log) = with_oracle(&wasm, &demo, plugin_arg(&oracle_plugin("execlog"), &[]), &work);
     let hits: BTreeMap<u64, u64> = report
         .lines()
         .map(|l| {
@@ -64,13 +78,9 @@ fn new_build_run_rust() {
         })
         .collect();
     assert!(hits.len() > 50, "{report}");
-    // Oracle: QEMU's execlog in a run of its own (the demo does the same work every run):
-    // every instruction of the main binary it saw, with its count, and no other.
-    let work = TempDir::new("rust-oracle");
-    let run = run_qemu("x86_64", &[plugin_arg(&oracle_plugin("execlog"), &[])], &demo, &[], &work);
     let (start, end) = executable_segment(&demo);
     let mut execlog: BTreeMap<u64, u64> = BTreeMap::new();
-    for pc in oracle::execlog_pcs(&run.plugin_log).into_iter().filter(|pc| (start..end).contains(pc)) {
+    for pc in oracle::execlog_pcs(&log).into_iter().filter(|pc| (start..end).contains(pc)) {
         *execlog.entry(pc).or_default() += 1;
     }
     assert_eq!(hits, execlog, "per-instruction counts of the main binary = execlog's");
@@ -80,7 +90,7 @@ fn new_build_run_rust() {
 fn new_build_run_c() {
     // A static build: all its code is the main binary, so libbb's total (every block
     // execution of the process) is the main binary's.
-    let work = TempDir::new("c-static");
+    let work = TempDir::new("new-c");
     let demo = work.join("demo-static");
     let built = Command::new("gcc")
         .args(["-O1", "-static", "-o"])
@@ -89,20 +99,20 @@ fn new_build_run_c() {
         .status()
         .unwrap();
     assert!(built.success());
-    let report = new_build_run("c", &demo);
+    let (_, wasm) = new_build_run("c", &demo, &work);
+    let (report, log) = with_oracle(&wasm, &demo, plugin_arg(&oracle_plugin("bb"), &["inline=true".into()]), &work);
     let n: u64 = report.split_whitespace().next().unwrap().parse().unwrap();
-    let run = run_qemu("x86_64", &[plugin_arg(&oracle_plugin("bb"), &["inline=true".into()])], &demo, &[], &work);
-    assert_eq!(n, oracle::bb_total(&run.plugin_log), "block executions of the main binary (libbb)");
+    assert_eq!(n, oracle::bb_total(&log), "block executions of the main binary (libbb, same process)");
 }
 
 #[test]
 fn new_build_run_assemblyscript() {
-    let report = new_build_run("as", &program("demo"));
+    let work = TempDir::new("new-as");
+    let (_, wasm) = new_build_run("as", &program("demo"), &work);
+    let (report, log) = with_oracle(&wasm, &program("demo"), plugin_arg(&oracle_plugin("syscall"), &[]), &work);
     let syscalls: u64 = report.lines().find_map(|l| l.strip_prefix("syscalls ")).unwrap().parse().unwrap();
-    let work = TempDir::new("as-oracle");
-    let run = run_qemu("x86_64", &[plugin_arg(&oracle_plugin("syscall"), &[])], &program("demo"), &[], &work);
-    let expected: u64 = oracle::syscalls(&run.plugin_log).values().map(|&(calls, _)| calls).sum();
-    assert_eq!(syscalls, expected, "system calls (libsyscall)");
+    let expected: u64 = oracle::syscalls(&log).values().map(|&(calls, _)| calls).sum();
+    assert_eq!(syscalls, expected, "system calls (libsyscall, same process)");
 }
 
 #[test]
