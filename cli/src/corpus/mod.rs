@@ -74,7 +74,7 @@ pub fn run(plan: &Plan<'_>) -> Result<i32> {
             plan.out.join("corpus.tsv").display()
         );
     }
-    if let Some(script) = plan.script {
+    if let Some(script) = plan.script.filter(|_| !rows.is_empty()) {
         let outcome = crate::merge_step::merge(script, &runs_of(&rows), plan.out)?;
         if !plan.quiet {
             let side_by_side = plan.out.join("runs").display().to_string();
@@ -91,7 +91,12 @@ fn run_inputs(plan: &Plan<'_>) -> Result<Vec<table::Row>> {
     let dir = corpus.corpus.as_deref().expect("corpus set");
     let inputs = inputs::list(dir, corpus.shard)?;
     if inputs.is_empty() {
-        bail!("corpus {} has no inputs{}", dir.display(), if corpus.shard.is_some() { " in this shard" } else { "" });
+        // A shard may get no input (more tasks than inputs): an empty table, not a failure,
+        // so that a job array's merge step still runs. A corpus without inputs is a mistake.
+        if corpus.shard.is_some() && !inputs::list(dir, None)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        bail!("corpus {} has no inputs", dir.display());
     }
     let jobs = corpus.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let timeout = match corpus.timeout {
@@ -146,6 +151,15 @@ fn runs_of(rows: &[table::Row]) -> Vec<(String, PathBuf)> {
 /// folds the runs' reports into OUT; then a DIR may also be the out directory of a single
 /// `cannonball run` (no corpus.tsv), which counts as one run named by its path.
 pub fn merge(dirs: &[PathBuf], out: &Path, script: Option<&Path>) -> Result<()> {
+    // A shell glob that matched nothing arrives as itself: refuse it rather than merge nothing.
+    for dir in dirs {
+        if !dir.is_dir() {
+            bail!("{}: no such directory (not the out directory of a run)", dir.display());
+        }
+        if std::fs::read_dir(dir)?.next().is_none() {
+            bail!("{} is empty: not the out directory of a run", dir.display());
+        }
+    }
     let (corpora, single): (Vec<&PathBuf>, Vec<&PathBuf>) = dirs.iter().partition(|d| d.join("corpus.tsv").is_file());
     if script.is_none()
         && let Some(dir) = single.first()
