@@ -42,29 +42,22 @@ fn hits_in(listing: &[Listed], module: &Path) -> HashMap<u64, u64> {
     listing.iter().filter(|f| f.module == module).flat_map(|f| f.insns.iter().map(|i| (i.0, i.1))).collect()
 }
 
-/// The module table of a drcov file: path -> base.
-fn drcov_bases(bytes: &[u8]) -> HashMap<String, u64> {
+/// The module table of a drcov file: path -> (module id, base).
+fn drcov_modules(bytes: &[u8]) -> HashMap<String, (u16, u64)> {
     let end = bytes.windows(4).position(|w| w == b"bbs\n").unwrap();
     String::from_utf8_lossy(&bytes[..end])
         .lines()
         .filter_map(|l| {
             let f: Vec<_> = l.split(", ").collect();
-            (f.len() >= 5 && f[0].parse::<u32>().is_ok())
-                .then(|| (f.last().unwrap().to_string(), u64::from_str_radix(&f[1][2..], 16).unwrap()))
+            let id = f.first()?.parse().ok().filter(|_| f.len() >= 5)?;
+            Some((f.last()?.to_string(), (id, u64::from_str_radix(f[1].trim_start_matches("0x"), 16).ok()?)))
         })
         .collect()
 }
 
-/// The module table of a drcov file: path -> module id.
-fn drcov_ids(bytes: &[u8]) -> HashMap<String, u16> {
-    let end = bytes.windows(4).position(|w| w == b"bbs\n").unwrap();
-    String::from_utf8_lossy(&bytes[..end])
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<_> = l.split(", ").collect();
-            Some((f.last()?.to_string(), f.first()?.parse().ok()?)).filter(|_| f.len() >= 5)
-        })
-        .collect()
+/// The module table of a drcov file: path -> base.
+fn drcov_bases(bytes: &[u8]) -> HashMap<String, u64> {
+    drcov_modules(bytes).into_iter().map(|(path, (_, base))| (path, base)).collect()
 }
 
 /// The blocks of a drcov file: (start as recorded, size, module id).
@@ -389,7 +382,7 @@ fn debian_programs_stripped_and_pie() {
         assert!(qemu_blocks.len() > 50, "{}: drcov saw {} blocks", program.display(), qemu_blocks.len());
         let listing = read_listing(&out);
         let functions = extents(&listing, program);
-        let id = drcov_ids(&ours)[&program.display().to_string()];
+        let (id, _) = drcov_modules(&ours)[&program.display().to_string()];
         let our_blocks: Vec<(u64, u64)> = drcov_blocks(&ours)
             .into_iter()
             .filter(|b| b.2 == id)
