@@ -13,6 +13,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::locate;
 
+/// The plugin's own lines (errors, warnings, the script's log) of a run, in its out directory;
+/// a forked child's in `cannonball.PID.log`.
+pub const LOG: &str = "cannonball.log";
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The analysis script (.wasm component). Without one, give --sock or --fwd to forward.
@@ -61,9 +65,18 @@ pub fn run(args: RunArgs) -> Result<i32> {
         }
         options.push(format!("script={}", script.display()));
     }
-    if args.corpus.corpus.is_none() {
+    let log = if args.corpus.corpus.is_none() {
         options.push(format!("out={}", args.out.display()));
-    }
+        // Our lines go to a file of the run, so that the guest's stdout and stderr are what
+        // plain QEMU gives (a harness parsing them sees no difference); shown after the run.
+        std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+        let log = std::path::absolute(args.out.join(LOG))?;
+        let _ = std::fs::remove_file(&log);
+        options.push(format!("log={}", log.display()));
+        Some(log)
+    } else {
+        None
+    };
     for (key, value) in [("sock", args.sock.as_ref().map(|p| p.display().to_string())), ("fwd", args.fwd.clone())] {
         if let Some(value) = value {
             options.push(format!("{key}={value}"));
@@ -129,6 +142,10 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let status = child.wait().context("waiting for QEMU")?;
     crate::forward_signals::child_exited();
     if !args.quiet {
+        // The plugin's lines, after the guest's output instead of inside it.
+        if let Some(text) = log.and_then(|l| std::fs::read_to_string(l).ok()) {
+            eprint!("{text}");
+        }
         summarize(&args, last, started.elapsed().as_secs_f64(), wall_start);
     }
     Ok(crate::forward_signals::exit_code(&status))
@@ -143,6 +160,7 @@ fn summarize(args: &RunArgs, (insns, events): (u64, u64), secs: f64, since: Syst
         .flatten()
         .filter_map(|e| e.ok())
         .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since))
+        .filter(|e| e.file_name() != LOG)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     reports.sort();

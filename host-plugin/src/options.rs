@@ -78,6 +78,13 @@ pub struct HostOptions {
     #[arg(long, value_name = "BOOL", default_value = "false", value_parser = BoolishValueParser::new(), action = ArgAction::Set)]
     pub coverage: bool,
 
+    /// Our own lines (errors, warnings, the script's log) go to this file, appended, instead of
+    /// stderr, so that the guest's stderr is what plain QEMU gives; a forked child's go to
+    /// FILE named as its reports are (cannonball.log → cannonball.PID.log). A failed start is
+    /// still said on stderr too.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
     /// A directory of separate debug files, searched before /usr/lib/debug as gdb searches its
     /// debug-file-directory: DIR/.build-id/xx/rest.debug, DIR/NAME and DIR/PATH/NAME for a
     /// .gnu_debuglink NAME. Symbols and source lines of stripped modules come from there.

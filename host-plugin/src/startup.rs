@@ -72,6 +72,6 @@ pub fn report(what: &str) {
     }
     if let Some(p) = PHASES.lock().unwrap_or_else(|p| p.into_inner()).take() {
         let total = (Instant::now() - p.start).as_secs_f64() * 1e3;
-        crate::console::line(&format!("cannonball: {what}: {} = {total:.2} ms", p.marks.join(", ")));
+        crate::console::diagnostic(&format!("cannonball: {what}: {} = {total:.2} ms", p.marks.join(", ")));
     }
 }

@@ -64,6 +64,8 @@ pub fn run_one(
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut opts = options.to_vec();
     opts.push(format!("out={}", dir.display()));
+    // Our lines apart from the guest's: guest.stderr holds only what the guest wrote.
+    opts.push(format!("log={}", dir.join(crate::run::LOG).display()));
     opts.push("coverage=true".into());
     let mut file_argument = false;
     let args: Vec<OsString> = guest

@@ -43,6 +43,7 @@ pub(super) extern "C" fn in_parent_after_fork() {
 pub(super) extern "C" fn in_forked_child() {
     let Some(run) = RUN.get() else { return };
     fork_gate::reopen_in_child();
+    console::forked_child(std::process::id());
     // Threads started here (analysis, forwarding) inherit a mask that blocks every signal.
     let _blocked = crate::threads::SignalsBlocked::new();
     batch::forget_after_fork();

@@ -19,6 +19,9 @@ use crate::{batch, buffer, console, options, qemu, startup};
 /// starts.
 pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<()> {
     let opts = options::parse(raw_args)?;
+    if let Some(log) = &opts.host.log {
+        console::log_to(log).map_err(|e| anyhow::anyhow!("log={}: {e}", log.display()))?;
+    }
     if opts.host.help && opts.host.script.is_none() {
         console::line(&options::help_text());
         std::process::exit(0);
