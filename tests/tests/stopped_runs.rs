@@ -115,8 +115,18 @@ fn sigkill_leaves_the_flushed_frames_and_no_end_frame() {
     let (dump, sock, json) = start_dump(&work);
     let options = [format!("sock={}", sock.display()), "forward=trace".to_string()];
     let mut child = start_spin(&[plugin_arg(&plugin(), &options)], &[], &work);
-    // Let a few frames reach the consumer (the forwarder sends at least every 50 ms).
-    std::thread::sleep(Duration::from_millis(700));
+    // Wait until frames went out to the consumer: QEMU's characters written (/proc/PID/io,
+    // sockets included) grow by the stream, not by a time that a loaded machine may miss.
+    let wchar = || -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", child.id())).unwrap();
+        io.lines().find_map(|l| l.strip_prefix("wchar: ")).unwrap().trim().parse().unwrap()
+    };
+    let before = wchar();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15 * 60);
+    while wchar() < before + (16 << 10) {
+        assert!(std::time::Instant::now() < deadline, "no frames left QEMU in 15 minutes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     send(&child, libc::SIGKILL);
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
     let out = dump.wait_with_output().unwrap();
