@@ -274,7 +274,7 @@ fn run_on_path(setting: Option<&str>, oracles: Vec<String>, census_args: &[Strin
     if let Some(setting) = setting {
         cmd.env("CANNONBALL_CAPTURE", setting);
     }
-    let output = cmd.output().unwrap();
+    let output = cannonball_tests::watchdog::output(&mut cmd);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
     let log = std::fs::read_to_string(&log).unwrap();

@@ -141,7 +141,7 @@ fn the_sandbox_denies_files_environment_and_network() {
         .plugin(plugin_arg(&plugin(), &options))
         .command();
     cmd.env("CANNONBALL_SECRET", "42");
-    let out = cmd.output().unwrap();
+    let out = cannonball_tests::watchdog::output(&mut cmd);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let probe = std::fs::read_to_string(work.join("out/probe.txt")).unwrap();
     assert!(probe.contains("passwd: denied"), "{probe}");

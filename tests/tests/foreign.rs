@@ -204,13 +204,13 @@ fn every_foreign_target_is_tested() {
 
 /// `cannonball run` with a clean environment for a dynamically linked foreign program.
 fn cannonball_run(args: &[&str], work: &TempDir) -> std::process::Output {
-    Command::new(cli())
-        .args(args)
-        .current_dir(work.path())
-        .env_remove("QEMU_LD_PREFIX")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
+    cannonball_tests::watchdog::output(
+        Command::new(cli())
+            .args(args)
+            .current_dir(work.path())
+            .env_remove("QEMU_LD_PREFIX")
+            .env_remove("RUST_BACKTRACE"),
+    )
 }
 
 #[test]
@@ -282,12 +282,12 @@ fn a_program_that_cannot_start_gets_one_line_and_no_reports() {
     refused(&["run", "-s", cov, "-o", "reports", "--", ppc.to_str().unwrap()], "a 64-bit big-endian PowerPC program");
 
     // QEMU_LD_PREFIX is honoured and checked like --sysroot.
-    let out = Command::new(cli())
-        .args(["run", "-s", cov, "-o", "reports", "--", prog])
-        .current_dir(work.path())
-        .env("QEMU_LD_PREFIX", &empty)
-        .output()
-        .unwrap();
+    let out = cannonball_tests::watchdog::output(
+        Command::new(cli())
+            .args(["run", "-s", cov, "-o", "reports", "--", prog])
+            .current_dir(work.path())
+            .env("QEMU_LD_PREFIX", &empty),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("(QEMU_LD_PREFIX)"), "{stderr}");
 }

@@ -57,7 +57,7 @@ fn run_script(cross: &Cross, name: &str, args: &[&str], program: &Path, work: &T
     let mut cmd = qemu_command(cross.arch, &[plugin_arg(&plugin(), &options)], program, &[], &work.join("qemu.log"));
     // Dynamically linked guests find their loader and libraries under the cross root.
     cmd.env("QEMU_LD_PREFIX", cross.sysroot()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
-    let run = cmd.output().expect("cannot start qemu");
+    let run = cannonball_tests::watchdog::output(&mut cmd);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{} {name}: {}", cross.arch, String::from_utf8_lossy(&run.stderr));
     assert!(stdout.contains("pattern: 1666"), "{}: {stdout}", cross.arch);

@@ -14,7 +14,7 @@ use cannonball_tests::{TempDir, plugin, plugin_arg, program, qemu_command, scrip
 /// One QEMU run of `demo` with `script` and `cache` (a `cache=` value), reports in `out`.
 fn run(script: &Path, cache: &str, out: &Path, work: &TempDir) -> Output {
     let options = [format!("script={}", script.display()), format!("out={}", out.display()), format!("cache={cache}")];
-    command(&options, work).output().expect("cannot start qemu")
+    cannonball_tests::watchdog::output(&mut command(&options, work))
 }
 
 fn command(options: &[String], work: &TempDir) -> Command {
@@ -118,7 +118,7 @@ fn a_changed_script_is_not_served_from_the_old_entry() {
         format!("cache={c}"),
         "script-memory=64".into(),
     ];
-    assert_eq!(outcome(&command(&options, &work).output().unwrap()), "cache hit");
+    assert_eq!(outcome(&cannonball_tests::watchdog::output(&mut command(&options, &work))), "cache hit");
 }
 
 #[test]
@@ -210,28 +210,28 @@ fn the_cli_inspects_into_the_cache_and_run_passes_cache_off_through() {
     let cache = work.join("xdg");
     // `cannonball inspect` compiles into the default directory ($XDG_CACHE_HOME/cannonball)
     // with the plugin's engine settings: the plugin's next run hits.
-    let inspect = Command::new(cannonball_tests::cli())
-        .args(["inspect", script("cov").to_str().unwrap()])
-        .env("XDG_CACHE_HOME", &cache)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
+    let inspect = cannonball_tests::watchdog::output(
+        Command::new(cannonball_tests::cli())
+            .args(["inspect", script("cov").to_str().unwrap()])
+            .env("XDG_CACHE_HOME", &cache)
+            .env_remove("RUST_BACKTRACE"),
+    );
     assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
     assert_eq!(entries(&cache.join("cannonball")).len(), 1);
     let options = [format!("script={}", script("cov").display()), format!("out={}", work.join("a").display())];
-    let out = command(&options, &work).env("XDG_CACHE_HOME", &cache).output().unwrap();
+    let out = cannonball_tests::watchdog::output(command(&options, &work).env("XDG_CACHE_HOME", &cache));
     assert_eq!(outcome(&out), "cache hit");
 
     // `cannonball run` passes script arguments through: -a cache=off reaches the plugin.
-    let run = Command::new(cannonball_tests::cli())
-        .args(["run", "-q", "-s", script("icount").to_str().unwrap(), "-o", work.join("b").to_str().unwrap()])
-        .args(["-a", "cache=off", "--"])
-        .arg(program("demo"))
-        .env("XDG_CACHE_HOME", work.join("unused"))
-        .env("CANNONBALL_STARTUP_TIMES", "1")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
+    let run = cannonball_tests::watchdog::output(
+        Command::new(cannonball_tests::cli())
+            .args(["run", "-q", "-s", script("icount").to_str().unwrap(), "-o", work.join("b").to_str().unwrap()])
+            .args(["-a", "cache=off", "--"])
+            .arg(program("demo"))
+            .env("XDG_CACHE_HOME", work.join("unused"))
+            .env("CANNONBALL_STARTUP_TIMES", "1")
+            .env_remove("RUST_BACKTRACE"),
+    );
     assert_eq!(outcome(&run), "cache off");
     assert!(!work.join("unused").exists());
 }
