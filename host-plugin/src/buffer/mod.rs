@@ -115,15 +115,6 @@ pub fn record_syscall_return(vcpu: Vcpu<'_>, number: i64, ret: i64, data: impl F
     slot(vcpu.index()).record_syscall_return(Owner::Vcpu(vcpu), number, ret, data)
 }
 
-pub fn note_syscall_return_pc(vcpu: u32, pc: u64) {
-    slot(vcpu).set_syscall_return_pc(pc);
-}
-
-/// Where the system call `vcpu` made last returns to (for `capture::fault`).
-pub fn syscall_return_pc(vcpu: u32) -> Option<u64> {
-    slot(vcpu).syscall_return_pc()
-}
-
 /// Proof that no vCPU runs (QEMU's exclusive section at fork and exit, or the only guest
 /// thread inside execve): any thread may then touch every buffer.
 pub struct Stopped {

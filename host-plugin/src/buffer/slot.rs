@@ -1,7 +1,7 @@
 //! One vCPU's buffer: an event batch being filled, and a system call waiting for its return.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::Owner;
 use crate::events::{Blobs, EventBatch, clear_batch, empty_batch, is_empty};
@@ -31,8 +31,6 @@ pub struct Slot {
 struct Shared {
     vcpu: u32,
     alive: AtomicBool,
-    /// Where the vCPU's last system call returns to (0: none yet).
-    syscall_return_pc: AtomicU64,
     /// The last block id of the vCPU's last flushed batch (u32::MAX: none).
     last_flushed_exec: AtomicU32,
     /// The memory columns are full but the batch holds block executions: flush at the next
@@ -74,7 +72,6 @@ impl Slot {
             shared: Shared {
                 vcpu,
                 alive: AtomicBool::new(false),
-                syscall_return_pc: AtomicU64::new(0),
                 last_flushed_exec: AtomicU32::new(u32::MAX),
                 flush_at_next_exec: AtomicBool::new(false),
             },
@@ -112,14 +109,6 @@ impl Slot {
 
     pub fn set_alive(&self, alive: bool) {
         self.shared.alive.store(alive, Ordering::Relaxed)
-    }
-
-    pub fn set_syscall_return_pc(&self, pc: u64) {
-        self.shared.syscall_return_pc.store(pc, Ordering::Relaxed)
-    }
-
-    pub fn syscall_return_pc(&self) -> Option<u64> {
-        Some(self.shared.syscall_return_pc.load(Ordering::Relaxed)).filter(|&pc| pc != 0)
     }
 
     /// The id of the vCPU's last executed block, if the trace is on.
@@ -226,7 +215,6 @@ impl Slot {
         cells.pending = None;
         cells.pending_data.clear();
         self.set_alive(false);
-        self.shared.syscall_return_pc.store(0, Ordering::Relaxed);
         self.shared.last_flushed_exec.store(u32::MAX, Ordering::Relaxed);
     }
 }

@@ -147,6 +147,26 @@ pub fn forget_pending_cuts() {
     for p in &PENDING_EXECUTED {
         p.store(0, Ordering::Relaxed);
     }
+    for (pc, count) in SYSCALL_RETURN_PC.iter().zip(&COUNT_AT_SYSCALL) {
+        pc.store(0, Ordering::Relaxed);
+        count.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Without the extensions, per vCPU: where its last system call returns to (0: none yet),
+/// and its instruction count when it made the call.
+static SYSCALL_RETURN_PC: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
+static COUNT_AT_SYSCALL: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
+
+/// Without the extensions, at each system call: where it returns to, and how many instructions
+/// the vCPU had counted, so that the exit path can tell a signal delivered as the call returned
+/// (nothing ran since) from a fault at that same address later.
+pub fn note_syscall(capture: &super::Capture, cpu: Vcpu<'_>) {
+    let vcpu = cpu.index() as usize;
+    if vcpu < MAX_VCPUS {
+        SYSCALL_RETURN_PC[vcpu].store(cpu.read_pc().unwrap_or(0), Ordering::Relaxed);
+        COUNT_AT_SYSCALL[vcpu].store(capture.icount.count(cpu.index()), Ordering::Relaxed);
+    }
 }
 
 /// Without the extensions: if the exiting thread dies of a fault in the middle of a block,
@@ -155,8 +175,14 @@ pub fn forget_pending_cuts() {
 pub fn correct_fatal_fault_at_exit(capture: &super::Capture, cpu: Vcpu<'_>) {
     let vcpu = cpu.index();
     let Some(pc) = cpu.read_pc() else { return };
-    if buffer::syscall_return_pc(vcpu) == Some(pc) {
-        return; // exit, exit_group, or a signal delivered as a system call returned
+    let i = (vcpu as usize).min(MAX_VCPUS - 1);
+    // The exit, exit_group or a signal delivered as the system call returned: nothing ran after
+    // the call. The same address reached again later (a block that starts there and faults at
+    // once) has been counted since, and is corrected like any other fault.
+    if SYSCALL_RETURN_PC[i].load(Ordering::Relaxed) == pc
+        && COUNT_AT_SYSCALL[i].load(Ordering::Relaxed) == capture.icount.count(vcpu)
+    {
+        return;
     }
     let traced = capture.kinds.contains(EventKinds::TRACE);
     let cut = match (&capture.blocks, traced) {

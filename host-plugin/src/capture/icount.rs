@@ -28,6 +28,11 @@ impl InstructionCounter {
         self.per_vcpu.per_vcpu()
     }
 
+    /// What `vcpu` has counted so far (before corrections).
+    pub fn count(&self, vcpu: u32) -> u64 {
+        self.per_vcpu.get(vcpu)
+    }
+
     /// Takes back instructions that were counted at block entry but never ran.
     pub fn subtract(&self, vcpu: u32, n: u64) {
         if let Some(c) = self.corrections.get(vcpu as usize) {

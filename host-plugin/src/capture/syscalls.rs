@@ -9,12 +9,12 @@ use crate::qemu::{GuestMemory, Vcpu};
 pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
     let vcpu = cpu.index();
     super::appended::drain(buffer::Owner::Vcpu(cpu));
-    // Remember where this call returns to: a guest that dies right there died of a signal
-    // delivered at the call's return (abort, kill), not of a fault inside a block.
-    if !crate::qemu::extensions::available() {
-        buffer::note_syscall_return_pc(vcpu, cpu.read_pc().unwrap_or(0));
-    }
     let capture = super::get();
+    // Where this call returns to: a guest that dies right there, with nothing run since, died
+    // of a signal delivered at the call's return (abort, kill), not of a fault inside a block.
+    if !crate::qemu::extensions::available() {
+        super::fault::note_syscall(capture, cpu);
+    }
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let exec = capture.current_exec(vcpu);
         // Scripts without syscall-data have no table: no guest memory is read for them.

@@ -5,7 +5,8 @@
 //! (`capture::appended`). Version 3: QEMU hands faults it does not own to the handlers
 //! installed before its own, so scripts may run with wasmtime's signal-based traps.
 //! `CANNONBALL_CAPTURE=callbacks` in QEMU's environment makes the plugin ignore versions 2
-//! and 3, as on a QEMU without them: callbacks and explicit bounds checks (the tests run both).
+//! and 3, as on a QEMU without them: callbacks and explicit bounds checks (the tests run both);
+//! `CANNONBALL_CAPTURE=plain` ignores them all, as on a QEMU without our patches.
 
 use std::ffi::{CStr, c_int, c_uint, c_void};
 use std::sync::OnceLock;
@@ -73,7 +74,13 @@ fn api() -> Option<&'static Api> {
         if version < 1 {
             return None;
         }
-        let forced_callbacks = std::env::var_os("CANNONBALL_CAPTURE").is_some_and(|v| v == "callbacks");
+        let setting = std::env::var_os("CANNONBALL_CAPTURE");
+        // `plain`: act as on a QEMU without the extensions at all (the tests' way to run the
+        // paths an unpatched QEMU gets).
+        if setting.as_deref().is_some_and(|v| v == "plain") {
+            return None;
+        }
+        let forced_callbacks = setting.is_some_and(|v| v == "callbacks");
         // SAFETY: version 2 defines the three functions with these signatures (qemu-plugin.h).
         let appends = (version >= 2 && !forced_callbacks)
             .then(|| unsafe {
