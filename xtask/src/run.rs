@@ -141,9 +141,19 @@ pub fn test(args: &[String]) -> Result<()> {
 
 /// Test files whose oracles check trace, memory and system call events, and the containment
 /// tests (run on both paths).
+/// (real_programs and corpus are left out: CPython's suites and the corpus's timeouts would
+/// add a quarter of an hour; the capture paths they take are the ones these cover.)
 const CALLBACK_PATH_TESTS: &[&str] = &[
     "containment",
     "capture",
+    "examples",
+    "foreign_examples",
+    "icount",
+    "syscalls_example",
+    "foreign_syscalls",
+    "profile",
+    "lcov",
+    "stripped",
     "foreign",
     "signals",
     "stopped_runs",
