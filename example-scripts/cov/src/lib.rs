@@ -128,20 +128,16 @@ impl Script for Cov {
             write_report("cov.info", tracefile)?;
         }
 
-        let mut report = String::new();
-        let mut listings = Vec::with_capacity(functions.len());
+        // Every function's disassembly, then the anonymous ranges, each with its hit counts.
+        let mut sorted_starts = starts;
+        sorted_starts.sort_unstable();
+        sorted_starts.dedup();
+        let mut listed: Vec<(String, &str, Vec<Instruction>)> = Vec::with_capacity(functions.len());
         for f in functions.values() {
-            writeln!(report, "// symbol {} ({})", f.name, f.module).unwrap();
-            let executed_starts = block_starts_within(&executed, f.start, f.start + f.size);
-            let insns = listing(f.start, f.size, &executed_starts)?;
-            let mut shown = Vec::with_capacity(insns.len());
-            for insn in insns {
-                let n = hits.get(&insn.address).copied().unwrap_or(0);
-                writeln!(report, "  {:#x}  {n:>10}  {}", insn.address, insn.text).unwrap();
-                shown.push(html::Insn { address: insn.address, hits: n, text: insn.text });
-            }
-            report.push('\n');
-            listings.push(html::Function { name: &f.name, module: &f.module, insns: shown });
+            let end = f.start + f.size;
+            let within = &sorted_starts
+                [sorted_starts.partition_point(|&a| a < f.start)..sorted_starts.partition_point(|&a| a < end)];
+            listed.push((f.name.clone(), &f.module, listing(f.start, f.size, within)?));
         }
         let ranges = anonymous::ranges(&anonymous);
         if !ranges.is_empty() {
@@ -151,43 +147,25 @@ impl Script for Cov {
                 anonymous.len()
             ));
         }
-        for range in &ranges {
-            writeln!(report, "// symbol {} ({})", range.name, anonymous::MODULE).unwrap();
-            for insn in &range.insns {
+        listed.extend(ranges.into_iter().map(|r| (r.name, anonymous::MODULE, r.insns)));
+
+        let mut report = String::new();
+        let mut listings = Vec::with_capacity(listed.len());
+        for (name, module, insns) in &listed {
+            writeln!(report, "// symbol {name} ({module})").unwrap();
+            let mut shown = Vec::with_capacity(insns.len());
+            for insn in insns {
                 let n = hits.get(&insn.address).copied().unwrap_or(0);
                 writeln!(report, "  {:#x}  {n:>10}  {}", insn.address, insn.text).unwrap();
+                shown.push(html::Insn { address: insn.address, hits: n, text: insn.text.clone() });
             }
             report.push('\n');
+            listings.push(html::Function { name, module, insns: shown });
         }
-        let range_listings: Vec<html::Function> = ranges
-            .iter()
-            .map(|r| html::Function {
-                name: &r.name,
-                module: anonymous::MODULE,
-                insns: r
-                    .insns
-                    .iter()
-                    .map(|i| html::Insn {
-                        address: i.address,
-                        hits: hits.get(&i.address).copied().unwrap_or(0),
-                        text: i.text.clone(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        listings.extend(range_listings);
         write_report("cov.txt", report)?;
         write_report("cov.html", html::render("cov: hit counts per instruction", &listings))?;
         write_report("cov.drcov", drcov.encode())
     }
-}
-
-/// Start addresses of executed blocks in [start, end), sorted.
-fn block_starts_within(executed: &[&BlockInfo], start: u64, end: u64) -> Vec<u64> {
-    let mut starts: Vec<u64> = executed.iter().map(|b| b.vaddr).filter(|&a| a >= start && a < end).collect();
-    starts.sort_unstable();
-    starts.dedup();
-    starts
 }
 
 /// The disassembly of a function. A linear sweep from the function's start can fall out of
