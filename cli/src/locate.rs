@@ -24,7 +24,7 @@ fn qemu(arch: &str) -> Result<PathBuf> {
 }
 
 /// libcannonball.so: next to this executable (both in target/release), else in the tree.
-fn plugin() -> Result<PathBuf> {
+pub fn plugin() -> Result<PathBuf> {
     let beside = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("libcannonball.so")));
     let candidates = beside.into_iter().chain([Tree::from_env().plugin()]);
     for candidate in candidates {

@@ -11,6 +11,7 @@ mod locate;
 mod merge_step;
 mod new;
 mod run;
+mod system;
 
 use std::path::PathBuf;
 

@@ -51,13 +51,40 @@ pub struct RunArgs {
     /// No progress line and no closing summary.
     #[arg(short, long)]
     quiet: bool,
-    /// The program and its arguments.
+    /// Run a kernel or firmware under the system emulator for ARCH (x86_64, aarch64, arm,
+    /// riscv64; default: from the -kernel image's ELF header). What follows `--` is then
+    /// QEMU's machine arguments, e.g. `-M virt -kernel fw.elf`.
+    #[arg(long, value_name = "ARCH", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["sysroot", "arch"])]
+    system: Option<String>,
+    /// With --system: an ELF file or System.map with the guest code's symbols, FILE[@ADDRESS]
+    /// to place it (repeatable; default: the -kernel image when it is an ELF file).
+    #[arg(long, value_name = "FILE[@ADDRESS]", requires = "system")]
+    symbols: Vec<String>,
+    /// The program and its arguments (with --system: QEMU's machine arguments).
     #[arg(last = true, required = true)]
     program: Vec<OsString>,
 }
 
+/// The run's guest: a program in user mode, or a machine under a system emulator.
+enum Started {
+    User(locate::Guest),
+    System(crate::system::SystemGuest),
+}
+
+impl Started {
+    fn command(&self, options: &[String]) -> Result<std::process::Command> {
+        match self {
+            Started::User(guest) => guest.command(options),
+            Started::System(machine) => machine.command(options),
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<i32> {
-    let guest = locate::Guest::new(&args.program, &args.guest)?;
+    let machine = match &args.system {
+        Some(arch) => Started::System(crate::system::SystemGuest::new(&args.program, arch, &args.symbols)?),
+        None => Started::User(locate::Guest::new(&args.program, &args.guest)?),
+    };
     let mut options = Vec::new();
     if let Some(script) = &args.script {
         if !script.is_file() {
@@ -99,9 +126,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
         options.push(arg.clone());
     }
     if args.corpus.corpus.is_some() {
+        let Started::User(guest) = &machine else {
+            bail!("--corpus runs programs in user mode; it does not combine with --system")
+        };
         return crate::corpus::run(&crate::corpus::Plan {
             corpus: &args.corpus,
-            guest: &guest,
+            guest,
             plugin_options: &options,
             out: &args.out,
             script: args.script.as_deref(),
@@ -116,7 +146,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
 
     let started = Instant::now();
     let wall_start = SystemTime::now();
-    let mut child = guest.command(&options)?.spawn().context("cannot start QEMU")?;
+    let mut child = machine.command(&options)?.spawn().context("cannot start QEMU")?;
     crate::forward_signals::install(child.id());
     let mut last = (0u64, 0u64);
     if let Some((read_end, write_end)) = pipe {

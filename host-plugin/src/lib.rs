@@ -63,10 +63,12 @@ pub unsafe extern "C" fn qemu_plugin_install(
     // SAFETY: QEMU passes `argc` valid C strings and a valid info struct.
     let args = unsafe { qemu::plugin_args(argc, argv) };
     let target = unsafe { qemu::target_name(info) };
+    // SAFETY: as above.
+    let system = unsafe { qemu::system_emulation(info) };
     // Everything install starts (our threads, wasmtime's compilation pool, tokio) inherits a
     // mask that blocks every signal; QEMU's thread gets its own mask back afterwards.
     let blocked = threads::SignalsBlocked::new();
-    let installed = plugin::install(id, &target, &args);
+    let installed = plugin::install(id, &target, system, &args);
     drop(blocked);
     match installed {
         Ok(()) => {

@@ -91,6 +91,13 @@ pub struct HostOptions {
     #[arg(long = "debug-dir", value_name = "DIR")]
     pub debug_dir: Option<PathBuf>,
 
+    /// System emulators: where code comes from, as there is no loader to ask. An ELF file
+    /// (firmware, vmlinux, a program inside the guest) at its link address, or with its lowest
+    /// loadable segment at ADDRESS; or a System.map (or /proc/kallsyms), with its lowest code
+    /// symbol at ADDRESS. Repeatable; the first is the main binary.
+    #[arg(long, value_name = "FILE[@ADDRESS]", action = ArgAction::Append)]
+    pub symbols: Vec<String>,
+
     /// Write live progress lines to this descriptor (used by `cannonball run`).
     #[arg(long = "progress-fd", value_name = "FD")]
     pub progress_fd: Option<i32>,
@@ -238,7 +245,7 @@ pub fn parse(raw: &[String]) -> Result<Options> {
             bail!("plugin argument '{item}' has an empty key");
         }
         if keys.iter().any(|k| k == key) {
-            if clap_args.iter().any(|a: &String| a.starts_with(&format!("--{key}="))) {
+            if key != "symbols" && clap_args.iter().any(|a: &String| a.starts_with(&format!("--{key}="))) {
                 bail!("plugin argument '{key}' given more than once");
             }
             clap_args.push(format!("--{key}={value}"));

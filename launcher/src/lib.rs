@@ -32,10 +32,12 @@ mod lang;
 mod plugin_arg;
 mod program;
 mod qemu;
+mod system;
 mod tree;
 
 pub use lang::Lang;
 pub use plugin_arg::plugin_arg;
 pub use program::{BUILT, GuestImage, SUPPORTED, Target, arch_of, resolve_program};
 pub use qemu::QemuCommand;
+pub use system::{SYSTEMS, system_arch_of};
 pub use tree::Tree;

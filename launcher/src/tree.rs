@@ -47,6 +47,11 @@ impl Tree {
         self.target().join("qemu/bin").join(format!("qemu-{arch}"))
     }
 
+    /// `target/qemu/bin/qemu-system-ARCH`, a system emulator as qemu/build.sh builds it.
+    pub fn qemu_system(&self, arch: &str) -> PathBuf {
+        self.target().join("qemu/bin").join(format!("qemu-system-{arch}"))
+    }
+
     /// `target/release/libcannonball.so`.
     pub fn plugin(&self) -> PathBuf {
         self.target().join("release/libcannonball.so")

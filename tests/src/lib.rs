@@ -11,11 +11,13 @@ use cannonball_launcher::{self as launcher, Tree};
 
 pub mod browser;
 pub mod census;
+pub mod cov;
 pub mod cross;
 pub mod guest;
 pub mod objdump;
 pub mod oracle;
 pub mod strace;
+pub mod system;
 pub mod watchdog;
 
 /// The workspace root.

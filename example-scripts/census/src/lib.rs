@@ -257,6 +257,9 @@ impl Script for Census {
         let mut r = String::new();
         let total: u64 = summary.instructions.iter().map(|v| v.instructions).sum();
         writeln!(r, "instructions {total}").unwrap();
+        for v in &summary.instructions {
+            writeln!(r, "instructions-vcpu-{} {}", v.vcpu, v.instructions).unwrap();
+        }
         writeln!(r, "blocks-translated {}", self.counts.blocks_translated).unwrap();
         writeln!(r, "block-execs {}", self.counts.block_execs).unwrap();
         writeln!(r, "trace-instructions {}", self.counts.trace_insns).unwrap();

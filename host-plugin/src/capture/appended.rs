@@ -8,12 +8,14 @@
 //! Record words:
 //! - a block execution: the block id (bit 31 clear);
 //! - a memory access: the access site's id with bit 31 set in bits 0..31 and QEMU's
-//!   `meminfo` in bits 32..63, then the address, then the value when values are captured.
+//!   `meminfo` in bits 32..63, then the address, then the value when values are captured;
+//! - a cut: [`CUT_MARK`] in bits 0..31 and the number of instructions that ran in bits 32..63,
+//!   appended by QEMU's report that the block execution before it ended early (a fault, or
+//!   under a system emulator an I/O access that made QEMU retranslate the rest of the block).
 //!
 //! Execution indices (the order between kinds, `event-batch.mem-exec`, `sys-exec`) are the
 //! number of block records decoded so far, so the vCPU's buffer gets exactly the order in
-//! which the guest ran. Faults that cut a block short are applied where they happened in the
-//! array (`fault`).
+//! which the guest ran.
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +30,12 @@ const DRAIN_AT: usize = 1 << 15;
 const HELPER_ROOM: usize = 1 << 13;
 /// Bit 31 of a record's first word: a memory access.
 const SITE_TAG: u32 = 1 << 31;
+/// Bits 0..31 of a cut's word: a site id no access gets (see `add_site`).
+const CUT_MARK: u32 = u32::MAX;
+
+fn is_cut(word: u64) -> bool {
+    word as u32 == CUT_MARK
+}
 
 pub struct Appended {
     target: AppendTarget,
@@ -103,13 +111,14 @@ impl Appended {
         let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
         sites.push(pc);
         let id = sites.len() as u32 - 1;
-        assert!(id < SITE_TAG, "more than 2^31 memory access sites translated");
+        assert!(id < SITE_TAG - 1, "more than 2^31 - 1 memory access sites translated");
         id
     }
 
-    /// Words the vCPU appended since its last drain (async-signal-safe).
-    pub fn position(&self, vcpu: u32) -> u64 {
-        self.target.appended(vcpu)
+    /// Records, on the vCPU's thread, that its last block execution ended after `executed`
+    /// instructions (async-signal-safe).
+    pub fn push_cut(&self, vcpu: u32, executed: u32) {
+        self.target.push(vcpu, (u64::from(executed) << 32) | u64::from(CUT_MARK));
     }
 
     /// The index of the block execution the vCPU is in, once drained.
@@ -117,35 +126,35 @@ impl Appended {
         self.execs.get(vcpu as usize).map_or(0, |e| e.load(Ordering::Relaxed).saturating_sub(1))
     }
 
-    /// Moves what the vCPU appended into its buffer, applying a pending fault cut where it
-    /// happened.
+    /// Moves what the vCPU appended into its buffer, cuts applied where they happened.
     pub fn drain(&self, owner: Owner<'_>) {
         self.target.drain(owner, |words| self.decode(owner, words));
     }
 
     fn decode(&self, owner: Owner<'_>, words: &[u64]) {
-        let vcpu = owner.vcpu();
-        let cut_at = if self.trace { super::fault::pending_cut_position(vcpu) } else { None };
-        let cut_at = cut_at.map(|at| (at as usize).min(words.len()));
-        let Some(counter) = self.execs.get(vcpu as usize) else { return };
+        let Some(counter) = self.execs.get(owner.vcpu() as usize) else { return };
         let mut execs = counter.load(Ordering::Relaxed);
-        match cut_at {
-            Some(at) => {
-                self.decode_part(owner, &words[..at], &mut execs);
-                self.apply_cut(owner);
-                self.decode_part(owner, &words[at..], &mut execs);
-            }
-            None => self.decode_part(owner, words, &mut execs),
-        }
+        self.decode_part(owner, words, &mut execs);
         counter.store(execs, Ordering::Relaxed);
     }
 
-    /// Runs of block records go to the buffer in bulk; memory records one by one.
+    /// Runs of block records go to the buffer in bulk; memory records one by one; a cut
+    /// marks the block execution before it.
     fn decode_part(&self, owner: Owner<'_>, words: &[u64], execs: &mut u64) {
         if !self.memory {
-            *execs += words.len() as u64;
+            // Only block records and cuts: no other word can look like a cut.
+            let mut rest = words;
+            while let Some(at) = rest.iter().position(|&w| is_cut(w)) {
+                *execs += at as u64;
+                if self.trace {
+                    buffer::record_execs_for(owner, &rest[..at]);
+                    buffer::mark_cut_short(owner, (rest[at] >> 32) as u32, true);
+                }
+                rest = &rest[at + 1..];
+            }
+            *execs += rest.len() as u64;
             if self.trace {
-                buffer::record_execs_for(owner, words);
+                buffer::record_execs_for(owner, rest);
             }
             return;
         }
@@ -162,9 +171,16 @@ impl Appended {
                 }
                 i += blocks;
             }
-            // The memory records up to the next block record: all in the same execution.
+            if i < words.len() && is_cut(words[i]) {
+                if self.trace {
+                    buffer::mark_cut_short(owner, (words[i] >> 32) as u32, true);
+                }
+                i += 1;
+                continue;
+            }
+            // The memory records up to the next block record or cut: all in the same execution.
             let mut end = i;
-            while end + step <= words.len() && words[end] as u32 & SITE_TAG != 0 {
+            while end + step <= words.len() && words[end] as u32 & SITE_TAG != 0 && !is_cut(words[end]) {
                 end += step;
             }
             if end > i {
@@ -173,12 +189,6 @@ impl Appended {
             } else if blocks == 0 {
                 break; // a truncated record (never written by QEMU)
             }
-        }
-    }
-
-    fn apply_cut(&self, owner: Owner<'_>) {
-        if let Some(blocks) = &super::get().blocks {
-            super::fault::apply_pending_cut(owner, blocks);
         }
     }
 

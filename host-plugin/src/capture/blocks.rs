@@ -91,6 +91,35 @@ impl BlockRegistry {
         state.blocks.iter().map(|b| b.insn_sizes.len() as u32).collect()
     }
 
+    /// The latest block in which the instruction at `pc` is instruction number `executed`
+    /// (counting from 1): where a cut execution at `pc` after `executed` instructions was.
+    pub fn latest_containing(&self, pc: u64, executed: u32) -> Option<u32> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.blocks.iter().rev().find_map(|b| {
+            let cut = super::fault::cut_in(b.vaddr, &b.insn_sizes, pc)?;
+            (cut.executed == executed && cut.skipped > 0).then_some(b.id)
+        })
+    }
+
+    /// Registers the first `executed` instructions of block `id` as a block of its own.
+    pub fn register_prefix(&self, id: u32, executed: u32) -> Option<u32> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let whole = state.blocks.get(id as usize)?;
+        let n = (executed as usize).min(whole.insn_sizes.len());
+        let bytes: usize = whole.insn_sizes[..n].iter().map(|&s| usize::from(s)).sum();
+        let prefix = Block {
+            id: state.blocks.len() as u32,
+            vaddr: whole.vaddr,
+            insn_sizes: whole.insn_sizes[..n].to_vec(),
+            insn_bytes: whole.insn_bytes[..bytes.min(whole.insn_bytes.len())].to_vec(),
+            disassembly: whole.disassembly.iter().take(n).cloned().collect(),
+            symbol: whole.symbol.clone(),
+        };
+        let new_id = prefix.id;
+        state.blocks.push(prefix);
+        Some(new_id)
+    }
+
     pub fn count(&self) -> u32 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).blocks.len() as u32
     }

@@ -8,10 +8,12 @@
 //!
 //! With the cannonball extensions (qemu/patches/0002-*), QEMU reports every such cut as it
 //! happens ([`on_tb_cut`]): the vCPU, the faulting instruction and how much of the block ran.
-//! The callback may run inside QEMU's host signal handler, so it only touches atomics: it
-//! corrects the instruction count at once and leaves the trace's correction pending for the
-//! vCPU's next ordinary callback ([`apply_pending_cut`]), which marks the vCPU's last block
-//! execution as cut short (`event-batch.cut-short`) and ends the batch there.
+//! The callback may run inside QEMU's host signal handler, so it only touches atomics and the
+//! vCPU's own append array: it corrects the instruction count at once; with appending capture
+//! it appends a cut record after the cut execution's records (`appended`), else it leaves the
+//! trace's correction pending for the vCPU's next ordinary callback ([`apply_pending_cut`]).
+//! Either way the vCPU's last block execution is marked as cut short
+//! (`event-batch.cut-short`) and the batch ends there.
 //!
 //! On a QEMU without the extensions only fatal faults can be corrected, at exit
 //! ([`correct_fatal_fault_at_exit`]): QEMU has restored the exiting thread's PC to the faulting
@@ -85,9 +87,6 @@ pub fn cut_in(start: u64, sizes: &[u8], pc: u64) -> Option<Cut> {
 /// and the faulting instruction's address.
 static PENDING_EXECUTED: [AtomicU32; MAX_VCPUS] = [const { AtomicU32::new(0) }; MAX_VCPUS];
 static PENDING_PC: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
-/// With appending capture: how many words the vCPU had appended when the cut happened, i.e.
-/// where in its array the cut belongs (`appended`).
-static PENDING_AT: [AtomicU64; MAX_VCPUS] = [const { AtomicU64::new(0) }; MAX_VCPUS];
 
 /// QEMU's report that a block execution of `vcpu` ended at the instruction at `pc`, after
 /// `executed` of its `n_insns` instructions (the one at `pc` included). Registered only on a
@@ -100,13 +99,21 @@ pub fn on_tb_cut(vcpu: u32, pc: u64, executed: u32, n_insns: u32) {
     }
     let capture = super::get();
     capture.icount.subtract(vcpu, u64::from(skipped));
+    if capture.block_counts.is_some() && crate::services::system_mode() {
+        super::partial_blocks::record(pc, executed);
+    }
+    // Appending capture: the cut goes into the vCPU's array right after the records of the
+    // execution it cut, however many cuts come before the next drain (under a system
+    // emulator every I/O access in the middle of a block is one).
+    if let Some(appended) = capture.appended.as_ref().filter(|_| capture.kinds.contains(EventKinds::TRACE)) {
+        appended.push_cut(vcpu, executed);
+        return;
+    }
     // Keep the first cut since the vCPU's last traced block execution: only it can belong to
     // that execution (a later fault happened after execution left the block). Later ones
     // are in code the trace does not see (filtered out).
     if capture.kinds.contains(EventKinds::TRACE) && PENDING_EXECUTED[vcpu as usize].load(Ordering::Acquire) == 0 {
         PENDING_PC[vcpu as usize].store(pc, Ordering::Relaxed);
-        let at = capture.appended.as_ref().map_or(0, |a| a.position(vcpu));
-        PENDING_AT[vcpu as usize].store(at, Ordering::Relaxed);
         PENDING_EXECUTED[vcpu as usize].store(executed, Ordering::Release);
     }
 }
@@ -116,12 +123,6 @@ pub fn on_tb_cut(vcpu: u32, pc: u64, executed: u32, n_insns: u32) {
 #[inline]
 pub fn has_pending_cut(vcpu: u32) -> bool {
     PENDING_EXECUTED.get(vcpu as usize).is_some_and(|p| p.load(Ordering::Relaxed) != 0)
-}
-
-/// Where in the vCPU's appended words a pending cut belongs, if one is pending.
-pub fn pending_cut_position(vcpu: u32) -> Option<u64> {
-    let pending = PENDING_EXECUTED.get(vcpu as usize)?;
-    (pending.load(Ordering::Acquire) != 0).then(|| PENDING_AT[vcpu as usize].load(Ordering::Relaxed))
 }
 
 /// Marks the vCPU's last traced block execution as cut short, if the pending cut happened in

@@ -14,6 +14,7 @@ pub mod fault;
 mod filter;
 mod icount;
 mod memory;
+pub mod partial_blocks;
 mod reached;
 mod syscall_arch;
 mod syscall_data;

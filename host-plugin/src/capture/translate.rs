@@ -92,7 +92,12 @@ impl Capture {
 
     /// Instruments one translated block.
     pub fn instrument(&self, tb: Tb<'_>) {
-        if !self.guest_base_known.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        if crate::services::system_mode() {
+            // Memory reads after the fact are answered from here (services::code_seen).
+            let mut bytes = Vec::new();
+            tb.insns().for_each(|insn| insn.append_bytes(&mut bytes));
+            crate::services::code_seen::record(tb.vaddr(), bytes);
+        } else if !self.guest_base_known.swap(true, std::sync::atomic::Ordering::Relaxed) {
             let insn = tb.insn(0);
             crate::services::set_guest_base(insn.haddr().wrapping_sub(insn.vaddr()));
         }

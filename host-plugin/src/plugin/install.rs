@@ -17,8 +17,9 @@ use crate::{batch, buffer, console, options, qemu, startup};
 /// Sets up the plugin, stage by stage: options, script, stream, subscription, capture,
 /// analysis thread, callbacks. Errors are reported by the caller as one line before the guest
 /// starts.
-pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<()> {
+pub fn install(id: qemu::PluginId, target: &str, system: bool, raw_args: &[String]) -> Result<()> {
     let opts = options::parse(raw_args)?;
+    crate::services::set_system_mode(system);
     if let Some(log) = &opts.host.log {
         console::log_to(log).map_err(|e| anyhow::anyhow!("log={}: {e}", log.display()))?;
     }
@@ -36,6 +37,13 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
         }
         crate::services::debug_files::set_user_dir(dir.clone());
     }
+    match (system, opts.host.symbols.is_empty()) {
+        (true, _) => crate::services::images::load(&opts.host.symbols)?,
+        (false, false) => {
+            bail!("symbols= is for system emulators (qemu-system-*); in user mode modules come from the guest's loader")
+        }
+        (false, true) => {}
+    }
     startup::mark("options");
     let Loaded { factory, mut script, args } = load_script(&opts, target, &out, &forwarding, endpoint.is_some())?;
 
@@ -49,6 +57,13 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     let subscription = subscribe(&opts, &mut script, &info, &args)?;
     startup::mark("init");
     let mut kinds = subscription.kinds | forwarded;
+    if system && kinds.intersects(EventKinds::SYSCALLS | EventKinds::SYSCALL_DATA) {
+        let who = script.as_ref().map_or("the forwarder", |s| s.name());
+        console::warning(&format!(
+            "{who} subscribed to system calls, which do not exist under a system emulator ({target} guest CPUs run kernels, not processes): it gets none"
+        ));
+        kinds &= !(EventKinds::SYSCALLS | EventKinds::SYSCALL_DATA);
+    }
     // System call data travels with the system call events: it implies them.
     if kinds.contains(EventKinds::SYSCALL_DATA) {
         kinds |= EventKinds::SYSCALLS;
@@ -72,7 +87,7 @@ pub fn install(id: qemu::PluginId, target: &str, raw_args: &[String]) -> Result<
     if let Some(fd) = opts.host.progress_fd {
         crate::progress::start(fd, || crate::capture::get().instructions_per_vcpu().iter().map(|&(_, n)| n).sum())?;
     }
-    register_callbacks(id, kinds);
+    register_callbacks(id, kinds, system);
     startup::mark("callbacks");
     Ok(())
 }
@@ -159,18 +174,22 @@ fn capture_path(kinds: EventKinds, memory_values: bool) -> String {
 }
 
 /// QEMU's callbacks: translation, vCPUs, system calls, faults cut short, exit, fork.
-fn register_callbacks(id: qemu::PluginId, kinds: EventKinds) {
+fn register_callbacks(id: qemu::PluginId, kinds: EventKinds, system: bool) {
     qemu::on_translate(id, lifecycle::on_translate);
     qemu::on_vcpu_init(id, lifecycle::on_vcpu_init);
     qemu::on_vcpu_exit(id, lifecycle::on_vcpu_exit);
+    qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
+    qemu::on_exit(id, lifecycle::on_exit);
+    if system {
+        // No system calls, no execve, no fork: the guest's processes live inside its kernel.
+        return;
+    }
     // Always: the exit path needs each thread's last system call (see capture::fault),
     // and execve ends this process's analysis.
     qemu::on_syscall(id, on_syscall);
-    qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
     if kinds.contains(EventKinds::SYSCALLS) {
         qemu::on_syscall_return(id, on_syscall_return);
     }
-    qemu::on_exit(id, lifecycle::on_exit);
     // SAFETY: pthread_atfork with 'static handlers.
     unsafe {
         libc::pthread_atfork(Some(fork::before_fork), Some(fork::in_parent_after_fork), Some(fork::in_forked_child));

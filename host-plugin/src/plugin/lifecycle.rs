@@ -102,6 +102,10 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
             fault::apply_pending_cut(buffer::Owner::Stopped(&stopped, vcpu), blocks);
         }
     }
+    // Prefix blocks of cut executions go out with the last flush, before `finish`.
+    if let (Some(blocks), Some(_)) = (&crate::capture::get().blocks, &crate::capture::get().block_counts) {
+        crate::capture::partial_blocks::register_prefixes(blocks);
+    }
     buffer::flush_all(&stopped, true, exiting.map(Vcpu::index), |vcpu| {
         batch::submit_thread_exit(vcpu, wants_threads())
     });
@@ -145,7 +149,9 @@ fn summary(capture: &Capture) -> RunSummary {
     let (block_ids, block_execs) = match (&capture.block_counts, &capture.blocks) {
         (Some(counts), Some(blocks)) => {
             let n = blocks.count();
-            ((0..n).collect(), counts.totals(n))
+            let mut execs = counts.totals(n);
+            crate::capture::partial_blocks::adjust(&mut execs);
+            ((0..n).collect(), execs)
         }
         _ => (Vec::new(), Vec::new()),
     };

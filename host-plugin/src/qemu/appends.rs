@@ -62,12 +62,6 @@ impl AppendTarget {
         }
     }
 
-    /// Words `vcpu` appended so far; a plain load, async-signal-safe.
-    pub fn appended(&self, vcpu: u32) -> u64 {
-        // SAFETY: a read of the element's index; see `drain` for who writes it.
-        unsafe { std::ptr::read_volatile(self.element(vcpu).add(INDEX)) }
-    }
-
     /// Lends the words the vCPU of `right` appended since the last drain to `f`, then empties
     /// its array.
     pub fn drain(&self, right: impl DrainRight, f: impl FnOnce(&[u64])) {
@@ -82,6 +76,25 @@ impl AppendTarget {
             }
             f(std::slice::from_raw_parts(base, n));
             *element.add(INDEX) = 0;
+        }
+    }
+
+    /// Appends `word` to the array of the vCPU whose thread calls this, inside one of its
+    /// callbacks (QEMU's host signal handler included: plain stores); counted as lost when
+    /// the array is full.
+    pub fn push(&self, vcpu: u32, word: u64) {
+        let element = self.element(vcpu);
+        // SAFETY: the calling thread is the vCPU's own, inside a callback: generated code is not
+        // appending meanwhile, and only this thread drains.
+        unsafe {
+            let n = *element.add(INDEX);
+            let base = *element.add(BASE) as *mut u64;
+            if base.is_null() || n >= *element.add(CAPACITY) {
+                *element.add(LOST) += 1;
+                return;
+            }
+            std::ptr::write_volatile(base.add(n as usize), word);
+            std::ptr::write_volatile(element.add(INDEX), n + 1);
         }
     }
 

@@ -43,7 +43,8 @@ pub(super) type InlineMemAccesses = unsafe extern "C" fn(*const sys::qemu_plugin
 
 struct Api {
     register_tb_cut: RegisterTbCut,
-    user_exit_status: UserExitStatus,
+    /// User mode only (linux-user defines it): a system emulator has none.
+    user_exit_status: Option<UserExitStatus>,
     appends: Option<Appends>,
     /// Version 3 (and not forced off).
     hands_over_faults: bool,
@@ -97,15 +98,15 @@ fn api() -> Option<&'static Api> {
                 })
             })
             .flatten();
-        // SAFETY: version 1 defines both functions with these signatures (qemu-plugin.h).
+        // SAFETY: version 1 defines both functions with these signatures (qemu-plugin.h); the
+        // exit status only in user mode.
         unsafe {
             Some(Api {
                 register_tb_cut: std::mem::transmute::<*mut c_void, RegisterTbCut>(lookup(
                     c"qemu_plugin_register_vcpu_tb_cut_cb",
                 )?),
-                user_exit_status: std::mem::transmute::<*mut c_void, UserExitStatus>(lookup(
-                    c"qemu_plugin_user_exit_status",
-                )?),
+                user_exit_status: lookup(c"qemu_plugin_user_exit_status")
+                    .map(|f| std::mem::transmute::<*mut c_void, UserExitStatus>(f)),
                 appends,
                 // Whether scripts then use signal-based traps is script-cache's
                 // SIGNAL_TRAPS_IN_QEMU (see `script_traps`).
@@ -159,6 +160,6 @@ pub fn user_exit_status() -> Option<(i32, u32)> {
     let api = api()?;
     let mut signal: c_int = 0;
     // SAFETY: a plain query with a valid out pointer.
-    let status = unsafe { (api.user_exit_status)(&mut signal) };
+    let status = unsafe { (api.user_exit_status?)(&mut signal) };
     (status >= 0).then_some((status, signal.max(0) as u32))
 }

@@ -69,6 +69,16 @@ pub unsafe fn target_name(info: *const sys::qemu_info_t) -> String {
     unsafe { CStr::from_ptr((*info).target_name) }.to_string_lossy().into_owned()
 }
 
+/// Whether this QEMU is a system emulator (`qemu-system-*`: the guest's CPUs are the vCPUs,
+/// there are no system calls and no host-visible module map) rather than a user-mode one.
+///
+/// # Safety
+/// `info` must be the pointer QEMU passed to `qemu_plugin_install`.
+pub unsafe fn system_emulation(info: *const sys::qemu_info_t) -> bool {
+    // SAFETY: per this function's contract `info` is valid.
+    unsafe { (*info).system_emulation }
+}
+
 /// Number of vCPUs QEMU has created so far (in user mode: the most guest threads alive at once).
 pub fn num_vcpus() -> u32 {
     // SAFETY: no preconditions.

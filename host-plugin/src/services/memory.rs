@@ -1,12 +1,20 @@
 //! Reading guest memory from any thread (the analysis thread is not a vCPU, so QEMU's own
-//! `qemu_plugin_read_memory_vaddr` is not available there). `process_vm_readv` on our own
-//! process reports unmapped memory as an error instead of faulting.
+//! `qemu_plugin_read_memory_vaddr` is not available there). In user mode `process_vm_readv` on
+//! our own process, which reports unmapped memory as an error instead of faulting; in system
+//! mode the `symbols=` images and the code the vCPUs translated (`code_seen`).
 
 use anyhow::{Result, bail};
 
 pub fn read(guest_addr: u64, len: usize) -> Result<Vec<u8>> {
     if len > 64 << 20 {
         bail!("read of {len} bytes refused: at most 64 MiB at once");
+    }
+    if super::system_mode() {
+        return super::images::read(guest_addr, len).or_else(|| super::code_seen::read(guest_addr, len)).ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot read guest memory at {guest_addr:#x}: under a system emulator only translated code and symbols= images can be read"
+            )
+        });
     }
     let mut buf = vec![0u8; len];
     let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };

@@ -65,14 +65,14 @@ pub struct Symbol {
 }
 
 /// A module's symbol table and its load bias (where it landed minus where the file says).
-type BiasedSymbols = (Arc<SymbolTable>, u64);
+pub(super) type BiasedSymbols = (Arc<SymbolTable>, u64);
 
 /// A module's functions and data objects with addresses relative to its first loadable
 /// segment's page.
-struct SymbolTable {
-    first_segment: u64,
+pub(super) struct SymbolTable {
+    pub(super) first_segment: u64,
     /// Recovered functions (functions/), relative, sorted and disjoint.
-    functions: Vec<Function>,
+    pub(super) functions: Vec<Function>,
     /// (relative start, size, name) of sized data objects, sorted.
     data: Vec<(u64, u64, String)>,
     /// 32-bit ARM only: (relative start, end, instruction set), sorted, from the mapping
@@ -85,11 +85,16 @@ impl SymbolTable {
         let data = std::fs::read(path).ok()?;
         // ELF32 and ELF64 of either byte order: `object` reads them all.
         let file = object::File::parse(&*data).ok()?;
+        Some(Self::from_elf(path, &file))
+    }
+
+    /// The table of an ELF file read from `path` (its debug file is looked up from there).
+    pub(super) fn from_elf(path: &str, file: &object::File<'_>) -> Self {
         let arm = file.architecture() == Architecture::Arm;
         let first_segment = file.segments().map(|s| s.address()).min().unwrap_or(0) & !0xfff;
         // A stripped file's symbol table may be in its separate debug file.
         let debug_data = (file.symbols().next().is_none())
-            .then(|| debug_files::find(Path::new(path), &file))
+            .then(|| debug_files::find(Path::new(path), file))
             .flatten()
             .and_then(|p| std::fs::read(p).ok());
         let debug = debug_data.as_deref().and_then(|d| object::File::parse(d).ok());
@@ -98,14 +103,29 @@ impl SymbolTable {
             f.end -= first_segment;
             f
         };
-        let functions = functions::recover(&file, debug.as_ref(), first_segment).into_iter().map(relative).collect();
-        let data = functions::data_objects(&file, debug.as_ref())
+        let functions = functions::recover(file, debug.as_ref(), first_segment).into_iter().map(relative).collect();
+        let data = functions::data_objects(file, debug.as_ref())
             .into_iter()
             .filter(|d| d.0 >= first_segment)
             .map(|(start, size, name)| (start - first_segment, size, name))
             .collect();
-        let isa = if arm { arm_isa_ranges(&file, first_segment) } else { Vec::new() };
-        Some(Self { first_segment, functions, data, isa })
+        let isa = if arm { arm_isa_ranges(file, first_segment) } else { Vec::new() };
+        Self { first_segment, functions, data, isa }
+    }
+
+    /// A table from a symbol list without a file behind it (a `System.map`): functions and
+    /// data objects at absolute addresses, none below `first_segment`.
+    pub(super) fn from_list(first_segment: u64, functions: Vec<Function>, data: Vec<(u64, u64, String)>) -> Self {
+        let functions = functions
+            .into_iter()
+            .map(|mut f| {
+                f.start -= first_segment;
+                f.end -= first_segment;
+                f
+            })
+            .collect();
+        let data = data.into_iter().map(|(start, size, name)| (start - first_segment, size, name)).collect();
+        Self { first_segment, functions, data, isa: Vec::new() }
     }
 
     /// The function, else the data object, containing relative address `rel`: (start, size,
@@ -180,8 +200,12 @@ impl Modules {
     }
 
     /// Finds the mapping containing `host` (re-reading the maps once on a miss) and passes it
-    /// with the module's lowest host address.
+    /// with the module's lowest host address. (User mode only: in system mode QEMU's own
+    /// files are all that is mapped.)
     fn with_mapping<R>(&self, host: u64, f: impl FnOnce(&Mapping, u64) -> R) -> Option<R> {
+        if super::system_mode() {
+            return None;
+        }
         let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
         if !maps.iter().any(|m| (m.start..m.end).contains(&host)) {
             *maps = read_maps();
@@ -194,12 +218,18 @@ impl Modules {
     /// The module containing guest address `guest` and the address's offset in it (as drcov
     /// counts), without reading the module's ELF file.
     pub fn module_offset(&self, guest: u64) -> Option<(String, u64)> {
+        if super::system_mode() {
+            return super::images::module_at(guest).map(|(path, base, _)| (path, guest - base));
+        }
         self.with_mapping(to_host(guest), |m, base| (m.path.clone(), guest.wrapping_sub(to_guest(base))))
     }
 
     /// The module containing guest address `guest`: its path, guest base, and symbol table
     /// with the load bias (where the first segment's page landed, minus where the file says).
     fn module_at(&self, guest: u64) -> Option<(String, u64, Option<BiasedSymbols>)> {
+        if super::system_mode() {
+            return super::images::module_at(guest).map(|(path, base, table)| (path, base, Some(table)));
+        }
         let (path, base_host) = self.with_mapping(to_host(guest), |m, base| (m.path.clone(), base))?;
         let module_base = to_guest(base_host);
         let table = {

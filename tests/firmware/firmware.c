@@ -1,0 +1,148 @@
+/*
+ * A bare-metal program for the system-mode tests (tests/tests/system.rs), one source for
+ * riscv64 (`virt`, -bios none), aarch64 (`virt`) and 32-bit ARM Cortex-M3 (`mps2-an385`).
+ *
+ * It does known work on every CPU it runs on (a loop of squares, a buffer filled and summed),
+ * prints one line per CPU and a total through the board's UART, and ends QEMU with exit status 3
+ * (riscv64: the SiFive test device; ARM: semihosting SYS_EXIT / SYS_EXIT_EXTENDED), so that a
+ * test sees the status pass through. `never_called` is in the image and never runs.
+ *
+ * Built with Debian's Linux cross compilers, freestanding: see system.rs for the flags.
+ */
+
+#define EXIT_STATUS 3
+#define MAX_CPUS 2
+
+typedef unsigned long ulong;
+
+/* ---- the board: UART, exit, start-up, per architecture ---- */
+
+#if defined(__riscv)
+#define UART ((volatile unsigned char *)0x10000000UL) /* 16550 THR */
+#define SIFIVE_TEST ((volatile unsigned int *)0x100000UL)
+static void board_putc(char c) { *UART = (unsigned char)c; }
+static void board_exit(int status) {
+    *SIFIVE_TEST = ((unsigned)status << 16) | 0x3333; /* FAIL with a code: QEMU exits with it */
+    for (;;) __asm__ volatile("wfi");
+}
+/* Every hart starts here (-bios none) with its id in a0: 16 KiB of stack each. */
+__asm__(".section .text.start\n.globl _start\n_start:\n"
+        "  csrr a0, mhartid\n  la sp, stack_top\n  slli t0, a0, 14\n  sub sp, sp, t0\n"
+        "  call firmware_main\n1: wfi\n  j 1b\n.text\n");
+
+#elif defined(__aarch64__)
+#define UART ((volatile unsigned int *)0x09000000UL) /* PL011 DR */
+static void board_putc(char c) { *UART = (unsigned char)c; }
+static void board_exit(int status) {
+    /* Semihosting SYS_EXIT (0x18), A64 form: a block {reason, subcode}. */
+    static volatile ulong block[2];
+    block[0] = 0x20026; /* ADP_Stopped_ApplicationExit */
+    block[1] = (ulong)status;
+    register ulong x0 __asm__("x0") = 0x18;
+    register ulong x1 __asm__("x1") = (ulong)block;
+    __asm__ volatile("hlt #0xf000" : "+r"(x0) : "r"(x1) : "memory");
+    for (;;) __asm__ volatile("wfe");
+}
+__asm__(".section .text.start\n.globl _start\n_start:\n"
+        "  ldr x1, =stack_top\n  mov sp, x1\n  mrs x0, mpidr_el1\n  and x0, x0, #0xff\n"
+        "  bl firmware_main\n1: wfe\n  b 1b\n.ltorg\n.text\n");
+
+#elif defined(__arm__)
+#define UART_DATA ((volatile unsigned int *)0x40004000UL) /* CMSDK APB UART0 */
+#define UART_CTRL ((volatile unsigned int *)0x40004008UL)
+static void board_putc(char c) {
+    *UART_CTRL = 1; /* TX enable */
+    *UART_DATA = (unsigned char)c;
+}
+static void board_exit(int status) {
+    /* Semihosting SYS_EXIT_EXTENDED (0x20): a block {reason, subcode}. */
+    static volatile unsigned int block[2];
+    block[0] = 0x20026;
+    block[1] = (unsigned int)status;
+    register unsigned int r0 __asm__("r0") = 0x20;
+    register unsigned int r1 __asm__("r1") = (unsigned int)block;
+    __asm__ volatile("bkpt #0xab" : "+r"(r0) : "r"(r1) : "memory");
+    for (;;) __asm__ volatile("wfi");
+}
+/* The M-profile vector table: initial stack pointer, then the reset handler. */
+void _start(void);
+__attribute__((section(".vectors"), used)) static void *const vectors[2] = {
+    (void *)0x00400000, /* top of the 4 MiB SSRAM1 */
+    (void *)_start,
+};
+void firmware_main(unsigned cpu);
+__attribute__((section(".text.start"), noreturn)) void _start(void) {
+    firmware_main(0);
+    for (;;) __asm__ volatile("wfi");
+}
+#else
+#error "unsupported architecture"
+#endif
+
+/* ---- the work ---- */
+
+static void print(const char *s) {
+    while (*s) board_putc(*s++);
+}
+
+static void print_hex(ulong v) {
+    char buf[2 * sizeof(ulong) + 1];
+    int i = (int)sizeof(buf) - 1;
+    buf[i] = 0;
+    do {
+        buf[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v && i > 0);
+    print("0x");
+    print(&buf[i]);
+}
+
+__attribute__((noinline)) ulong square_sum(ulong n) {
+    ulong sum = 0;
+    for (ulong i = 0; i < n; i++) sum += i * i;
+    return sum;
+}
+
+static volatile unsigned int buffers[MAX_CPUS][256];
+
+__attribute__((noinline)) ulong fill_and_sum(volatile unsigned int *buf, unsigned n) {
+    for (unsigned i = 0; i < n; i++) buf[i] = i * 7u;
+    ulong sum = 0;
+    for (unsigned i = 0; i < n; i++) sum += buf[i];
+    return sum;
+}
+
+__attribute__((noinline)) void never_called(void) {
+    print("never printed\n");
+}
+
+static volatile ulong results[MAX_CPUS];
+static volatile unsigned int done[MAX_CPUS];
+
+void firmware_main(unsigned cpu) {
+    if (cpu >= MAX_CPUS) return; /* more CPUs than the test gives: park them */
+    results[cpu] = square_sum(1000 + 500 * cpu) + fill_and_sum(buffers[cpu], 200);
+    if (cpu != 0) {
+        done[cpu] = 1;
+        return;
+    }
+#ifdef SMP
+    while (!done[1]) {
+    }
+#endif
+    ulong total = 0;
+    for (unsigned c = 0; c < MAX_CPUS; c++) {
+        if (c == 0 || done[c]) {
+            print("firmware: cpu ");
+            board_putc((char)('0' + c));
+            print(" result ");
+            print_hex(results[c]);
+            print("\n");
+            total += results[c];
+        }
+    }
+    print("firmware: total ");
+    print_hex(total);
+    print("\n");
+    board_exit(EXIT_STATUS);
+}

@@ -1,0 +1,207 @@
+//! System mode: the same scripts under `qemu-system-*`, on bare-metal firmware built here
+//! (tests/firmware/firmware.c) for riscv64 `virt` (also with two harts), aarch64 `virt` and a
+//! Cortex-M3 (`mps2-an385`). Oracles, in the same QEMU process: libinsn (instructions, per
+//! CPU), libbb (block executions), libmem (reads and writes), execlog (every executed PC), the
+//! firmware's own output (a total known by construction) and its exit status.
+
+use std::collections::HashMap;
+
+use cannonball_tests::census;
+use cannonball_tests::cov::read_listing;
+use cannonball_tests::system::{AARCH64, Board, CORTEX_M3, RISCV64, expected_total};
+use cannonball_tests::{TempDir, libmem_reads_writes, oracle, oracle_plugin, plugin, plugin_arg, script};
+
+/// census with every kind that exists under a system emulator (no system calls).
+const SYSTEM_KINDS: &str = "kinds=blocks+trace+memory+threads+block-counts+memory-counts";
+
+fn census_plugin(out: &std::path::Path, extra: &[&str]) -> String {
+    let mut options = vec![
+        format!("script={}", script("census").display()),
+        format!("out={}", out.display()),
+        SYSTEM_KINDS.to_owned(),
+    ];
+    options.extend(extra.iter().map(|s| s.to_string()));
+    plugin_arg(&plugin(), &options)
+}
+
+fn long_bits(board: &Board) -> u32 {
+    if board.arch == "arm" { 32 } else { 64 }
+}
+
+fn boards() -> Vec<Board> {
+    vec![RISCV64, RISCV64.smp(2), AARCH64, CORTEX_M3]
+}
+
+#[test]
+fn firmware_counts_equal_qemus_plugins_on_every_board() {
+    for board in boards() {
+        let work = TempDir::new(&format!("system-counts-{}-{}", board.arch, board.cpus));
+        let fw = board.firmware(&work, &[]);
+        let out = work.join("out");
+        let mut plugins = vec![
+            plugin_arg(&oracle_plugin("insn"), &[]),
+            plugin_arg(&oracle_plugin("bb"), &[]),
+            census_plugin(&out, &[]),
+        ];
+        plugins.extend(libmem_reads_writes(&work));
+        let run = board.run(&fw, &plugins, &work);
+        let what = format!("{} with {} CPU(s)", board.arch, board.cpus);
+        assert_eq!(run.output.status.code(), Some(3), "{what}: the firmware's exit status\n{}", run.stderr());
+        let total = format!("firmware: total {:#x}", expected_total(board.cpus, long_bits(&board)));
+        assert!(run.stdout().contains(&total), "{what}: expected '{total}' in:\n{}", run.stdout());
+        assert!(!run.stderr().contains("cannonball: error"), "{what}: {}", run.stderr());
+
+        let census = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
+        let insn = oracle::insn(&run.plugin_log);
+        assert_eq!(census.get("instructions"), insn.total, "{what}: instructions against libinsn");
+        assert_eq!(census.get("trace-instructions"), insn.total, "{what}: the trace against libinsn");
+        assert_eq!(insn.per_cpu.len(), board.cpus as usize, "{what}: libinsn's CPUs");
+        for (cpu, n) in &insn.per_cpu {
+            assert_eq!(census.get(&format!("instructions-vcpu-{cpu}")), *n, "{what}: CPU {cpu} against libinsn");
+        }
+        let bb = oracle::bb_total(&run.plugin_log);
+        assert_eq!(census.get("block-execs"), bb, "{what}: block executions against libbb");
+        assert_eq!(census.get("block-counts-total"), bb, "{what}: inline block counts against libbb");
+        let (reads, writes) = oracle::mem_reads_writes(&run.plugin_log);
+        assert_eq!(
+            (census.get("mem-reads"), census.get("mem-writes")),
+            (reads, writes),
+            "{what}: memory against libmem"
+        );
+        assert_eq!(
+            (census.get("inline-reads"), census.get("inline-writes")),
+            (reads, writes),
+            "{what}: inline memory counts against libmem"
+        );
+        assert_eq!(census.get("order-errors"), 0, "{what}");
+        assert_eq!(census.get("threads-started"), u64::from(board.cpus), "{what}: one start per CPU");
+        assert!(reads > 0 && writes > 0 && insn.total > 5_000, "{what}: the firmware did its work");
+    }
+}
+
+/// execlog's count of each executed PC.
+fn execlog_hits(log: &str) -> HashMap<u64, u64> {
+    let mut hits = HashMap::new();
+    for pc in oracle::execlog_pcs(log) {
+        *hits.entry(pc).or_insert(0) += 1;
+    }
+    hits
+}
+
+#[test]
+fn cov_lists_the_firmware_functions_with_execlogs_counts() {
+    for board in [RISCV64, AARCH64, CORTEX_M3] {
+        let work = TempDir::new(&format!("system-cov-{}", board.arch));
+        let fw = board.firmware(&work, &[]);
+        let out = work.join("out");
+        let cov = plugin_arg(
+            &plugin(),
+            &[
+                format!("script={}", script("cov").display()),
+                format!("out={}", out.display()),
+                format!("symbols={}", fw.display()),
+            ],
+        );
+        let run = board.run(&fw, &[plugin_arg(&oracle_plugin("execlog"), &[]), cov], &work);
+        assert_eq!(run.output.status.code(), Some(3), "{}", run.stderr());
+        let hits = execlog_hits(&run.plugin_log);
+        let listing = read_listing(&out);
+        let names: Vec<&str> = listing.iter().map(|f| f.name.as_str()).collect();
+        for name in ["_start", "firmware_main", "square_sum", "fill_and_sum", "print"] {
+            assert!(names.contains(&name), "{}: {name} missing from cov.txt: {names:?}", board.arch);
+        }
+        assert!(!names.contains(&"never_called"), "{}: never_called never ran", board.arch);
+        let mut listed = 0;
+        for f in &listing {
+            assert_eq!(f.module, fw.display().to_string(), "{}: {} belongs to the firmware", board.arch, f.name);
+            for (address, count, text) in &f.insns {
+                assert_eq!(
+                    *count,
+                    hits.get(address).copied().unwrap_or(0),
+                    "{}: {}+{:#x} ({text}) against execlog",
+                    board.arch,
+                    f.name,
+                    address
+                );
+                listed += 1;
+            }
+        }
+        // Every executed PC of the firmware is listed (cov instruments the main binary, the first
+        // symbols= image; the board's boot ROM, riscv64's at 0x1000, is not part of it).
+        let listed_pcs: std::collections::HashSet<u64> =
+            listing.iter().flat_map(|f| f.insns.iter().map(|i| i.0)).collect();
+        for pc in hits.keys().filter(|&&pc| (board.base..board.base + 0x10_0000).contains(&pc)) {
+            assert!(listed_pcs.contains(pc), "{}: executed {pc:#x} not in cov.txt", board.arch);
+        }
+        // square_sum's loop ran 1000 times on CPU 0: some instruction of it was hit 1000 times.
+        let square_sum = listing.iter().find(|f| f.name == "square_sum").unwrap();
+        assert!(square_sum.insns.iter().any(|i| i.1 == 1000), "{}: {:?}", board.arch, square_sum.insns);
+        assert!(listed > 50, "{}", board.arch);
+        let info = std::fs::read_to_string(out.join("cov.info")).unwrap_or_default();
+        assert!(info.contains("firmware.c"), "{}: source lines from the firmware's DWARF:\n{info}", board.arch);
+    }
+}
+
+#[test]
+fn without_symbols_cov_lists_executed_code_as_ranges() {
+    let board = RISCV64;
+    let work = TempDir::new("system-cov-ranges");
+    let fw = board.firmware(&work, &[]);
+    let out = work.join("out");
+    let cov = plugin_arg(&plugin(), &[format!("script={}", script("cov").display()), format!("out={}", out.display())]);
+    let run = board.run(&fw, &[plugin_arg(&oracle_plugin("execlog"), &[]), cov], &work);
+    assert_eq!(run.output.status.code(), Some(3), "{}", run.stderr());
+    let hits = execlog_hits(&run.plugin_log);
+    let listing = read_listing(&out);
+    assert!(!listing.is_empty(), "cov.txt lists something");
+    let mut seen = 0;
+    for f in &listing {
+        assert_eq!(f.module, "[anonymous]", "{}", f.name);
+        for (address, count, text) in &f.insns {
+            assert!(!text.contains("unmapped"), "{}: {address:#x} disassembled from translated code: {text}", f.name);
+            assert_eq!(*count, hits.get(address).copied().unwrap_or(0), "{}: {address:#x} against execlog", f.name);
+            seen += 1;
+        }
+    }
+    assert!(seen >= hits.len(), "every executed PC is listed ({seen} of {})", hits.len());
+}
+
+#[test]
+fn bad_symbols_and_system_calls_get_one_line_each() {
+    let board = RISCV64;
+    let work = TempDir::new("system-bad");
+    let fw = board.firmware(&work, &[]);
+    let garbage = work.join("garbage.bin");
+    std::fs::write(&garbage, b"\x01\x02 this is neither ELF nor a map\n").unwrap();
+    let cases: [(String, &str); 4] = [
+        (format!("symbols={}", work.join("missing.elf").display()), "cannot read"),
+        (format!("symbols={}", garbage.display()), "neither an ELF file nor a System.map"),
+        (format!("symbols={}@0xnope", fw.display()), "does not parse"),
+        (format!("symbols={}@", fw.display()), "does not parse"),
+    ];
+    for (option, expected) in cases {
+        let out = work.join("out");
+        let p = plugin_arg(
+            &plugin(),
+            &[format!("script={}", script("icount").display()), format!("out={}", out.display()), option.clone()],
+        );
+        let run = board.run(&fw, &[p], &work);
+        assert_eq!(run.output.status.code(), Some(1), "{option}: {}", run.stderr());
+        let stderr = run.stderr();
+        let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("cannonball")).collect();
+        assert_eq!(ours.len(), 1, "{option}: one line:\n{}", run.stderr());
+        assert!(ours[0].contains(expected) && ours[0].contains("symbols="), "{option}: {}", ours[0]);
+        assert!(!run.stderr().contains("panicked"), "{option}");
+    }
+    // census subscribes to system calls by default: told once, the run goes on.
+    let out = work.join("out-census");
+    let p =
+        plugin_arg(&plugin(), &[format!("script={}", script("census").display()), format!("out={}", out.display())]);
+    let run = board.run(&fw, &[p], &work);
+    assert_eq!(run.output.status.code(), Some(3), "{}", run.stderr());
+    let stderr = run.stderr();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("system calls")).collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr());
+    assert!(warnings[0].contains("census") && warnings[0].contains("gets none"), "{}", warnings[0]);
+    assert!(std::fs::read_to_string(out.join("census.txt")).unwrap().contains("syscalls 0"));
+}
