@@ -5,7 +5,7 @@
  * It does known work on every CPU it runs on (a loop of squares, a buffer filled and summed),
  * prints one line per CPU and a total through the board's UART, and ends QEMU with exit status 3
  * (riscv64: the SiFive test device; ARM: semihosting SYS_EXIT / SYS_EXIT_EXTENDED), so that a
- * test sees the status pass through. `never_called` is in the image and never runs.
+ * test sees the status pass through; built with -DFOREVER it loops instead, until stopped. `never_called` is in the image and never runs.
  *
  * Built with Debian's Linux cross compilers, freestanding: see system.rs for the flags.
  */
@@ -144,5 +144,10 @@ void firmware_main(unsigned cpu) {
     print("firmware: total ");
     print_hex(total);
     print("\n");
+#ifdef FOREVER
+    /* For the tests that end a run from outside (signals, the monitor, timeout). */
+    print("firmware: running until stopped\n");
+    for (;;) results[0] += square_sum(100);
+#endif
     board_exit(EXIT_STATUS);
 }

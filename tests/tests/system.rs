@@ -205,3 +205,74 @@ fn bad_symbols_and_system_calls_get_one_line_each() {
     assert!(warnings[0].contains("census") && warnings[0].contains("gets none"), "{}", warnings[0]);
     assert!(std::fs::read_to_string(out.join("census.txt")).unwrap().contains("syscalls 0"));
 }
+
+/// Starts the endless firmware under census and libinsn, waits until it says it runs, and
+/// returns QEMU with the file its serial port writes to.
+fn start_endless(board: Board, work: &TempDir, out: &std::path::Path, extra_qemu: &[&str]) -> std::process::Child {
+    let fw = board.firmware(work, &["FOREVER"]);
+    let log = work.join("qemu-plugin.log");
+    let plugins = [plugin_arg(&oracle_plugin("insn"), &[]), census_plugin(out, &[])];
+    let mut cmd = board.command(&fw, &plugins, &log);
+    cmd.args(extra_qemu).current_dir(work.path()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 {
+        if line.contains("running until stopped") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(line.contains("running until stopped"), "the endless firmware did not start");
+    // Keep draining the console so that QEMU never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    child
+}
+
+/// The reports of a run ended from outside: census was finished, and its count is libinsn's.
+fn assert_finished(work: &TempDir, out: &std::path::Path, how: &str) {
+    let text = std::fs::read_to_string(out.join("census.txt")).unwrap_or_else(|_| panic!("{how}: no census.txt"));
+    let census = census::parse(&text);
+    let log = std::fs::read_to_string(work.join("qemu-plugin.log")).unwrap();
+    assert_eq!(census.get("instructions"), oracle::insn(&log).total, "{how}: instructions against libinsn");
+    assert!(census.get("instructions") > 5_000, "{how}: the firmware ran");
+}
+
+#[test]
+fn signals_the_monitor_and_timeout_end_a_run_with_its_reports() {
+    let board = RISCV64;
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT"), (libc::SIGHUP, "SIGHUP")] {
+        let work = TempDir::new(&format!("system-end-{name}"));
+        let out = work.join("out");
+        let mut child = start_endless(board, &work, &out, &[]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: a plain kill of our child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{name}: QEMU ends cleanly on it: {status:?}");
+        assert_finished(&work, &out, name);
+    }
+    // `quit` on the monitor (here on a Unix socket; the console stays on stdout).
+    let work = TempDir::new("system-end-quit");
+    let out = work.join("out");
+    let sock = work.join("monitor.sock");
+    let monitor = format!("unix:{},server=on,wait=off", sock.display());
+    let mut child = start_endless(board, &work, &out, &["-monitor", &monitor]);
+    let mut conn = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    std::io::Write::write_all(&mut conn, b"quit\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "quit: {status:?}");
+    assert_finished(&work, &out, "quit");
+    // timeout(1), as a batch job would stop a run.
+    let work = TempDir::new("system-end-timeout");
+    let out = work.join("out");
+    let fw = board.firmware(&work, &["FOREVER"]);
+    let log = work.join("qemu-plugin.log");
+    let plugins = [plugin_arg(&oracle_plugin("insn"), &[]), census_plugin(&out, &[])];
+    let inner = board.command(&fw, &plugins, &log);
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.arg("2").arg(inner.get_program()).args(inner.get_args()).current_dir(work.path());
+    let output = cannonball_tests::watchdog::output(&mut cmd);
+    assert_eq!(output.status.code(), Some(124), "timeout stopped it");
+    assert_finished(&work, &out, "timeout");
+}
