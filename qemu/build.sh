@@ -21,6 +21,8 @@ SYSTEMS=(x86_64 aarch64 arm riscv64)
 TARGETS=$(printf '%s-linux-user,' "${GUESTS[@]}"; printf '%s-softmmu,' "${SYSTEMS[@]}"); TARGETS=${TARGETS%,}
 # configure takes a name inside configs/devices/<target>-softmmu/: the files are copied there.
 DEVICE_FLAGS=(); for s in "${SYSTEMS[@]}"; do DEVICE_FLAGS+=(--with-devices-"$s"=cannonball); done
+# The --disable-* beyond the first line are host features only the system emulators' devices and
+# displays would use; user mode keeps everything it needs (xattr, for instance: ls -l asks).
 CONFIGURE_FLAGS=(
   --target-list="$TARGETS" --enable-plugins --enable-capstone --without-default-devices
   "${DEVICE_FLAGS[@]}"
@@ -30,7 +32,7 @@ CONFIGURE_FLAGS=(
   --disable-xkbcommon --disable-alsa --disable-pa --disable-jack --disable-oss --disable-pipewire
   --audio-drv-list= --disable-vhost-user --disable-libudev --disable-gnutls --disable-nettle
   --disable-gcrypt --disable-zstd --disable-bzip2 --disable-lzo --disable-snappy --disable-png
-  --disable-seccomp --disable-cap-ng --disable-attr --disable-guest-agent
+  --disable-seccomp --disable-cap-ng --disable-guest-agent
 )
 # The C plugins we build beside QEMU (ninja targets), by directory.
 ORACLE_PLUGINS=(
@@ -79,7 +81,7 @@ t0=$(date +%s)
 ( cd "$out/build" && "$src/configure" "${CONFIGURE_FLAGS[@]}" > configure.log 2>&1 ) \
   || { tail -n 30 "$out/build/configure.log" >&2; echo "cannonball: error: QEMU configure failed (log: $out/build/configure.log)" >&2; exit 1; }
 ( cd "$out/build" && ninja "${GUESTS[@]/#/qemu-}" "${SYSTEMS[@]/#/qemu-system-}" "${ORACLE_PLUGINS[@]}" > build.log 2>&1 \
-    && make -C pc-bios/optionrom linuxboot_dma.bin >> build.log 2>&1 ) \
+    && make -C pc-bios/optionrom linuxboot_dma.bin kvmvapic.bin >> build.log 2>&1 ) \
   || { tail -n 30 "$out/build/build.log" >&2; echo "cannonball: error: QEMU build failed (log: $out/build/build.log)" >&2; exit 1; }
 
 rm -rf "$out/bin" "$out/plugins" "$out/include" "$out/share"
@@ -87,7 +89,8 @@ mkdir -p "$out/bin" "$out/plugins" "$out/include" "$out/share/qemu"
 for g in "${GUESTS[@]}"; do cp "$out/build/qemu-$g" "$out/bin/"; done
 for s in "${SYSTEMS[@]}"; do cp "$out/build/qemu-system-$s" "$out/bin/"; done
 # QEMU looks for firmware in ../share/qemu beside its binary (a relocatable install).
-cp "$out/build/pc-bios/optionrom/linuxboot_dma.bin" /usr/share/seabios/bios-256k.bin "$out/share/qemu/"
+cp "$out/build/pc-bios/optionrom/linuxboot_dma.bin" "$out/build/pc-bios/optionrom/kvmvapic.bin" \
+  /usr/share/seabios/bios-256k.bin "$out/share/qemu/"
 for p in "${ORACLE_PLUGINS[@]}"; do cp "$out/build/$p" "$out/plugins/"; done
 cp "$src/include/qemu/qemu-plugin.h" "$out/include/"
 echo "$stamp" > "$out/.stamp"

@@ -43,9 +43,20 @@ static void board_exit(int status) {
     __asm__ volatile("hlt #0xf000" : "+r"(x0) : "r"(x1) : "memory");
     for (;;) __asm__ volatile("wfe");
 }
+/* CPU 0 starts here; with SMP it starts CPU 1 here too (PSCI CPU_ON): 16 KiB of stack each. */
 __asm__(".section .text.start\n.globl _start\n_start:\n"
-        "  ldr x1, =stack_top\n  mov sp, x1\n  mrs x0, mpidr_el1\n  and x0, x0, #0xff\n"
-        "  bl firmware_main\n1: wfe\n  b 1b\n.ltorg\n.text\n");
+        "  mrs x0, mpidr_el1\n  and x0, x0, #0xff\n  ldr x1, =stack_top\n  sub x1, x1, x0, lsl #14\n"
+        "  mov sp, x1\n  bl firmware_main\n1: wfe\n  b 1b\n.ltorg\n.text\n");
+void _start(void);
+/* PSCI CPU_ON through the hypervisor call QEMU's virt board answers without firmware. */
+static void board_start_cpu(unsigned cpu) {
+    register ulong x0 __asm__("x0") = 0xc4000003; /* CPU_ON, SMC64/HVC64 */
+    register ulong x1 __asm__("x1") = cpu;        /* target MPIDR */
+    register ulong x2 __asm__("x2") = (ulong)_start;
+    register ulong x3 __asm__("x3") = 0;
+    __asm__ volatile("hvc #0" : "+r"(x0) : "r"(x1), "r"(x2), "r"(x3) : "memory");
+}
+#define BOARD_STARTS_CPUS
 
 #elif defined(__arm__)
 #define UART_DATA ((volatile unsigned int *)0x40004000UL) /* CMSDK APB UART0 */
@@ -121,6 +132,9 @@ static volatile unsigned int done[MAX_CPUS];
 
 void firmware_main(unsigned cpu) {
     if (cpu >= MAX_CPUS) return; /* more CPUs than the test gives: park them */
+#if defined(SMP) && defined(BOARD_STARTS_CPUS)
+    if (cpu == 0) board_start_cpu(1); /* riscv64's harts all start by themselves */
+#endif
     results[cpu] = square_sum(1000 + 500 * cpu) + fill_and_sum(buffers[cpu], 200);
     if (cpu != 0) {
         done[cpu] = 1;

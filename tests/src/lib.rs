@@ -14,6 +14,7 @@ pub mod census;
 pub mod cov;
 pub mod cross;
 pub mod guest;
+pub mod kernel_boot;
 pub mod objdump;
 pub mod oracle;
 pub mod strace;

@@ -131,11 +131,17 @@ fn a_log_flood_is_capped() {
 #[test]
 fn the_sandbox_denies_files_environment_and_network() {
     let work = TempDir::new("sandbox");
+    // A port this test listens on: a connection could only fail because the sandbox denies it
+    // (a closed port would be refused with networking granted, too).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
     // A secret in QEMU's own environment must not reach the script.
     let options = [
         format!("script={}", script("misbehave").display()),
         format!("out={}", work.join("out").display()),
         "probe=true".to_string(),
+        format!("port={port}"),
     ];
     let mut cmd = QemuCommand::new(cannonball_tests::qemu("x86_64"), program("demo"))
         .plugin(plugin_arg(&plugin(), &options))
@@ -149,6 +155,11 @@ fn the_sandbox_denies_files_environment_and_network() {
     assert!(probe.contains("env: 0 variables"), "{probe}");
     assert!(probe.contains("args: 0"), "{probe}");
     assert!(probe.contains("socket: denied"), "{probe}");
+    assert!(!probe.contains("refused"), "the denial is the sandbox's, not a closed port's: {probe}");
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing connected to the test's port"
+    );
     assert!(probe.contains("udp: denied"), "{probe}");
 }
 

@@ -1,6 +1,6 @@
 //! System mode: the same scripts under `qemu-system-*`, on bare-metal firmware built here
-//! (tests/firmware/firmware.c) for riscv64 `virt` (also with two harts), aarch64 `virt` and a
-//! Cortex-M3 (`mps2-an385`). Oracles, in the same QEMU process: libinsn (instructions, per
+//! (tests/firmware/firmware.c) for riscv64 `virt` and aarch64 `virt` (each also with two CPUs)
+//! and a Cortex-M3 (`mps2-an385`). Oracles, in the same QEMU process: libinsn (instructions, per
 //! CPU), libbb (block executions), libmem (reads and writes), execlog (every executed PC), the
 //! firmware's own output (a total known by construction) and its exit status.
 
@@ -29,7 +29,7 @@ fn long_bits(board: &Board) -> u32 {
 }
 
 fn boards() -> Vec<Board> {
-    vec![RISCV64, RISCV64.smp(2), AARCH64, CORTEX_M3]
+    vec![RISCV64, RISCV64.smp(2), AARCH64, AARCH64.smp(2), CORTEX_M3]
 }
 
 #[test]

@@ -4,9 +4,11 @@
 //! measured in the same run. Prints one table per program: wall-time medians and the ratio
 //! to plain QEMU on that program. Timings are never asserted anywhere.
 //! Then start-up: /bin/true plain, with a script compiled afresh, and with it cached
-//! (bench/startup.rs).
+//! (bench/startup.rs). `--only system`: a Linux kernel boot under qemu-system-x86_64
+//! (bench/system.rs), measured only when asked for (it takes minutes).
 
 mod startup;
+mod system;
 
 use std::ffi::OsString;
 use std::fs;
@@ -92,6 +94,9 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
         Config { small_input: true, ..config("C execlog (small input)", vec![c("execlog", &[])?], None) },
     ];
 
+    if only == Some("system") {
+        return system::run(runs, &dir);
+    }
     let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
     if !configs.iter().any(|c| wanted(c.name)) && !wanted("forwarding") {
         // `--only start-up` (or another text no configuration has): start-up alone.

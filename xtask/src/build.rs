@@ -10,6 +10,7 @@ use cannonball_launcher::{Lang, Tree};
 pub fn all() -> Result<()> {
     crate::gen_as::check()?;
     qemu()?;
+    kernel()?;
     plugin()?;
     scripts()?;
     programs()?;
@@ -32,6 +33,11 @@ fn cargo() -> Command {
 /// QEMU and its C plugins, built by the project's own script (cached by a stamp).
 pub fn qemu() -> Result<()> {
     run(&mut Command::new(Tree::source().root().join("qemu/build.sh")))
+}
+
+/// Debian's x86_64 kernel for the system-mode tests, in target/kernel/ (cached by version).
+pub fn kernel() -> Result<()> {
+    run(&mut Command::new(Tree::source().root().join("qemu/kernel.sh")))
 }
 
 /// target/release/libcannonball.so

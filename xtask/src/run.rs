@@ -163,4 +163,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "filter",
     "syscall_data",
     "timeline",
+    "system",
 ];

@@ -137,7 +137,13 @@ impl Script for Cov {
             let end = f.start + f.size;
             let within = &sorted_starts
                 [sorted_starts.partition_point(|&a| a < f.start)..sorted_starts.partition_point(|&a| a < end)];
-            listed.push((f.name.clone(), &f.module, listing(f.start, f.size, within)?));
+            // A function that cannot be read whole (under a system emulator, only the pages code
+            // ran from can be read) lists what ran of it, block by block.
+            let insns = listing(f.start, f.size, within).unwrap_or_else(|_| {
+                let ran: Vec<&BlockInfo> = executed.iter().copied().filter(|b| (f.start..end).contains(&b.vaddr)).collect();
+                anonymous::ranges(&ran).into_iter().flat_map(|r| r.insns).collect()
+            });
+            listed.push((f.name.clone(), &f.module, insns));
         }
         let ranges = anonymous::ranges(&anonymous);
         if !ranges.is_empty() {

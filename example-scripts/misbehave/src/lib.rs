@@ -6,8 +6,9 @@
 //!   forever, allocate without end, append to a report without end, log without end, or
 //!   write one report larger than any sane limit
 //! - `probe=true`: at init, try what the sandbox must deny (read /etc/passwd, list the
-//!   environment, open a socket, list the root directory) and write what happened to
-//!   `probe.txt`
+//!   environment, connect to 127.0.0.1:`port` — the tests listen there, so only the sandbox
+//!   can make it fail —, bind a UDP socket, list the root directory) and write what happened
+//!   to `probe.txt`
 //!
 //! Otherwise it counts block executions and writes `misbehave.txt` at finish, so a test can
 //! tell whether it ran to the end.
@@ -72,7 +73,7 @@ impl Misbehave {
     }
 }
 
-fn probe() -> String {
+fn probe(port: u16) -> String {
     let mut r = String::new();
     match std::fs::read_to_string("/etc/passwd") {
         Ok(text) => writeln!(r, "passwd: read {} bytes", text.len()),
@@ -88,7 +89,7 @@ fn probe() -> String {
     writeln!(r, "env: {} variables{}", vars.len(), if vars.is_empty() { String::new() } else { format!(" {vars:?}") })
         .unwrap();
     writeln!(r, "args: {}", std::env::args().count()).unwrap();
-    match std::net::TcpStream::connect("127.0.0.1:22") {
+    match std::net::TcpStream::connect(("127.0.0.1", port)) {
         Ok(_) => writeln!(r, "socket: connected"),
         Err(e) => writeln!(r, "socket: denied ({e})"),
     }
@@ -107,6 +108,7 @@ impl Script for Misbehave {
             ArgumentSpec::text("at", "where to misbehave: init, blocks, events, thread, finish").default("none"),
             ArgumentSpec::text("how", "trap, oob, loop, hog, flood, log-flood, big-report").default("trap"),
             ArgumentSpec::boolean("probe", "try what the sandbox denies; results in probe.txt").default("false"),
+            ArgumentSpec::integer("port", "with probe: the local TCP port to connect to").default("22"),
         ]
     }
 
@@ -114,9 +116,10 @@ impl Script for Misbehave {
         let at = args.take("at").unwrap_or_default();
         let how = args.take("how").unwrap_or_default();
         let probe_sandbox = args.flag("probe");
+        let port = args.take("port").unwrap_or_default().parse::<u16>().map_err(|e| format!("port: {e}"))?;
         args.finish()?;
         if probe_sandbox {
-            write_report("probe.txt", probe())?;
+            write_report("probe.txt", probe(port))?;
         }
         let script = Misbehave { at, how, execs: 0 };
         script.maybe_misbehave("init");

@@ -49,6 +49,25 @@ fn syscall_table(arch: &str) -> Option<super::SyscallTable> {
     table
 }
 
+/// System mode: memory reads after the fact are answered from what translation saw
+/// (services::code_seen): the block's bytes, and a copy of each page code came from.
+fn remember_code(tb: Tb<'_>) {
+    use crate::services::code_seen::{self, PAGE};
+    let mut bytes = Vec::new();
+    tb.insns().for_each(|insn| insn.append_bytes(&mut bytes));
+    let (start, end) = (tb.vaddr(), tb.vaddr() + bytes.len() as u64);
+    code_seen::record(start, bytes);
+    let mut page = start & !(PAGE - 1);
+    while page < end {
+        if !code_seen::has_page(page)
+            && let Some(copy) = tb.read_memory(page, PAGE as usize)
+        {
+            code_seen::record_page(page, copy);
+        }
+        page += PAGE;
+    }
+}
+
 impl Capture {
     pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str, record_reached: bool, memory_values: bool) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
@@ -93,10 +112,7 @@ impl Capture {
     /// Instruments one translated block.
     pub fn instrument(&self, tb: Tb<'_>) {
         if crate::services::system_mode() {
-            // Memory reads after the fact are answered from here (services::code_seen).
-            let mut bytes = Vec::new();
-            tb.insns().for_each(|insn| insn.append_bytes(&mut bytes));
-            crate::services::code_seen::record(tb.vaddr(), bytes);
+            remember_code(tb);
         } else if !self.guest_base_known.swap(true, std::sync::atomic::Ordering::Relaxed) {
             let insn = tb.insn(0);
             crate::services::set_guest_base(insn.haddr().wrapping_sub(insn.vaddr()));

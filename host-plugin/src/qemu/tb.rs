@@ -85,6 +85,19 @@ impl<'a> Tb<'a> {
         unsafe { sys::qemu_plugin_tb_vaddr(self.raw.as_ptr()) }
     }
 
+    /// `len` bytes of guest virtual memory at `addr` as the translating vCPU sees them (QEMU
+    /// translates on the vCPU's thread), or None where they are not mapped.
+    pub fn read_memory(self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let array = super::ByteArray::new();
+        // SAFETY: the translation callback runs on the translating vCPU's thread, which is what
+        // the read needs; the array is ours and QEMU sizes it on success.
+        if !unsafe { sys::qemu_plugin_read_memory_vaddr(addr, array.as_ptr(), len) } {
+            return None;
+        }
+        let bytes = array.bytes();
+        (bytes.len() >= len).then(|| bytes[..len].to_vec())
+    }
+
     /// Instruction `i`; panics unless `i < n_insns()`.
     #[inline]
     pub fn insn(self, i: usize) -> Insn<'a> {

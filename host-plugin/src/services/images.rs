@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use object::{Object, ObjectSegment};
 
 use super::functions::{Function, Origin};
-use super::modules::SymbolTable;
+use super::symbol_table::SymbolTable;
 
 /// One image, placed.
 struct Image {
@@ -155,24 +155,29 @@ fn parse_map_line(line: &str) -> Option<(u64, char, &str)> {
 }
 
 fn symbol_map_image(path: &str, text: &str, address: Option<u64>) -> Result<Image> {
-    let mut code = Vec::new();
+    // Code symbols with their rank among aliases: global (T) before weak (W, w) before local (t),
+    // then the first in the file.
+    let mut code: Vec<(u64, u8, usize, String)> = Vec::new();
     let mut data = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let Some((addr, kind, name)) = parse_map_line(line) else {
             bail!("{path}: neither an ELF file nor a System.map (line {}: '{}')", n + 1, line.trim());
         };
-        match kind.to_ascii_lowercase() {
-            't' | 'w' => code.push((addr, name.to_owned())),
-            'd' | 'b' | 'r' | 'v' | 'g' | 's' => data.push((addr, name.to_owned())),
+        match kind {
+            'T' => code.push((addr, 0, n, name.to_owned())),
+            'W' | 'w' => code.push((addr, 1, n, name.to_owned())),
+            't' => code.push((addr, 2, n, name.to_owned())),
+            'd' | 'D' | 'b' | 'B' | 'r' | 'R' | 'v' | 'V' | 'g' | 'G' | 's' | 'S' => data.push((addr, name.to_owned())),
             _ => {}
         }
     }
-    code.retain(|(a, _)| *a != 0);
+    code.retain(|c| c.0 != 0);
     if code.is_empty() {
         bail!("{path}: a symbol list without code symbols (types t, T, w, W)");
     }
     code.sort();
     code.dedup_by_key(|c| c.0);
+    let code: Vec<(u64, String)> = code.into_iter().map(|(addr, _, _, name)| (addr, name)).collect();
     let low = code[0].0;
     // Per-CPU variables and absolute symbols sit near 0, far below the code: not ours.
     data.retain(|(a, _)| *a >= low);
@@ -220,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_system_map_places_symbols_and_relocates() {
-        let map = "0000000000000000 D __per_cpu_start\nffffffff81000000 T _text\nffffffff81000100 t helper\nffffffff81000180 W weak\nffffffff81002000 D some_data\nffffffff81003000 B _end\n";
+        let map = "0000000000000000 D __per_cpu_start\nffffffff81000000 T _text\nffffffff81000100 t helper\nffffffff81000180 t __do_alias\nffffffff81000180 T __ia32_alias\nffffffff81000180 T __x64_alias\nffffffff81002000 D some_data\nffffffff81003000 B _end\n";
         let image = symbol_map_image("System.map", map, None).unwrap();
         assert_eq!((image.start, image.end), (0xffffffff81000000, 0xffffffff81003001));
         let helper = image.table.functions.iter().find(|f| f.name == "helper").unwrap();
@@ -228,6 +233,8 @@ mod tests {
             (helper.start + image.table.first_segment, helper.end + image.table.first_segment),
             (0xffffffff81000100, 0xffffffff81000180)
         );
+        let names: Vec<&str> = image.table.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["_text", "helper", "__ia32_alias"], "aliases: the first global one");
         let moved = symbol_map_image("System.map", map, Some(0xffffffff9a000000)).unwrap();
         assert_eq!(moved.start, 0xffffffff9a000000);
         assert_eq!(moved.bias, 0x19000000);

@@ -19,6 +19,7 @@ pub mod images;
 pub mod memory;
 pub mod modules;
 pub mod source_lines;
+mod symbol_table;
 pub mod syscall_names;
 pub mod thread_ids;
 // Generated (tools/syscalls/gen.mjs): kept as the generator writes it.

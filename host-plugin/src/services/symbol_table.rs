@@ -1,0 +1,128 @@
+//! A module's functions and data objects, from its ELF file (its functions as `functions/`
+//! recovers them: every byte of code lies in one) or from a symbol list (`images`).
+
+use std::path::Path;
+
+use object::{Architecture, Object, ObjectSegment, ObjectSymbol, SymbolKind};
+
+use super::arm_isa::Isa;
+use super::debug_files;
+use super::functions::{self, Function, Origin};
+
+/// A module's functions and data objects with addresses relative to its first loadable
+/// segment's page.
+pub(super) struct SymbolTable {
+    pub(super) first_segment: u64,
+    /// Recovered functions (functions/), relative, sorted and disjoint.
+    pub(super) functions: Vec<Function>,
+    /// (relative start, size, name) of sized data objects, sorted.
+    data: Vec<(u64, u64, String)>,
+    /// 32-bit ARM only: (relative start, end, instruction set), sorted, from the mapping
+    /// symbols `$a`/`$t`/`$d` (each runs to the next), else from function symbols' low bit.
+    pub(super) isa: Vec<(u64, u64, Isa)>,
+}
+
+impl SymbolTable {
+    pub(super) fn load(path: &str) -> Option<Self> {
+        let data = std::fs::read(path).ok()?;
+        // ELF32 and ELF64 of either byte order: `object` reads them all.
+        let file = object::File::parse(&*data).ok()?;
+        Some(Self::from_elf(path, &file))
+    }
+
+    /// The table of an ELF file read from `path` (its debug file is looked up from there).
+    pub(super) fn from_elf(path: &str, file: &object::File<'_>) -> Self {
+        let arm = file.architecture() == Architecture::Arm;
+        let first_segment = file.segments().map(|s| s.address()).min().unwrap_or(0) & !0xfff;
+        // A stripped file's symbol table may be in its separate debug file.
+        let debug_data = (file.symbols().next().is_none())
+            .then(|| debug_files::find(Path::new(path), file))
+            .flatten()
+            .and_then(|p| std::fs::read(p).ok());
+        let debug = debug_data.as_deref().and_then(|d| object::File::parse(d).ok());
+        let relative = |mut f: Function| {
+            f.start -= first_segment;
+            f.end -= first_segment;
+            f
+        };
+        let functions = functions::recover(file, debug.as_ref(), first_segment).into_iter().map(relative).collect();
+        let data = functions::data_objects(file, debug.as_ref())
+            .into_iter()
+            .filter(|d| d.0 >= first_segment)
+            .map(|(start, size, name)| (start - first_segment, size, name))
+            .collect();
+        let isa = if arm { arm_isa_ranges(file, first_segment) } else { Vec::new() };
+        Self { first_segment, functions, data, isa }
+    }
+
+    /// A table from a symbol list without a file behind it (a `System.map`): functions and
+    /// data objects at absolute addresses, none below `first_segment`.
+    pub(super) fn from_list(first_segment: u64, functions: Vec<Function>, data: Vec<(u64, u64, String)>) -> Self {
+        let functions = functions
+            .into_iter()
+            .map(|mut f| {
+                f.start -= first_segment;
+                f.end -= first_segment;
+                f
+            })
+            .collect();
+        let data = data.into_iter().map(|(start, size, name)| (start - first_segment, size, name)).collect();
+        Self { first_segment, functions, data, isa: Vec::new() }
+    }
+
+    /// The function, else the data object, containing relative address `rel`: (start, size,
+    /// name, origin).
+    pub(super) fn find(&self, rel: u64) -> Option<(u64, u64, &str, Option<Origin>)> {
+        let i = self.functions.partition_point(|f| f.start <= rel);
+        if let Some(f) = i.checked_sub(1).map(|i| &self.functions[i]).filter(|f| rel < f.end) {
+            return Some((f.start, f.end - f.start, &f.name, Some(f.origin)));
+        }
+        let i = self.data.partition_point(|s| s.0 <= rel);
+        let d = self.data[..i].iter().rev().take(8).find(|s| rel < s.0 + s.1)?;
+        Some((d.0, d.1, &d.2, None))
+    }
+}
+
+/// What an ARM ELF file says about its instruction sets, relative to `first_segment`.
+fn arm_isa_ranges(file: &object::File<'_>, first_segment: u64) -> Vec<(u64, u64, Isa)> {
+    let mut marks: Vec<(u64, Isa)> = file
+        .symbols()
+        .filter(|s| s.address() >= first_segment)
+        .filter_map(|s| {
+            let name = s.name().ok()?;
+            let isa = match name.split('.').next()? {
+                "$a" => Isa::Arm,
+                "$t" => Isa::Thumb,
+                "$d" => Isa::Data,
+                _ => return None,
+            };
+            Some((s.address() - first_segment, isa))
+        })
+        .collect();
+    if !marks.is_empty() {
+        marks.sort();
+        marks.dedup_by_key(|m| m.0);
+        let ends = marks.iter().skip(1).map(|m| m.0).chain([u64::MAX]);
+        return marks.iter().zip(ends).map(|(&(start, isa), end)| (start, end, isa)).collect();
+    }
+    // A stripped file keeps its exported functions in .dynsym, Thumb ones with bit 0 set.
+    let mut ranges: Vec<_> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0 && s.address() & !1 >= first_segment)
+        .map(|s| {
+            let start = (s.address() & !1) - first_segment;
+            (start, start + s.size(), if s.address() & 1 == 1 { Isa::Thumb } else { Isa::Arm })
+        })
+        .collect();
+    ranges.sort();
+    // Keep them disjoint (aliases of one function share a start).
+    let mut out: Vec<(u64, u64, Isa)> = Vec::new();
+    for r in ranges {
+        match out.last() {
+            Some(last) if r.0 < last.1 => {}
+            _ => out.push(r),
+        }
+    }
+    out
+}
