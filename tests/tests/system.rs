@@ -276,3 +276,41 @@ fn signals_the_monitor_and_timeout_end_a_run_with_its_reports() {
     assert_eq!(output.status.code(), Some(124), "timeout stopped it");
     assert_finished(&work, &out, "timeout");
 }
+
+/// A forwarded stream of a system run stopped by SIGTERM ends with its end frame: `cannonball
+/// dump` decodes it whole (it refuses a stream whose frame count disagrees with the end frame's,
+/// or that has none) to libinsn's instruction total.
+#[test]
+fn a_stopped_system_run_ends_its_forwarded_stream() {
+    let board = RISCV64;
+    let work = TempDir::new("system-end-stream");
+    let fw = board.firmware(&work, &["FOREVER"]);
+    let stream = work.join("trace.cbal");
+    let log = work.join("qemu-plugin.log");
+    let fwd = plugin_arg(&plugin(), &[format!("fwd={}", stream.display()), "forward=trace".into()]);
+    let mut cmd = board.command(&fw, &[plugin_arg(&oracle_plugin("insn"), &[]), fwd], &log);
+    cmd.current_dir(work.path()).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 && !line.contains("running until stopped") {
+        line.clear();
+    }
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: a plain kill of our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let mut dump = std::process::Command::new(cannonball_tests::cli());
+    dump.arg("dump").arg("--from").arg(&stream).arg("--count").arg("-o").arg(work.join("count.json"));
+    let out = cannonball_tests::watchdog::output(&mut dump);
+    assert!(out.status.success(), "dump: {}", String::from_utf8_lossy(&out.stderr));
+    let summary = std::fs::read_to_string(work.join("count.json")).unwrap();
+    let insns = summary
+        .split("\"insns\":")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no insns in {summary}"));
+    assert_eq!(insns, oracle::insn(&std::fs::read_to_string(&log).unwrap()).total, "every execution decoded (libinsn)");
+}
