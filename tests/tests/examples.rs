@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use cannonball_tests::objdump::function_addresses;
+use cannonball_tests::objdump::{all_instruction_addresses, function_addresses};
 use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// Runs `program` with the script (and optional oracle plugins loaded first); returns the run
@@ -123,7 +123,8 @@ fn branches_of_a_known_pattern() {
     let branchy = program("branchy");
     let pattern = function_addresses(&branchy, "pattern");
     let work = TempDir::new("branches");
-    let (run, out) = run_script("branches", &[], &[], &branchy, &work);
+    let execlog = plugin_arg(&oracle_plugin("execlog"), &[]);
+    let (run, out) = run_script("branches", &[], &[execlog], &branchy, &work);
     assert!(run.stdout().contains("pattern: 1666"));
     let text = std::fs::read_to_string(out.join("branches.txt")).unwrap();
     let mut in_pattern = Vec::new();
@@ -141,6 +142,34 @@ fn branches_of_a_known_pattern() {
     assert!(in_pattern.iter().any(|&p| p == (666, 334) || p == (334, 666)), "{in_pattern:?}");
     assert!(in_pattern.iter().any(|&p| p == (1, 999) || p == (999, 1)), "{in_pattern:?}");
     assert!(sums.iter().all(|&s| s == 1 || s == 1000), "{in_pattern:?}");
+    // Each direction of every branch against execlog, in the same process: after the branch,
+    // the next executed PC is its fall-through (the next instruction, objdump) when not taken,
+    // and another address when taken.
+    let insns = all_instruction_addresses(&branchy);
+    let listed: Vec<(u64, u64, u64)> = text
+        .lines()
+        .take_while(|l| !l.starts_with("# edges"))
+        .skip(1)
+        .map(|l| {
+            let f: Vec<_> = l.split_whitespace().collect();
+            (u64::from_str_radix(&f[0][2..], 16).unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    let mut directions: HashMap<u64, (u64, u64)> = listed.iter().map(|l| (l.0, (0, 0))).collect();
+    for pair in oracle::execlog_pcs(&run.plugin_log).windows(2) {
+        if let Some(d) = directions.get_mut(&pair[0]) {
+            let fall_through = insns.range(pair[0] + 1..).next().copied();
+            if Some(pair[1]) == fall_through {
+                d.1 += 1;
+            } else {
+                d.0 += 1;
+            }
+        }
+    }
+    assert!(listed.len() >= 3, "{listed:?}");
+    for (pc, taken, not_taken) in &listed {
+        assert_eq!((*taken, *not_taken), directions[pc], "{pc:#x}: (taken, not taken) against execlog");
+    }
     let edges: usize =
         text.lines().find(|l| l.starts_with("# edges: ")).unwrap()[9..].split(' ').next().unwrap().parse().unwrap();
     assert_eq!(edges, text.lines().filter(|l| l.starts_with("0x") && l.contains(" -> ")).count());
