@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use cannonball_tests::cross::{Cross, FOREIGN, Linking};
 use cannonball_tests::objdump::cross_function_listing;
-use cannonball_tests::{TempDir, plugin, plugin_arg, qemu_command, script};
+use cannonball_tests::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, qemu_command, script};
 
 /// `pattern` runs its loop 1000 times; `i % 3 == 0` holds 334 times (a branch on most
 /// targets; on arm GCC predicates it with an IT block). On arm, `pattern` is Thumb (the
@@ -50,11 +50,15 @@ fn build(cross: &Cross, work: &TempDir, linking: Linking) -> PathBuf {
 }
 
 /// Runs `program` under qemu-<arch> with one example script; returns the out directory.
-fn run_script(cross: &Cross, name: &str, args: &[&str], program: &Path, work: &TempDir) -> PathBuf {
+/// Runs `program` under the script `name` (after QEMU's `oracles`, whose output goes to
+/// `work/qemu.log`) and returns the out directory.
+fn run_script(cross: &Cross, name: &str, args: &[&str], oracles: &[String], program: &Path, work: &TempDir) -> PathBuf {
     let out = work.join("out");
     let mut options = vec![format!("script={}", script(name).display()), format!("out={}", out.display())];
     options.extend(args.iter().map(|a| a.to_string()));
-    let mut cmd = qemu_command(cross.arch, &[plugin_arg(&plugin(), &options)], program, &[], &work.join("qemu.log"));
+    let mut plugins = oracles.to_vec();
+    plugins.push(plugin_arg(&plugin(), &options));
+    let mut cmd = qemu_command(cross.arch, &plugins, program, &[], &work.join("qemu.log"));
     // Dynamically linked guests find their loader and libraries under the cross root.
     cmd.env("QEMU_LD_PREFIX", cross.sysroot()).env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
     let run = cannonball_tests::watchdog::output(&mut cmd);
@@ -120,7 +124,7 @@ fn cov_lists_functions_like_objdump() {
     for cross in FOREIGN {
         let work = TempDir::new(&format!("listing-{}", cross.arch));
         let program = build(cross, &work, Linking::Static);
-        let out = run_script(cross, "cov", &[], &program, &work);
+        let out = run_script(cross, "cov", &[], &[], &program, &work);
         let cov = std::fs::read_to_string(out.join("cov.txt")).unwrap();
         let pattern = check_listing(cross, &program, &cov, "pattern", 0);
         assert!(pattern.iter().any(|i| i.1 == 1000), "{}: the loop ran 1000 times\n{cov}", cross.arch);
@@ -155,7 +159,7 @@ fn symbolize_finds_shared_library_functions() {
     for cross in FOREIGN {
         let work = TempDir::new(&format!("listing-dyn-{}", cross.arch));
         let program = build(cross, &work, Linking::Dynamic);
-        let out = run_script(cross, "cov", &["module=libc.so.6"], &program, &work);
+        let out = run_script(cross, "cov", &["module=libc.so.6"], &[], &program, &work);
         let cov = std::fs::read_to_string(out.join("cov.txt")).unwrap();
         let drcov = std::fs::read(out.join("cov.drcov")).unwrap();
         let header = String::from_utf8_lossy(&drcov[..drcov.windows(4).position(|w| w == b"bbs\n").unwrap()]);
@@ -179,8 +183,13 @@ fn branches_counts_a_known_loop() {
         let program = build(cross, &work, Linking::Static);
         let pattern = cross_function_listing(&cross.objdump(), &program, "pattern");
         let range = pattern[0].0..=pattern.last().unwrap().0;
-        let out = run_script(cross, "branches", &[], &program, &work);
+        let execlog = plugin_arg(&oracle_plugin("execlog"), &[]);
+        let out = run_script(cross, "branches", &[], &[execlog], &program, &work);
         let text = std::fs::read_to_string(out.join("branches.txt")).unwrap();
+        let pcs = oracle::execlog_pcs(&std::fs::read_to_string(work.join("qemu.log")).unwrap());
+        // MIPS executes the delay slot after the branch either way: the direction shows in the
+        // PC after it, compared with the instruction after the delay slot.
+        let after = if cross.arch.starts_with("mips") { 2 } else { 1 };
         let mut counts = Vec::new();
         for line in text.lines().skip(1).take_while(|l| !l.starts_with("# edges")) {
             let f: Vec<_> = line.split_whitespace().collect();
@@ -193,7 +202,21 @@ fn branches_counts_a_known_loop() {
                     .unwrap_or_else(|| panic!("{}: {pc:#x} is no instruction", cross.arch));
                 let mnemonic = theirs.1.split_whitespace().next().unwrap_or("");
                 assert!(mnemonic.starts_with(['b', 'j', 'c']), "{}: {pc:#x} is {theirs:?}, no branch", cross.arch);
-                counts.push((f[1].parse::<u64>().unwrap(), f[2].parse::<u64>().unwrap()));
+                let listed = (f[1].parse::<u64>().unwrap(), f[2].parse::<u64>().unwrap());
+                // Each direction against execlog: the fall-through is the instruction `after`
+                // the branch in objdump's listing of the function.
+                let at = pattern.iter().position(|i| i.0 == pc).unwrap();
+                let fall_through = pattern.get(at + after).map(|i| i.0);
+                let mut seen = (0, 0);
+                for w in pcs.windows(after + 1).filter(|w| w[0] == pc) {
+                    if Some(w[after]) == fall_through {
+                        seen.1 += 1;
+                    } else {
+                        seen.0 += 1;
+                    }
+                }
+                assert_eq!(listed, seen, "{}: {pc:#x} (taken, not taken) against execlog", cross.arch);
+                counts.push(listed);
             }
         }
         // The loop test: 999 times one way, once the other; every branch ran 1 or 1000 times.
