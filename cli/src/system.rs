@@ -40,7 +40,7 @@ impl SystemGuest {
         let arch = match (arch, from_image) {
             ("", Some(found)) => found.to_owned(),
             ("", None) => bail!(
-                "--system needs the target ({}) when -kernel is not an ELF image: --system=ARCH",
+                "--system needs the target ({}) unless -kernel names an ELF image: --system=ARCH",
                 SYSTEMS.join(", ")
             ),
             (given, _) if SYSTEMS.contains(&given) => given.to_owned(),

@@ -193,6 +193,13 @@ fn bad_symbols_and_system_calls_get_one_line_each() {
         assert!(ours[0].contains(expected) && ours[0].contains("symbols="), "{option}: {}", ours[0]);
         assert!(!run.stderr().contains("panicked"), "{option}");
     }
+    // In user mode the loader says where code comes from: symbols= is refused.
+    let p =
+        plugin_arg(&plugin(), &[format!("script={}", script("icount").display()), format!("symbols={}", fw.display())]);
+    let run = cannonball_tests::run_qemu("x86_64", &[p], &cannonball_tests::program("demo"), &[], &work);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr());
+    assert!(run.stderr().contains("symbols= is for system emulators"), "{}", run.stderr());
+    assert_eq!(run.stderr().lines().count(), 1, "{}", run.stderr());
     // census subscribes to system calls by default: told once, the run goes on.
     let out = work.join("out-census");
     let p =
@@ -313,4 +320,28 @@ fn a_stopped_system_run_ends_its_forwarded_stream() {
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no insns in {summary}"));
     assert_eq!(insns, oracle::insn(&std::fs::read_to_string(&log).unwrap()).total, "every execution decoded (libinsn)");
+}
+
+/// `cannonball run --system` refuses what cannot run in one line each, before QEMU starts.
+#[test]
+fn the_command_refuses_bad_system_runs_in_one_line() {
+    let work = TempDir::new("system-cli-bad");
+    let text = work.join("notes.txt");
+    std::fs::write(&text, "not a kernel\n").unwrap();
+    let missing = work.join("missing.elf");
+    let cases: [(Vec<String>, &str); 4] = [
+        (vec!["--system=mips".into(), "--".into(), "-M".into(), "virt".into()], "builds system emulators for"),
+        (vec!["--system".into(), "--".into(), "-M".into(), "virt".into()], "needs the target"),
+        (vec!["--system".into(), "--".into(), "-kernel".into(), missing.display().to_string()], "no such file"),
+        (vec!["--system".into(), "--".into(), "-kernel".into(), text.display().to_string()], "needs the target"),
+    ];
+    for (args, expected) in cases {
+        let mut cmd = std::process::Command::new(cannonball_tests::cli());
+        cmd.arg("run").arg("-s").arg(script("icount")).args(&args).stdin(std::process::Stdio::null());
+        let out = cannonball_tests::watchdog::output(&mut cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }

@@ -2,7 +2,7 @@
 //! `nokaslr`) with an initramfs whose /init (tests/firmware/kernel_init.c) makes a known number
 //! of getppid calls and powers off. Symbols come from the running image itself: a first boot
 //! copies /proc/kallsyms out through the second serial port (Debian ships the real System.map
-//! only in the 860 MB -dbg package). Oracles in the same QEMU process: libinsn, libbb; the
+//! only in the 860 MB -dbg package). Oracles in the same QEMU process: libinsn, libbb, libmem; the
 //! number of calls is known by construction.
 
 use std::process::Command;
@@ -54,7 +54,7 @@ fn the_getppid_implementation_is_hit_exactly_as_often_as_init_calls_it() {
 }
 
 #[test]
-fn kernel_boot_counts_equal_libinsn_and_libbb() {
+fn kernel_boot_counts_equal_libinsn_libbb_and_libmem() {
     let work = TempDir::new("system-kernel-counts");
     let initrd = build_initramfs(work.path());
     let out = work.join("out");
@@ -64,9 +64,10 @@ fn kernel_boot_counts_equal_libinsn_and_libbb() {
         &[
             format!("script={}", script("census").display()),
             format!("out={}", out.display()),
-            "kinds=blocks+block-counts+threads".into(),
+            "kinds=blocks+block-counts+memory-counts+threads".into(),
         ],
     );
+    let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
     let mut cmd = Command::new(qemu());
     cmd.args(machine_args(&initrd, &format!("cannonball_getppid={GETPPID_CALLS}")))
         .args(["-d", "plugin", "-D"])
@@ -75,6 +76,10 @@ fn kernel_boot_counts_equal_libinsn_and_libbb() {
         .arg(plugin_arg(&oracle_plugin("insn"), &["inline=true".into()]))
         .arg("-plugin")
         .arg(plugin_arg(&oracle_plugin("bb"), &["inline=true".into()]))
+        .arg("-plugin")
+        .arg(&mem_r)
+        .arg("-plugin")
+        .arg(&mem_w)
         .arg("-plugin")
         .arg(census)
         .stdin(std::process::Stdio::null());
@@ -85,6 +90,8 @@ fn kernel_boot_counts_equal_libinsn_and_libbb() {
     let insn = oracle::insn(&log);
     assert_eq!(census.get("instructions"), insn.total, "instructions against libinsn");
     assert_eq!(census.get("block-counts-total"), oracle::bb_total(&log), "block executions against libbb");
+    let (reads, writes) = oracle::mem_reads_writes(&log);
+    assert_eq!((census.get("inline-reads"), census.get("inline-writes")), (reads, writes), "memory against libmem");
     assert!(insn.total > 1_000_000_000, "a whole boot: {}", insn.total);
 }
 
