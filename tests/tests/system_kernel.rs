@@ -5,6 +5,7 @@
 //! only in the 860 MB -dbg package). Oracles in the same QEMU process: libinsn, libbb, libmem; the
 //! number of calls is known by construction.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use cannonball_tests::cov::read_listing;
@@ -53,36 +54,35 @@ fn the_getppid_implementation_is_hit_exactly_as_often_as_init_calls_it() {
     assert!(listing.len() > 1000, "a kernel boot runs thousands of functions: {}", listing.len());
 }
 
-#[test]
-fn kernel_boot_counts_equal_libinsn_libbb_and_libmem() {
-    let work = TempDir::new("system-kernel-counts");
+/// A boot whose init makes GETPPID_CALLS calls, under QEMU's plugins `oracles` (libinsn
+/// first, inline) and census with `kinds`: the command, census's out directory, the plugin log.
+fn boot_with_census(work: &TempDir, kinds: &str, oracles: &[String]) -> (Command, PathBuf, PathBuf) {
     let initrd = build_initramfs(work.path());
     let out = work.join("out");
     let log = work.join("plugin.log");
     let census = plugin_arg(
         &plugin(),
-        &[
-            format!("script={}", script("census").display()),
-            format!("out={}", out.display()),
-            "kinds=blocks+block-counts+memory-counts+threads".into(),
-        ],
+        &[format!("script={}", script("census").display()), format!("out={}", out.display()), format!("kinds={kinds}")],
     );
-    let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
     let mut cmd = Command::new(qemu());
     cmd.args(machine_args(&initrd, &format!("cannonball_getppid={GETPPID_CALLS}")))
         .args(["-d", "plugin", "-D"])
         .arg(&log)
         .arg("-plugin")
-        .arg(plugin_arg(&oracle_plugin("insn"), &["inline=true".into()]))
-        .arg("-plugin")
-        .arg(plugin_arg(&oracle_plugin("bb"), &["inline=true".into()]))
-        .arg("-plugin")
-        .arg(&mem_r)
-        .arg("-plugin")
-        .arg(&mem_w)
-        .arg("-plugin")
-        .arg(census)
-        .stdin(std::process::Stdio::null());
+        .arg(plugin_arg(&oracle_plugin("insn"), &["inline=true".into()]));
+    for oracle in oracles {
+        cmd.arg("-plugin").arg(oracle);
+    }
+    cmd.arg("-plugin").arg(census).stdin(std::process::Stdio::null());
+    (cmd, out, log)
+}
+
+#[test]
+fn kernel_boot_counts_equal_libinsn_libbb_and_libmem() {
+    let work = TempDir::new("system-kernel-counts");
+    let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
+    let bb = plugin_arg(&oracle_plugin("bb"), &["inline=true".into()]);
+    let (mut cmd, out, log) = boot_with_census(&work, "blocks+block-counts+memory-counts+threads", &[bb, mem_r, mem_w]);
     let run = watchdog::output(&mut cmd);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let log = std::fs::read_to_string(&log).unwrap();
@@ -98,27 +98,8 @@ fn kernel_boot_counts_equal_libinsn_libbb_and_libmem() {
 #[test]
 fn sigterm_in_the_middle_of_the_boot_still_writes_every_report() {
     let work = TempDir::new("system-kernel-sigterm");
-    let initrd = build_initramfs(work.path());
-    let out = work.join("out");
-    let log = work.join("plugin.log");
-    let census = plugin_arg(
-        &plugin(),
-        &[
-            format!("script={}", script("census").display()),
-            format!("out={}", out.display()),
-            "kinds=blocks+block-counts+threads".into(),
-        ],
-    );
-    let mut cmd = Command::new(qemu());
-    cmd.args(machine_args(&initrd, &format!("cannonball_getppid={GETPPID_CALLS}")))
-        .args(["-d", "plugin", "-D"])
-        .arg(&log)
-        .arg("-plugin")
-        .arg(plugin_arg(&oracle_plugin("insn"), &["inline=true".into()]))
-        .arg("-plugin")
-        .arg(census)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped());
+    let (mut cmd, out, log) = boot_with_census(&work, "blocks+block-counts+threads", &[]);
+    cmd.stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     // The kernel's first line on the console: the boot is under way (and far from init).
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
