@@ -28,6 +28,7 @@
 //! ```
 
 mod elf;
+mod install;
 mod lang;
 mod plugin_arg;
 mod program;
@@ -35,9 +36,10 @@ mod qemu;
 mod system;
 mod tree;
 
+pub use install::install;
 pub use lang::Lang;
 pub use plugin_arg::plugin_arg;
 pub use program::{BUILT, GuestImage, SUPPORTED, Target, arch_of, resolve_program};
 pub use qemu::QemuCommand;
 pub use system::{SYSTEMS, system_arch_of};
-pub use tree::Tree;
+pub use tree::{INSTALL_MARKER, Tree};

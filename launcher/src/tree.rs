@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// The file that marks the root of an installation (`cargo xtask install`).
+pub const INSTALL_MARKER: &str = ".cannonball-install";
+
 /// A Cannonball tree: the sources, and in `target/` what `cargo xtask build` made of them.
 ///
 /// Paths are computed, never checked: whether a missing artifact is an error, a panic or a
@@ -18,13 +21,22 @@ impl Tree {
         Tree::at(manifest.parent().expect("the launcher crate lives in the workspace"))
     }
 
-    /// `$CANNONBALL_HOME` when set (an installed `cannonball` pointed at a tree), else
-    /// [`Tree::source`].
+    /// `$CANNONBALL_HOME` when set, else the installation the running executable belongs to
+    /// ([`Tree::installed`]), else [`Tree::source`].
     pub fn from_env() -> Tree {
         match std::env::var_os("CANNONBALL_HOME") {
             Some(home) => Tree::at(home),
-            None => Tree::source(),
+            None => Tree::installed().unwrap_or_else(Tree::source),
         }
+    }
+
+    /// The installation (`cargo xtask install --prefix DIR`) the running executable belongs to:
+    /// it is `DIR/target/release/NAME` (found through any link, e.g. `DIR/bin/cannonball`) and
+    /// DIR holds [`INSTALL_MARKER`]. Wherever DIR was moved or mounted.
+    pub fn installed() -> Option<Tree> {
+        let exe = std::env::current_exe().ok()?.canonicalize().ok()?;
+        let root = exe.parent()?.parent()?.parent()?;
+        root.join(INSTALL_MARKER).is_file().then(|| Tree::at(root))
     }
 
     /// The tree whose root is `root`.

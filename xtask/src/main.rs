@@ -9,6 +9,7 @@
 mod bench;
 mod build;
 mod gen_as;
+mod install;
 mod preflight;
 mod python;
 mod run;
@@ -44,6 +45,13 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Build, then install a relocatable copy under a prefix: `PREFIX/bin/cannonball` finds
+    /// QEMU, the plugin and the scripts beside itself, wherever PREFIX is later moved or
+    /// mounted.
+    Install {
+        #[arg(long, value_name = "DIR")]
+        prefix: std::path::PathBuf,
+    },
     /// Build, then run every test (unit and end-to-end).
     Test {
         /// Extra arguments for `cargo test` (a test name filter, `--nocapture`, ...).
@@ -67,6 +75,7 @@ fn main() {
         Command::Test { args } => run::test(&args),
         Command::Bench { runs, input_mb, only } => bench::run(runs, input_mb, only.as_deref()),
         Command::GenAs { check } => gen_as::run(check),
+        Command::Install { prefix } => install::run(&prefix),
     };
     if let Err(err) = result {
         eprintln!("xtask: error: {err:#}");
