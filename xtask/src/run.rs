@@ -92,6 +92,9 @@ pub fn test(args: &[String]) -> Result<()> {
     // as the oracle), Chromium to render the pages headless as a person would see them, a font
     // for its screenshots; binutils for the debug-file test's objcopy, strip and readelf.
     packages.extend(["lcov", "chromium", "fonts-dejavu-core", "binutils"].map(String::from));
+    // A real Slurm on loopback for the documented job array (slurm.rs): the daemons, the
+    // client commands, munge for their authentication.
+    packages.extend(["slurmctld", "slurmd", "slurm-client", "munge"].map(String::from));
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));
