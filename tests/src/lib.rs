@@ -17,6 +17,7 @@ pub mod guest;
 pub mod kernel_boot;
 pub mod objdump;
 pub mod oracle;
+pub mod shards;
 pub mod strace;
 pub mod system;
 pub mod watchdog;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cannonball_launcher::Tree;
-use cannonball_tests::{TempDir, cli, program, script, watchdog};
+use cannonball_tests::shards::{assert_merged_equals_single_run, documented_blocks, shared_dir, table};
+use cannonball_tests::{TempDir, watchdog};
 
 /// The daemons of a one-node cluster, killed when dropped.
 struct Cluster {
@@ -107,44 +107,11 @@ impl Cluster {
     }
 }
 
-/// The `sh` code blocks of docs/corpus.md's Slurm section, in order.
-fn documented_slurm_blocks() -> Vec<String> {
-    let doc = std::fs::read_to_string(Tree::source().root().join("docs/corpus.md")).unwrap();
-    let section = doc.split("### Slurm: a job array").nth(1).expect("docs/corpus.md has the Slurm section");
-    let section = section.split("\n### ").next().unwrap();
-    section.split("```sh\n").skip(1).map(|b| b.split("```").next().unwrap().to_owned()).collect()
-}
-
-/// corpus.tsv without the time column.
-fn table(dir: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(dir.join("corpus.tsv")).unwrap_or_else(|_| panic!("{}", dir.display()));
-    text.lines()
-        .map(|l| l.split('\t').enumerate().filter(|(i, _)| *i != 2).map(|(_, f)| f.to_owned()).collect())
-        .collect()
-}
-
 #[test]
 fn the_documented_job_array_runs_on_slurm_and_merges_into_the_single_run() {
     let work = TempDir::new("slurm");
-    let shared = work.join("shared");
-    cannonball_launcher::install(&Tree::source(), &shared.join("cannonball")).unwrap();
-    std::fs::copy(script("cov"), shared.join("cov.wasm")).unwrap();
-    std::fs::copy(program("corpus_target"), shared.join("target")).unwrap();
-    let corpus = shared.join("corpus");
-    std::fs::create_dir_all(&corpus).unwrap();
-    for (name, text) in [
-        ("hello", "hello world"),
-        ("numbers", "12345"),
-        ("crash", "crash now"),
-        ("hang", "hang forever"),
-        ("seven", "exit 7"),
-        ("vowels", "aeiou"),
-        ("digits", "9876"),
-        ("text", "some more text"),
-    ] {
-        std::fs::write(corpus.join(name), text).unwrap();
-    }
-    let blocks = documented_slurm_blocks();
+    let shared = shared_dir(&work.join("shared"));
+    let blocks = documented_blocks("### Slurm: a job array", "sh");
     assert_eq!(blocks.len(), 2, "the job file and the submission: {blocks:?}");
     let here = |text: &str| text.replace("/shared", &shared.display().to_string());
     let job_file = here(&blocks[0]);
@@ -178,42 +145,5 @@ fn the_documented_job_array_runs_on_slurm_and_merges_into_the_single_run() {
     eprintln!("slurm: the array and its merge took {first:?}; all in {:?}", started.elapsed());
 
     // One unsharded run of the same corpus is what the merge must equal.
-    let whole = work.join("whole");
-    let mut cmd = Command::new(cli());
-    cmd.args(["run", "--corpus"])
-        .arg(&corpus)
-        .args(["--timeout", "10", "-q", "-s"])
-        .arg(shared.join("cov.wasm"))
-        .arg("-o")
-        .arg(&whole)
-        .arg("--")
-        .arg(shared.join("target"))
-        .arg("@@");
-    let out = watchdog::output(&mut cmd);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(table(&merged), table(&whole), "the merged table equals the single run's");
-    let rows = table(&whole);
-    let endings: Vec<(&str, &str)> = rows.iter().skip(1).map(|r| (r[0].as_str(), r[1].as_str())).collect();
-    assert!(endings.contains(&("crash", "signal 11")) && endings.contains(&("hang", "timeout")), "{endings:?}");
-    assert_eq!(
-        std::fs::read_to_string(merged.join("coverage.blocks")).unwrap(),
-        std::fs::read_to_string(whole.join("coverage.blocks")).unwrap(),
-        "coverage.blocks: merged against the single run"
-    );
-    // cov's listings equal too, but for the hanging input's loop: how often it went round in
-    // 10 s depends on the machine's load.
-    let listing = |dir: &Path| -> Vec<String> {
-        std::fs::read_to_string(dir.join("cov.txt"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                match f.get(1).and_then(|n| n.parse::<u64>().ok()) {
-                    Some(n) if n > 1_000_000 => format!("{} (the endless loop) {}", f[0], f[2..].join(" ")),
-                    _ => l.to_owned(),
-                }
-            })
-            .collect()
-    };
-    assert_eq!(listing(&merged), listing(&whole), "cov.txt: merged against the single run");
+    assert_merged_equals_single_run(&shared, &merged, &work.join("whole"));
 }

@@ -118,10 +118,10 @@ pub fn check() -> Result<()> {
             bail!("{} fails: install the Debian package(s) {} (qemu/deps.sh does)", check.what, check.package);
         }
     }
-    if !crate::python::has_duckdb() {
+    if !crate::python::has_packages() {
         bail!(
-            "{} does not import duckdb: install the Debian package python3-venv, then {} -m pip install duckdb \
-             (cargo xtask test does both)",
+            "{} does not import duckdb and kubernetes_validate: install the Debian package python3-venv, then \
+             {} -m pip install duckdb kubernetes-validate (cargo xtask test does both)",
             crate::python::python().display(),
             crate::python::python().display()
         );

@@ -100,8 +100,9 @@ pub fn test(args: &[String]) -> Result<()> {
         packages.push(format!("libc6-dev-{}-cross", target.deb));
     }
     build::run(Command::new(root.join("qemu/deps.sh")).args(&packages))?;
-    // DuckDB reads the Parquet files of `cannonball dump --parquet` in tests/tests/parquet.rs.
-    crate::python::ensure_duckdb()?;
+    // DuckDB reads the Parquet files of `cannonball dump --parquet` in tests/tests/parquet.rs;
+    // kubernetes-validate checks the docs' manifests in tests/tests/kubernetes.rs.
+    crate::python::ensure_packages()?;
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
     // The example scripts' own unit tests (call and return rules of every architecture, HTML
