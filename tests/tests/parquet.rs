@@ -96,9 +96,38 @@ for query in sys.argv[2:]:
     print()
 "#;
 
+/// PySpark (from PyPI into target/py; Java is Debian's openjdk-17-jre-headless): the tables
+/// as docs/parquet.md defines them for Spark SQL, then the queries.
+const SPARK_DRIVER: &str = r#"
+import os, sys
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+root = sys.argv[1]
+for table in sorted(os.listdir(root)):
+    spark.sql(f"CREATE TEMPORARY VIEW {table} USING parquet OPTIONS (path '{root}/{table}')")
+for query in sys.argv[2:]:
+    for row in spark.sql(query).collect():
+        print("\t".join("NULL" if v is None else str(v) for v in row))
+    print()
+spark.stop()
+"#;
+
 fn duckdb(tables: &Path, queries: &[&str]) -> Vec<Vec<Vec<String>>> {
-    let out = Command::new(python()).arg("-c").arg(DRIVER).arg(tables).args(queries).output().unwrap();
-    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    engine("duckdb", DRIVER, tables, queries)
+}
+
+fn spark(tables: &Path, queries: &[&str]) -> Vec<Vec<Vec<String>>> {
+    engine("spark", SPARK_DRIVER, tables, queries)
+}
+
+/// Runs `driver` in target/py over `tables`; each query's rows, each row its values as text.
+fn engine(name: &str, driver: &str, tables: &Path, queries: &[&str]) -> Vec<Vec<Vec<String>>> {
+    let mut cmd = Command::new(python());
+    cmd.arg("-c").arg(driver).arg(tables).args(queries);
+    let out = cannonball_tests::watchdog::output(&mut cmd);
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let mut blocks: Vec<Vec<Vec<String>>> = vec![Vec::new()];
     for line in text.lines() {
@@ -165,6 +194,24 @@ fn queries_on_a_multithreaded_run_equal_the_oracles() {
     // Execution indices are each vCPU's 0, 1, 2, ... without gaps or repeats.
     let gaps = run.number("SELECT count(*) FROM (SELECT vcpu, count(*) n, count(DISTINCT exec) d, max(exec) m FROM execs GROUP BY vcpu) WHERE n <> d OR m + 1 <> n");
     assert_eq!(gaps, 0, "exec numbering");
+}
+
+/// docs/parquet.md's queries give in Spark SQL what they give in DuckDB, over the same trace of
+/// a forking program (two partitions).
+#[test]
+fn spark_gives_duckdbs_results() {
+    let run = Run::new("fork", "trace+memory+syscalls");
+    assert!(run.status.success());
+    let pid = run.number("SELECT min(pid) FROM process");
+    let hottest = "SELECT b.symbol, sum(e.insns) AS insns FROM execs e JOIN blocks b USING (pid, block) \
+         GROUP BY b.symbol ORDER BY insns DESC, b.symbol LIMIT 10";
+    let syscalls = SYSCALLS_OF.replace("PID", &pid.to_string());
+    let queries = [INSNS_BY_PID, EXPANDED_BY_PID, MEMORY_BY_PID, &syscalls, hottest, PROCESS];
+    let (ours, theirs) = (duckdb(&run.tables(), &queries), spark(&run.tables(), &queries));
+    for ((query, d), s) in queries.iter().zip(&ours).zip(&theirs) {
+        assert!(!d.is_empty(), "{query}: no rows");
+        assert_eq!(d, s, "{query}: DuckDB against Spark");
+    }
 }
 
 #[test]

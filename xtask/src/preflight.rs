@@ -120,8 +120,8 @@ pub fn check() -> Result<()> {
     }
     if !crate::python::has_packages() {
         bail!(
-            "{} does not import duckdb and kubernetes_validate: install the Debian package python3-venv, then \
-             {} -m pip install duckdb kubernetes-validate (cargo xtask test does both)",
+            "{} does not import duckdb, kubernetes_validate and pyspark: install the Debian package python3-venv, \
+             then {} -m pip install duckdb kubernetes-validate pyspark (cargo xtask test does both)",
             crate::python::python().display(),
             crate::python::python().display()
         );

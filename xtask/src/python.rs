@@ -1,5 +1,6 @@
-//! The Python the tests use: a venv under target/ holding DuckDB (to query Parquet files) and
-//! kubernetes-validate (Kubernetes' schemas, to check the docs' manifests offline) from PyPI. Debian's own python3 refuses `pip install` outside a venv (PEP 668,
+//! The Python the tests use: a venv under target/ holding DuckDB and PySpark (to query Parquet
+//! files) and kubernetes-validate (Kubernetes' schemas, to check the docs' manifests offline)
+//! from PyPI. Debian's own python3 refuses `pip install` outside a venv (PEP 668,
 //! EXTERNALLY-MANAGED), so the project makes its own venv, as qemu/build.sh pip-installs
 //! meson, and never touches the system's packages.
 

@@ -95,13 +95,16 @@ pub fn test(args: &[String]) -> Result<()> {
     // A real Slurm on loopback for the documented job array (slurm.rs): the daemons, the
     // client commands, munge for their authentication.
     packages.extend(["slurmctld", "slurmd", "slurm-client", "munge"].map(String::from));
+    // Java for PySpark (parquet.rs runs docs/parquet.md's queries in Spark SQL too).
+    packages.push("openjdk-17-jre-headless".into());
     for target in crate::preflight::foreign_targets() {
         packages.push(format!("gcc-{}", target.triple));
         packages.push(format!("libc6-dev-{}-cross", target.deb));
     }
     build::run(Command::new(root.join("qemu/deps.sh")).args(&packages))?;
-    // DuckDB reads the Parquet files of `cannonball dump --parquet` in tests/tests/parquet.rs;
-    // kubernetes-validate checks the docs' manifests in tests/tests/kubernetes.rs.
+    // DuckDB and PySpark read the Parquet files of `cannonball dump --parquet` in
+    // tests/tests/parquet.rs; kubernetes-validate checks the docs' manifests in
+    // tests/tests/kubernetes.rs.
     crate::python::ensure_packages()?;
     crate::preflight::check()?;
     eprintln!("xtask: running the tests");
