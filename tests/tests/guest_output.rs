@@ -71,3 +71,36 @@ fn without_q_the_plugins_lines_follow_the_guests_output() {
     let ours = stderr.find("[icount] info: ").unwrap_or_else(|| panic!("{stderr}"));
     assert!(ours > guest_end, "after the guest's output: {stderr}");
 }
+
+/// `cannonball dump` running a program keeps its own output apart from the guest's too: with
+/// `-o` the guest's stdout and stderr are plain QEMU's and the plugin's lines follow them;
+/// without `-o` stdout is dump's count alone, and the guest's stdout joins its stderr.
+#[test]
+fn dump_keeps_its_output_apart_from_the_guests() {
+    let work = TempDir::new("guest-output-dump");
+    let prog = program("fork_output");
+    let plain = run(Command::new(qemu("x86_64")).arg(&prog), &work);
+    let icount = cannonball_tests::script("icount");
+    let to_file = run(
+        Command::new(cli()).args(["dump", "--count", "-o", "count.json", "--script"]).arg(&icount).arg("--").arg(&prog),
+        &work,
+    );
+    assert!(to_file.status.success(), "{}", String::from_utf8_lossy(&to_file.stderr));
+    assert_eq!(to_file.stdout, plain.stdout, "stdout with -o");
+    let stderr = String::from_utf8_lossy(&to_file.stderr);
+    let plain_stderr = String::from_utf8_lossy(&plain.stderr);
+    let ours = stderr.strip_prefix(&*plain_stderr).unwrap_or_else(|| panic!("the guest's stderr first:\n{stderr}"));
+    assert_eq!(ours.lines().count(), 2, "then the plugin's lines, parent and child: {ours}");
+    assert!(ours.lines().all(|l| l.starts_with("[icount] info: ")), "{ours}");
+    assert!(std::fs::read_to_string(work.join("count.json")).unwrap().contains("\"end_instructions\""));
+
+    let to_stdout = run(Command::new(cli()).args(["dump", "--count", "--"]).arg(&prog), &work);
+    assert!(to_stdout.status.success(), "{}", String::from_utf8_lossy(&to_stdout.stderr));
+    let stdout = String::from_utf8_lossy(&to_stdout.stdout);
+    assert_eq!(stdout.lines().count(), 1, "the count alone on stdout: {stdout}");
+    assert!(stdout.starts_with('{') && stdout.contains("\"end_instructions\""), "{stdout}");
+    let stderr = String::from_utf8_lossy(&to_stdout.stderr);
+    for line in String::from_utf8_lossy(&plain.stdout).lines().chain(plain_stderr.lines()) {
+        assert!(stderr.contains(line), "the guest's '{line}' on stderr: {stderr}");
+    }
+}

@@ -124,6 +124,9 @@ async fn serve(args: &DumpArgs, handle: &mut Handler<'_>) -> Result<Option<std::
     };
     let listener = Listener::bind(&sock).with_context(|| format!("cannot listen on {}", sock.display()))?;
     let frames_seen = Cell::new(0u64);
+    // The plugin's own lines (a script's log, warnings) go to files of their own while the
+    // guest runs, and to stderr after it, as `cannonball run` does with its out directory.
+    let plugin_log = (!args.program.is_empty()).then(PluginLog::new).transpose()?;
     let mut child = if args.program.is_empty() {
         eprintln!(
             "cannonball: listening on {}; start QEMU with -plugin libcannonball.so,sock={}",
@@ -132,7 +135,7 @@ async fn serve(args: &DumpArgs, handle: &mut Handler<'_>) -> Result<Option<std::
         );
         None
     } else {
-        let child = spawn_qemu(args, &sock)?;
+        let child = spawn_qemu(args, &sock, plugin_log.as_ref())?;
         if let Some(pid) = child.id() {
             crate::forward_signals::install(pid);
         }
@@ -146,7 +149,42 @@ async fn serve(args: &DumpArgs, handle: &mut Handler<'_>) -> Result<Option<std::
         .await
         .context("a stream ended without its end frame (QEMU killed or crashed?)")?;
     crate::forward_signals::child_exited();
+    if let Some(log) = plugin_log {
+        log.replay();
+    }
     Ok(status)
+}
+
+/// A directory for the plugin's `log=` file (a forked child's is named as its reports are),
+/// removed after its lines were shown.
+struct PluginLog {
+    dir: PathBuf,
+}
+
+impl PluginLog {
+    fn new() -> Result<PluginLog> {
+        let dir = std::env::temp_dir().join(format!("cannonball-dump-{}.log.d", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(PluginLog { dir })
+    }
+
+    fn option(&self) -> String {
+        format!("log={}", self.dir.join(crate::run::LOG).display())
+    }
+
+    /// Writes every log to stderr, the parent's first, then removes them.
+    fn replay(self) {
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&self.dir).into_iter().flatten().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort_by_key(|p| (p.file_name() != Some(std::ffi::OsStr::new(crate::run::LOG)), p.clone()));
+        for file in files {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                eprint!("{text}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Streams recorded with `fwd=FILE`, one connection each, in the order given.
@@ -202,7 +240,7 @@ async fn serve_until_done(
     })
 }
 
-fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process::Child> {
+fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path, log: Option<&PluginLog>) -> Result<tokio::process::Child> {
     let guest = locate::Guest::new(&args.program, &args.guest)?;
     let mut options = vec![format!("sock={}", sock.display())];
     if let Some(script) = &args.script {
@@ -211,10 +249,16 @@ fn spawn_qemu(args: &DumpArgs, sock: &std::path::Path) -> Result<tokio::process:
     if let Some(kinds) = &args.forward {
         options.push(format!("forward={kinds}"));
     }
+    if let Some(log) = log.filter(|_| !args.plugin_opts.iter().any(|o| o.starts_with("log="))) {
+        options.push(log.option());
+    }
     options.extend(args.plugin_opts.iter().cloned());
     let mut cmd = tokio::process::Command::from(guest.command(&options)?);
-    if args.output.is_none() && !args.count && args.parquet.is_none() {
-        // stdout carries the JSON lines; the guest's own output goes to stderr.
+    // Our output never mixes with the guest's: with -o (or Parquet alone) the guest's stdout
+    // and stderr are plain QEMU's; without -o stdout carries the JSON lines or the count,
+    // and the guest's stdout joins its stderr.
+    let dump_uses_stdout = args.output.is_none() && (args.count || args.parquet.is_none());
+    if dump_uses_stdout {
         cmd.stdout(std::process::Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?));
     }
     cmd.kill_on_drop(true).spawn().context("cannot start QEMU")
