@@ -18,7 +18,7 @@
 //! which the guest ran.
 
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::buffer::{self, MAX_VCPUS, Owner};
 use crate::qemu::{AppendTarget, ExecCallback, Insn, MemRw, Tb, Vcpu};
@@ -48,6 +48,9 @@ pub struct Appended {
     sites: RwLock<Vec<u64>>,
     /// Per vCPU: block records decoded since the process (or the forked child) started.
     execs: Box<[AtomicU64]>,
+    /// Per vCPU: a cut was appended since the last drain (block-only arrays are then scanned
+    /// for it; without one, they go to the buffer in one piece).
+    cut_appended: Box<[AtomicBool]>,
 }
 
 impl Appended {
@@ -61,6 +64,7 @@ impl Appended {
             values,
             sites: RwLock::new(Vec::new()),
             execs: (0..MAX_VCPUS).map(|_| AtomicU64::new(0)).collect(),
+            cut_appended: (0..MAX_VCPUS).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -119,6 +123,9 @@ impl Appended {
     /// instructions (async-signal-safe).
     pub fn push_cut(&self, vcpu: u32, executed: u32) {
         self.target.push(vcpu, (u64::from(executed) << 32) | u64::from(CUT_MARK));
+        if let Some(flag) = self.cut_appended.get(vcpu as usize) {
+            flag.store(true, Ordering::Release);
+        }
     }
 
     /// The index of the block execution the vCPU is in, once drained.
@@ -133,18 +140,20 @@ impl Appended {
 
     fn decode(&self, owner: Owner<'_>, words: &[u64]) {
         let Some(counter) = self.execs.get(owner.vcpu() as usize) else { return };
+        let cuts = self.cut_appended[owner.vcpu() as usize].swap(false, Ordering::Acquire);
         let mut execs = counter.load(Ordering::Relaxed);
-        self.decode_part(owner, words, &mut execs);
+        self.decode_part(owner, words, cuts, &mut execs);
         counter.store(execs, Ordering::Relaxed);
     }
 
     /// Runs of block records go to the buffer in bulk; memory records one by one; a cut
     /// marks the block execution before it.
-    fn decode_part(&self, owner: Owner<'_>, words: &[u64], execs: &mut u64) {
+    fn decode_part(&self, owner: Owner<'_>, words: &[u64], cuts: bool, execs: &mut u64) {
         if !self.memory {
-            // Only block records and cuts: no other word can look like a cut.
+            // Only block records and cuts (no other word can look like a cut): scanned for
+            // them only when one was appended, the hot path stays one bulk copy.
             let mut rest = words;
-            while let Some(at) = rest.iter().position(|&w| is_cut(w)) {
+            while cuts && let Some(at) = rest.iter().position(|&w| is_cut(w)) {
                 *execs += at as u64;
                 if self.trace {
                     buffer::record_execs_for(owner, &rest[..at]);
