@@ -5,6 +5,7 @@
 //! seen yet before each event message, and the child of a fork, whose script starts afresh,
 //! gets them all again.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::events::Block;
@@ -91,14 +92,27 @@ impl BlockRegistry {
         state.blocks.iter().map(|b| b.insn_sizes.len() as u32).collect()
     }
 
-    /// The latest block in which the instruction at `pc` is instruction number `executed`
-    /// (counting from 1): where a cut execution at `pc` after `executed` instructions was.
-    pub fn latest_containing(&self, pc: u64, executed: u32) -> Option<u32> {
+    /// For each cut (pc, executed) of `cuts`, the latest block in which the instruction at `pc`
+    /// is instruction number `executed` (counting from 1) and not the last: where an
+    /// execution cut there ran. One pass over every block's instructions, newest first.
+    pub fn latest_containing<V>(&self, cuts: &HashMap<(u64, u32), V>) -> HashMap<(u64, u32), u32> {
+        let mut found = HashMap::new();
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.blocks.iter().rev().find_map(|b| {
-            let cut = super::fault::cut_in(b.vaddr, &b.insn_sizes, pc)?;
-            (cut.executed == executed && cut.skipped > 0).then_some(b.id)
-        })
+        for b in state.blocks.iter().rev() {
+            let mut pc = b.vaddr;
+            // The last instruction is never cut before its end.
+            for (i, &size) in b.insn_sizes.iter().enumerate().take(b.insn_sizes.len().saturating_sub(1)) {
+                let key = (pc, i as u32 + 1);
+                if cuts.contains_key(&key) {
+                    found.entry(key).or_insert(b.id);
+                }
+                pc += u64::from(size);
+            }
+            if found.len() == cuts.len() {
+                break;
+            }
+        }
+        found
     }
 
     /// Registers the first `executed` instructions of block `id` as a block of its own.

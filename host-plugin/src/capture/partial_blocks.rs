@@ -31,12 +31,14 @@ pub fn record(pc: u64, executed: u32) {
 pub fn register_prefixes(blocks: &BlockRegistry) {
     let cuts = CUTS.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
     let mut moves = MOVES.lock().unwrap_or_else(|p| p.into_inner());
+    // One pass over the blocks for all cuts (filtered-out code has no block: nothing to
+    // correct there).
+    let cut_blocks = blocks.latest_containing(&cuts);
     let mut cuts: Vec<_> = cuts.into_iter().collect();
     cuts.sort_unstable();
-    for ((pc, executed), times) in cuts {
-        // Filtered-out code has no block: nothing to correct.
-        let Some(block) = blocks.latest_containing(pc, executed) else { continue };
-        if let Some(prefix) = blocks.register_prefix(block, executed) {
+    for (cut, times) in cuts {
+        let Some(&block) = cut_blocks.get(&cut) else { continue };
+        if let Some(prefix) = blocks.register_prefix(block, cut.1) {
             moves.push((block, prefix, times));
         }
     }
