@@ -41,11 +41,6 @@ pub fn load(specs: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// How many images were given.
-pub fn count() -> usize {
-    IMAGES.get().map_or(0, Vec::len)
-}
-
 /// The image containing `guest`: its path, module base (where its first segment's page
 /// landed) and symbol table with the load bias.
 pub(super) fn module_at(guest: u64) -> Option<(String, u64, (Arc<SymbolTable>, u64))> {
