@@ -38,7 +38,7 @@ CONFIGURE_FLAGS=(
 ORACLE_PLUGINS=(
   tests/tcg/plugins/libinsn.so tests/tcg/plugins/libmem.so tests/tcg/plugins/libsyscall.so
   tests/tcg/plugins/libbb.so contrib/plugins/libdrcov.so contrib/plugins/libexeclog.so
-  contrib/plugins/libhotblocks.so
+  contrib/plugins/libhotblocks.so contrib/plugins/libtraps.so
 )
 
 all_built() {
@@ -57,8 +57,10 @@ fi
 
 # System emulation adds pixman, libfdt (the device trees of the virt boards) and SeaBIOS (the
 # PC board's firmware: Debian's build, as the +ds source tarball carries no firmware blobs).
+# gcc-i686-linux-gnu: configure builds x86's option ROMs (linuxboot_dma.bin) only when it finds a
+# compiler for 32-bit x86 (the host gcc has no 32-bit libgcc without it).
 "$here/deps.sh" ninja-build libglib2.0-dev pkg-config flex bison libcapstone-dev python3-venv xz-utils \
-  libpixman-1-dev libfdt-dev zlib1g-dev seabios make
+  libpixman-1-dev libfdt-dev zlib1g-dev seabios make gcc-i686-linux-gnu
 if ! python3 -c 'import mesonbuild, pycotap' 2>/dev/null; then
   echo "cannonball: installing meson 1.5.0 and pycotap 1.3.1 with pip (QEMU's configure venv is offline)" >&2
   python3 -m pip install -q meson==1.5.0 pycotap==1.3.1 >&2

@@ -366,3 +366,32 @@ bool cb_thread_id(uint32_t vcpu, int64_t *tid) {
 void cb_memory_values(bool wanted) {
     cannonball_script_host_memory_values(wanted);
 }
+
+char *cb_device_name(uint16_t device) {
+    script_string_t name;
+    if (!cannonball_script_host_device_name(device, &name)) return NULL;
+    char *out = cstring(&name);
+    script_string_free(&name);
+    return out;
+}
+
+static bool is_x86(const char *arch) { return !strcmp(arch, "x86_64") || !strcmp(arch, "i386"); }
+static bool is_arm(const char *arch) { return !strcmp(arch, "aarch64") || !strcmp(arch, "arm"); }
+static bool is_riscv(const char *arch) { return !strcmp(arch, "riscv64") || !strcmp(arch, "riscv32"); }
+
+bool cb_privilege_is_user(const char *arch, uint8_t level) {
+    return is_x86(arch) ? level == 3 : level == 0;
+}
+
+const char *cb_privilege_name(const char *arch, uint8_t level) {
+    if (is_x86(arch)) {
+        static const char *const rings[] = {"kernel", "ring 1", "ring 2", "user"};
+        return level < 4 ? rings[level] : NULL;
+    }
+    if (level == 0 && (is_arm(arch) || is_riscv(arch))) return "user";
+    if (level == 1 && (is_arm(arch) || is_riscv(arch))) return "kernel";
+    if (level == 2 && is_arm(arch)) return "hypervisor";
+    if (level == 3 && is_arm(arch)) return "secure monitor";
+    if (level == 3 && is_riscv(arch)) return "machine";
+    return NULL;
+}

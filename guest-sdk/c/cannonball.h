@@ -38,6 +38,13 @@ typedef cannonball_script_types_argument_spec_t cb_argument_spec;
 #define CB_BLOCK_COUNTS CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_BLOCK_COUNTS
 #define CB_MEMORY_COUNTS CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_MEMORY_COUNTS
 #define CB_SYSCALL_DATA CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_SYSCALL_DATA
+#define CB_DISCONTINUITIES CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_DISCONTINUITIES /* new in 0.3.0 */
+#define CB_MEMORY_PHYSICAL CANNONBALL_SCRIPT_TYPES_EVENT_KINDS_MEMORY_PHYSICAL /* new in 0.3.0 */
+
+/* event_batch.disc_kind values (CB_DISCONTINUITIES). */
+#define CB_INTERRUPT CANNONBALL_SCRIPT_TYPES_DISCONTINUITY_KIND_INTERRUPT
+#define CB_EXCEPTION CANNONBALL_SCRIPT_TYPES_DISCONTINUITY_KIND_EXCEPTION
+#define CB_HOST_CALL CANNONBALL_SCRIPT_TYPES_DISCONTINUITY_KIND_HOST_CALL
 
 /* Argument types for cb_argument. */
 #define CB_TEXT CANNONBALL_SCRIPT_TYPES_ARGUMENT_TYPE_TEXT
@@ -220,6 +227,17 @@ bool cb_thread_id(uint32_t vcpu, int64_t *tid);
  * counts declines, and capture skips the value (mem_value then holds 0). New in 0.2.3. */
 void cb_memory_values(bool wanted);
 
+/* The name of I/O device `device` of event_batch.mem_device (CB_MEMORY_PHYSICAL): QEMU's name
+ * of its memory region, a malloc'd string to free(); NULL for 0 (RAM and ROM). New in 0.3.0. */
+char *cb_device_name(uint16_t device);
+
+/* Reading block.privilege (is_some/val), in the architecture's own terms (info->arch): true
+ * when `level` is user mode (x86 CPL 3, ARM EL0, RISC-V U-mode). New in 0.3.0. */
+bool cb_privilege_is_user(const char *arch, uint8_t level);
+/* "user", "kernel", "hypervisor", "secure monitor", "machine", "ring 1", "ring 2", or NULL
+ * for a level without a name on `arch` (a static string). New in 0.3.0. */
+const char *cb_privilege_name(const char *arch, uint8_t level);
+
 /* Decoding event_batch.sys_data_info (CB_SYSCALL_DATA): blob i belongs to call
  * sys_data_call.ptr[i], is sys_data_len.ptr[i] bytes of sys_data, after blob i-1. */
 #define CB_SYSDATA_TRUNCATED 0x08  /* the string or buffer goes on past what was captured */
@@ -231,5 +249,7 @@ static inline uint32_t cb_sysdata_arg(uint8_t info) { return info & 7; }
 /* Decoding event_batch.mem_info. */
 static inline uint32_t cb_mem_size(uint8_t info) { return 1u << (info & 7); }
 static inline bool cb_mem_is_store(uint8_t info) { return (info & 8) != 0; }
+static inline bool cb_mem_is_sign_extended(uint8_t info) { return (info & 0x10) != 0; }
+static inline bool cb_mem_is_big_endian(uint8_t info) { return (info & 0x20) != 0; }
 
 #endif

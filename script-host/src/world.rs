@@ -5,9 +5,9 @@ use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
 /// The interface this host speaks.
-pub const OURS: &str = "cannonball:script@0.2.4";
-/// The previous interface, still loaded (the plugin converts, `host-plugin/src/script/compat.rs`).
-pub const ALSO: &str = "0.1.0";
+pub const OURS: &str = "cannonball:script@0.3.0";
+/// The earlier interfaces, still loaded (the plugin converts, `host-plugin/src/script/compat/`).
+pub const ALSO: &str = "0.2.x and 0.1.0";
 
 /// `cannonball:script@X.Y.Z` of the component's imports (or exports), if it names the package.
 pub fn interface(component: &Component, engine: &Engine) -> Option<String> {
@@ -56,9 +56,11 @@ pub fn mismatch(component: &Component, engine: &Engine) -> String {
         ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
     if let Some(other) = names.iter().find_map(|n| n.strip_prefix("cannonball:script/"))
         && let Some((_, version)) = other.split_once('@')
-            // 0.2.x before ours link (wasmtime's linker is semver-aware).
+            // 0.3.x before ours link (wasmtime's linker is semver-aware), and so do 0.2.x and
+            // 0.1.0 through the compatibility layer.
+            && !version.starts_with("0.3.")
             && !version.starts_with("0.2.")
-            && version != ALSO
+            && version != "0.1.0"
     {
         return format!(
             "was built for cannonball:script@{version}; this host speaks {OURS} (and {ALSO}): rebuild it with this SDK"

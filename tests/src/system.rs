@@ -69,9 +69,19 @@ impl Board {
     /// Compiles the test firmware for this board into `work` (`defines`: extra -D flags, e.g.
     /// `FOREVER`), returns the ELF file.
     pub fn firmware(&self, work: &TempDir, defines: &[&str]) -> PathBuf {
+        self.compile("firmware", work, defines)
+    }
+
+    /// Compiles tests/firmware/traps.c (known interrupts, supervisor calls and user-level
+    /// code) for this board.
+    pub fn traps_firmware(&self, work: &TempDir) -> PathBuf {
+        self.compile("traps", work, &[])
+    }
+
+    fn compile(&self, program: &str, work: &TempDir, defines: &[&str]) -> PathBuf {
         let src = Tree::source().root().join("tests/firmware");
         let name = format!(
-            "firmware-{}-{}cpu{}",
+            "{program}-{}-{}cpu{}",
             self.arch,
             self.cpus,
             defines.iter().map(|d| format!("-{d}")).collect::<String>()
@@ -86,7 +96,7 @@ impl Board {
             .arg(format!("-Wl,--defsym=BASE={:#x}", self.base))
             .arg("-o")
             .arg(&out)
-            .arg(src.join("firmware.c"));
+            .arg(src.join(format!("{program}.c")));
         if self.cpus > 1 {
             cmd.arg("-DSMP");
         }

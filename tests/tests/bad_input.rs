@@ -139,24 +139,26 @@ fn component_of_another_world() {
     let path = component_of(&[("tool.wit", wit.to_string())], "tool", &work);
     let line = expect_error(&[format!("script={}", path.display())]);
     assert!(line.contains("is a component of another world"), "{line}");
-    assert!(line.contains("not a cannonball:script@0.2.4 script"), "{line}");
+    assert!(line.contains("not a cannonball:script@0.3.0 script"), "{line}");
 }
 
 #[test]
 fn component_of_another_interface_version() {
     let work = TempDir::new("other-version");
-    // Our own WIT, as a future version 0.3.0 would be.
+    // Our own WIT, as a future version 0.4.0 would be.
     let files: Vec<(&str, String)> = ["types.wit", "host.wit", "world.wit", "merge.wit"]
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(cannonball_tests::root().join("wit").join(f)).unwrap();
-            (*f, text.replace("cannonball:script@0.2.4", "cannonball:script@0.3.0"))
+            (*f, text.replace("cannonball:script@0.3.0", "cannonball:script@0.4.0"))
         })
         .collect();
     let path = component_of(&files, "script", &work);
     let line = expect_error(&[format!("script={}", path.display())]);
     assert!(
-        line.contains("was built for cannonball:script@0.3.0; this host speaks cannonball:script@0.2.4 (and 0.1.0)"),
+        line.contains(
+            "was built for cannonball:script@0.4.0; this host speaks cannonball:script@0.3.0 (and 0.2.x and 0.1.0)"
+        ),
         "{line}"
     );
 }

@@ -13,8 +13,11 @@ use cannonball_launcher::Tree;
 use crate::build;
 
 /// The releases the tests were written against (PyPI), with the module each provides.
-const PACKAGES: [(&str, &str); 2] =
-    [("duckdb==2.0.1", "duckdb"), ("kubernetes-validate==1.37.0", "kubernetes_validate")];
+const PACKAGES: [(&str, &str); 3] = [
+    ("duckdb==2.0.1", "duckdb"),
+    ("kubernetes-validate==1.37.0", "kubernetes_validate"),
+    ("pyspark==4.0.1", "pyspark"),
+];
 
 /// target/py: the tests find its interpreter at target/py/bin/python3.
 pub fn venv() -> PathBuf {

@@ -2,7 +2,8 @@
 //!
 //! Arguments:
 //! - `kinds=K1+K2+...`: event kinds to subscribe to, from blocks, trace, memory, syscalls,
-//!   threads, disassembly, block-counts, memory-counts (default: all but disassembly)
+//!   threads, disassembly, block-counts, memory-counts, syscall-data, discontinuities,
+//!   memory-physical (default: all but disassembly and memory-physical)
 //! - `filter=main` | `filter=module:NAME` | `filter=START-END` (hex addresses): which code
 //! - `spin=N`: burn N loop iterations per block execution, to make the script slower than the
 //!   guest (the tests use it to check that backpressure loses nothing)
@@ -10,14 +11,17 @@
 //!   instruction lies in this range (the tests compare filtered and unfiltered runs with it)
 //!
 //! With `trace`, it expands every block execution into its instructions and folds each PC,
-//! in order, into a checksum; with `memory`, it counts accesses by direction and size.
+//! in order, into a checksum; with `memory`, it counts accesses by direction and size; with
+//! `discontinuities`, interrupts, exceptions and host calls per vCPU (and lists the first
+//! ones); with `block-counts`, instructions per privilege level; with `memory-physical`,
+//! accesses per device.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-use cannonball_sdk::{emit, 
-    AddressFilter, AddressRange, Args, ArgumentSpec, Block, BlockTable, EventBatch, EventKinds, RunInfo, RunSummary,
-    Script, Subscription, ThreadEvent, export_script, memory, write_report,
+use cannonball_sdk::{
+    AddressFilter, AddressRange, Args, ArgumentSpec, Block, BlockTable, DiscontinuityKind, EventBatch, EventKinds,
+    RunInfo, RunSummary, Script, Subscription, ThreadEvent, device_name, emit, export_script, memory, write_report,
 };
 
 struct Census {
@@ -52,7 +56,21 @@ struct Counts {
     order_errors: u64,
     /// Per vCPU: (index, block id) of the last execution of the previous batch.
     last_exec: std::collections::HashMap<u32, (u64, u32)>,
+    /// Per vCPU: interrupts, exceptions, host calls.
+    discontinuities: BTreeMap<u32, [u64; 3]>,
+    /// The first discontinuities: (vcpu, kind, from, to).
+    disc_list: Vec<(u32, DiscontinuityKind, u64, u64)>,
+    /// Exceptions and host calls whose `from` is not an instruction of the block execution
+    /// their index names (checked with the trace): must stay 0.
+    disc_order_errors: u64,
+    /// Block id -> privilege level (None: not said).
+    privilege: HashMap<u32, Option<u8>>,
+    /// Memory accesses per device number (0: RAM and ROM).
+    by_device: BTreeMap<u16, u64>,
 }
+
+/// How many discontinuities census.txt lists one by one.
+const DISC_LISTED: usize = 200;
 
 const FNV_PRIME: u64 = 0x100_0000_01b3;
 
@@ -90,6 +108,9 @@ fn parse_kinds(text: &str) -> Result<EventKinds, String> {
             "disassembly" => EventKinds::DISASSEMBLY,
             "block-counts" => EventKinds::BLOCK_COUNTS,
             "memory-counts" => EventKinds::MEMORY_COUNTS,
+            "syscall-data" => EventKinds::SYSCALL_DATA,
+            "discontinuities" => EventKinds::DISCONTINUITIES,
+            "memory-physical" => EventKinds::MEMORY_PHYSICAL,
             "none" => EventKinds::empty(),
             other => return Err(format!("unknown event kind '{other}' in kinds=")),
         };
@@ -131,6 +152,19 @@ impl Census {
             let ok = id.and_then(|id| c.table.get(id)).is_some_and(|b| b.insn_addrs.contains(&pc));
             c.order_errors += u64::from(!ok);
         }
+        for i in 0..batch.disc_exec.len() {
+            if batch.disc_kind[i] == DiscontinuityKind::Interrupt {
+                continue; // an interrupt leaves between instructions: `from` runs later
+            }
+            let exec = batch.disc_exec[i];
+            let id = if exec >= batch.first_exec {
+                batch.execs.get((exec - batch.first_exec) as usize).copied()
+            } else {
+                prev.filter(|&(i, _)| i == exec).map(|(_, id)| id)
+            };
+            let ok = id.and_then(|id| c.table.get(id)).is_some_and(|b| b.insn_addrs.contains(&batch.disc_from[i]));
+            c.disc_order_errors += u64::from(!ok);
+        }
         if let Some(&last) = batch.execs.last() {
             c.last_exec.insert(batch.vcpu, (batch.first_exec + batch.execs.len() as u64 - 1, last));
         }
@@ -142,7 +176,7 @@ impl Script for Census {
         vec![
             ArgumentSpec::text(
                 "kinds",
-                "event kinds joined by '+': blocks, trace, memory, syscalls, threads, disassembly, block-counts, memory-counts, none (default: all but disassembly)",
+                "event kinds joined by '+': blocks, trace, memory, syscalls, threads, disassembly, block-counts, memory-counts, syscall-data, discontinuities, memory-physical, none (default: all but disassembly and memory-physical)",
             ),
             ArgumentSpec::text("filter", "main | module:NAME | START-END (hex): which code to instrument"),
             ArgumentSpec::text(
@@ -162,7 +196,7 @@ impl Script for Census {
     }
 
     fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {
-        let all = EventKinds::all() - EventKinds::DISASSEMBLY;
+        let all = EventKinds::all() - EventKinds::DISASSEMBLY - EventKinds::MEMORY_PHYSICAL;
         let kinds = match args.take("kinds") {
             Some(k) => parse_kinds(&k)?,
             None => all,
@@ -183,6 +217,7 @@ impl Script for Census {
     fn on_blocks(&mut self, blocks: &[Block]) {
         self.counts.blocks_translated += blocks.len() as u64;
         self.counts.table.add(blocks);
+        self.counts.privilege.extend(blocks.iter().map(|b| (b.id, b.privilege)));
     }
 
     fn on_events(&mut self, batch: &EventBatch) {
@@ -226,8 +261,20 @@ impl Script for Census {
             self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
         }
 
-        if self.kinds.contains(EventKinds::TRACE) && self.kinds.contains(EventKinds::MEMORY) {
+        if self.kinds.contains(EventKinds::TRACE)
+            && self.kinds.intersects(EventKinds::MEMORY | EventKinds::DISCONTINUITIES)
+        {
             self.check_order(batch);
+        }
+        let counts = self.counts.discontinuities.entry(batch.vcpu).or_default();
+        for (i, &kind) in batch.disc_kind.iter().enumerate() {
+            counts[kind as usize] += 1;
+            if self.counts.disc_list.len() < DISC_LISTED {
+                self.counts.disc_list.push((batch.vcpu, kind, batch.disc_from[i], batch.disc_to[i]));
+            }
+        }
+        for &device in &batch.mem_device {
+            *self.counts.by_device.entry(device).or_default() += 1;
         }
         // A table indexed by the size's log2, not a map: this loop runs once per access.
         for &info in &batch.mem_info {
@@ -281,6 +328,36 @@ impl Script for Census {
             writeln!(r, "range-mem {}", self.counts.range_mem).unwrap();
         }
         writeln!(r, "order-errors {}", self.counts.order_errors).unwrap();
+        if self.kinds.contains(EventKinds::DISCONTINUITIES) {
+            for (vcpu, [interrupts, exceptions, hostcalls]) in &self.counts.discontinuities {
+                writeln!(r, "discontinuities-vcpu-{vcpu} {interrupts} {exceptions} {hostcalls}").unwrap();
+            }
+            for (vcpu, kind, from, to) in &self.counts.disc_list {
+                let kind = match kind {
+                    DiscontinuityKind::Interrupt => "interrupt",
+                    DiscontinuityKind::Exception => "exception",
+                    DiscontinuityKind::HostCall => "host-call",
+                };
+                writeln!(r, "disc {vcpu} {kind} {from:#x} {to:#x}").unwrap();
+            }
+            writeln!(r, "disc-order-errors {}", self.counts.disc_order_errors).unwrap();
+        }
+        if self.kinds.contains(EventKinds::BLOCK_COUNTS) {
+            let mut by_level: BTreeMap<Option<u8>, u64> = BTreeMap::new();
+            for (&id, &n) in summary.block_ids.iter().zip(&summary.block_execs) {
+                let insns = self.counts.table.get(id).map_or(0, |b| b.insn_addrs.len() as u64);
+                let level = self.counts.privilege.get(&id).copied().flatten();
+                *by_level.entry(level).or_default() += n * insns;
+            }
+            for (level, n) in by_level {
+                let name = level.map_or("unknown".to_owned(), |l| l.to_string());
+                writeln!(r, "privilege-{name} {n}").unwrap();
+            }
+        }
+        for (&device, &n) in &self.counts.by_device {
+            let name = if device == 0 { "RAM".to_owned() } else { device_name(device).unwrap_or_default() };
+            writeln!(r, "mem-device {name} {n}").unwrap();
+        }
         writeln!(r, "threads-started {}", self.counts.threads_started).unwrap();
         writeln!(r, "threads-exited {}", self.counts.threads_exited).unwrap();
         if self.emit {

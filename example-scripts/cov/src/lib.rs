@@ -8,7 +8,8 @@
 //! table of functions and each function's disassembly colored by heat (see html.rs).
 //!
 //! Arguments: `module=NAME` limits coverage to one module (default: the main binary);
-//! `all=true` covers all code. `cov.info` is source-line coverage for genhtml (lcov.rs): the
+//! `all=true` covers all code; `privilege=user` or `privilege=kernel` only code that ran at
+//! user level, or above it (a kernel's, a firmware's handlers). `cov.info` is source-line coverage for genhtml (lcov.rs): the
 //! main binary's, and with `lcov-libs=true` the covered libraries' too.
 //!
 //! Merge step (merge.rs): the reports of several runs fold into one set: hit counts summed
@@ -21,7 +22,7 @@ mod html;
 
 use cannonball_sdk::{
     AddressFilter, Args, ArgumentSpec, Block, BlockInfo, BlockTable, EventKinds, Instruction, RunInfo, RunSummary,
-    Script, Subscription, disassemble, export_script, log, read_memory, symbolize, write_report,
+    Script, Subscription, disassemble, export_script, is_user, log, read_memory, symbolize, write_report,
 };
 
 mod anonymous;
@@ -33,6 +34,9 @@ struct Cov {
     blocks: BlockTable,
     /// cov.info covers libraries too (`lcov-libs=true`), not only the main binary.
     lcov_libraries: bool,
+    /// `privilege=`: Some(true) user-level code only, Some(false) the rest only.
+    user_level: Option<bool>,
+    arch: String,
 }
 
 /// A function that ran, by module and start address.
@@ -52,20 +56,30 @@ impl Script for Cov {
                 "lcov-libs",
                 "cov.info: source lines of the covered libraries too (with all=true or module=)",
             ),
+            ArgumentSpec::text(
+                "privilege",
+                "user: only code that ran at user level; kernel: only code that ran above it (default: both)",
+            ),
         ]
     }
 
-    fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {
+    fn init(info: &RunInfo, mut args: Args) -> Result<Self, String> {
         let module = args.take("module");
         let all = args.flag("all");
         let lcov_libraries = args.flag("lcov-libs");
+        let user_level = match args.take("privilege").as_deref() {
+            None => None,
+            Some("user") => Some(true),
+            Some("kernel") => Some(false),
+            Some(other) => return Err(format!("privilege={other}: expected user or kernel")),
+        };
         args.finish()?;
         let filter = match (all, module) {
             (true, _) => None,
             (false, Some(m)) => Some(AddressFilter::Module(m)),
             (false, None) => Some(AddressFilter::MainBinary),
         };
-        Ok(Cov { filter, blocks: BlockTable::new(), lcov_libraries })
+        Ok(Cov { filter, blocks: BlockTable::new(), lcov_libraries, user_level, arch: info.arch.clone() })
     }
 
     fn subscription(&self) -> Subscription {
@@ -73,7 +87,19 @@ impl Script for Cov {
     }
 
     fn on_blocks(&mut self, blocks: &[Block]) {
-        self.blocks.add(blocks);
+        match self.user_level {
+            None => self.blocks.add(blocks),
+            // Blocks of the other level stay out of the table: their counts are then ignored.
+            // A block whose level QEMU does not say counts as user code.
+            Some(user) => {
+                let wanted: Vec<Block> = blocks
+                    .iter()
+                    .filter(|b| b.privilege.is_none_or(|level| is_user(&self.arch, level)) == user)
+                    .cloned()
+                    .collect();
+                self.blocks.add(&wanted);
+            }
+        }
     }
 
     fn finish(&mut self, summary: &RunSummary) -> Result<(), String> {
@@ -140,7 +166,8 @@ impl Script for Cov {
             // A function that cannot be read whole (under a system emulator, only the pages code
             // ran from can be read) lists what ran of it, block by block.
             let insns = listing(f.start, f.size, within).unwrap_or_else(|_| {
-                let ran: Vec<&BlockInfo> = executed.iter().copied().filter(|b| (f.start..end).contains(&b.vaddr)).collect();
+                let ran: Vec<&BlockInfo> =
+                    executed.iter().copied().filter(|b| (f.start..end).contains(&b.vaddr)).collect();
                 anonymous::ranges(&ran).into_iter().flat_map(|r| r.insns).collect()
             });
             listed.push((f.name.clone(), &f.module, insns));

@@ -71,9 +71,17 @@ export function describe(): usize {
 }
 
 /** init(info: run-info, args: list<argument>) -> result<subscription, string>. */
-export function init(archPtr: usize, archLen: usize, pid: u32, forked: bool, argsPtr: usize, argsLen: usize): usize {
+export function init(
+  archPtr: usize,
+  archLen: usize,
+  pid: u32,
+  forked: bool,
+  system: bool,
+  argsPtr: usize,
+  argsLen: usize,
+): usize {
   releasePending();
-  const info = new RunInfo(liftString(archPtr, archLen), pid, forked);
+  const info = new RunInfo(liftString(archPtr, archLen), pid, forked, system);
   releaseList(archPtr, archLen);
   const args = new Array<Argument>(<i32>argsLen);
   for (let i: usize = 0; i < argsLen; i++) {
@@ -146,6 +154,7 @@ export function on_blocks(ptr: usize, count: usize): void {
         liftBytes(bytesPtr, bytesLen),
         disassembly,
         symbol,
+        load<u8>(at + L.Block.PRIVILEGE) != 0 ? <i32>load<u8>(at + L.Block.PRIVILEGE_SOME) : -1,
       )),
     );
     releaseList(sizesPtr, sizesLen);
@@ -163,7 +172,7 @@ function column<T>(at: usize): Column<T> {
   return new Column<T>(listPtr(at), <i32>listLen(at));
 }
 
-// event-batch offsets of its fifteen lists, in declaration order.
+// event-batch offsets of its lists, in declaration order.
 const LISTS: StaticArray<usize> = [
   L.EventBatch.EXECS,
   L.EventBatch.MEM_EXEC,
@@ -171,6 +180,8 @@ const LISTS: StaticArray<usize> = [
   L.EventBatch.MEM_ADDR,
   L.EventBatch.MEM_INFO,
   L.EventBatch.MEM_VALUE,
+  L.EventBatch.MEM_PHYS,
+  L.EventBatch.MEM_DEVICE,
   L.EventBatch.SYS_EXEC,
   L.EventBatch.SYS_NUMBER,
   L.EventBatch.SYS_ARGS,
@@ -180,6 +191,10 @@ const LISTS: StaticArray<usize> = [
   L.EventBatch.SYS_DATA_INFO,
   L.EventBatch.SYS_DATA_LEN,
   L.EventBatch.SYS_DATA,
+  L.EventBatch.DISC_EXEC,
+  L.EventBatch.DISC_KIND,
+  L.EventBatch.DISC_FROM,
+  L.EventBatch.DISC_TO,
 ];
 
 /**
@@ -198,6 +213,8 @@ export function on_events(at: usize): void {
   b.memAddr = column<u64>(at + L.EventBatch.MEM_ADDR);
   b.memInfo = column<u8>(at + L.EventBatch.MEM_INFO);
   b.memValue = column<u64>(at + L.EventBatch.MEM_VALUE);
+  b.memPhys = column<u64>(at + L.EventBatch.MEM_PHYS);
+  b.memDevice = column<u16>(at + L.EventBatch.MEM_DEVICE);
   b.sysExec = column<u64>(at + L.EventBatch.SYS_EXEC);
   b.sysNumber = column<i64>(at + L.EventBatch.SYS_NUMBER);
   b.sysArgs = column<u64>(at + L.EventBatch.SYS_ARGS);
@@ -209,6 +226,10 @@ export function on_events(at: usize): void {
   b.sysData = column<u8>(at + L.EventBatch.SYS_DATA);
   b.hasCutShort = load<u8>(at + L.EventBatch.CUT_SHORT) != 0;
   b.cutShort = load<u32>(at + L.EventBatch.CUT_SHORT_SOME);
+  b.discExec = column<u64>(at + L.EventBatch.DISC_EXEC);
+  b.discKind = column<u8>(at + L.EventBatch.DISC_KIND);
+  b.discFrom = column<u64>(at + L.EventBatch.DISC_FROM);
+  b.discTo = column<u64>(at + L.EventBatch.DISC_TO);
   theScript().onEvents(b);
   for (let i = 0; i < LISTS.length; i++) {
     const list = at + unchecked(LISTS[i]);

@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.2.4`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.3.0`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
 // discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
@@ -9,47 +9,50 @@ import * as L from "./generated/layout";
 import { Instruction, LineColumns, Location, SourceFrame, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "log")
+@external("cannonball:script/host@0.3.0", "log")
 declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "symbolize")
+@external("cannonball:script/host@0.3.0", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "symbol-source")
+@external("cannonball:script/host@0.3.0", "symbol-source")
 declare function hostSymbolSource(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "source-frames")
+@external("cannonball:script/host@0.3.0", "source-frames")
 declare function hostSourceFrames(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "source-lines")
+@external("cannonball:script/host@0.3.0", "source-lines")
 declare function hostSourceLines(ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "read-memory")
+@external("cannonball:script/host@0.3.0", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "disassemble")
+@external("cannonball:script/host@0.3.0", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "write-report")
+@external("cannonball:script/host@0.3.0", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "append-report")
+@external("cannonball:script/host@0.3.0", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "emit")
+@external("cannonball:script/host@0.3.0", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "syscall-name")
+@external("cannonball:script/host@0.3.0", "syscall-name")
 declare function hostSyscallName(number: i64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "errno-name")
+@external("cannonball:script/host@0.3.0", "errno-name")
 declare function hostErrnoName(errno: i32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "thread-id")
+@external("cannonball:script/host@0.3.0", "thread-id")
 declare function hostThreadId(vcpu: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.2.4", "memory-values")
+@external("cannonball:script/host@0.3.0", "memory-values")
 declare function hostMemoryValues(wanted: bool): void;
+// @ts-ignore: decorator
+@external("cannonball:script/host@0.3.0", "device-name")
+declare function hostDeviceName(device: u16, ret: usize): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */
 let lastErrorMessage: string = "";
@@ -302,4 +305,11 @@ export function threadId(vcpu: u32): i64 {
  *  counts declines, and capture skips the value (memValue then holds 0). New in 0.2.3. */
 export function memoryValues(wanted: bool): void {
   hostMemoryValues(wanted);
+}
+
+/** The name of I/O device `device` of `EventBatch.memDevice` (QEMU's name of its memory
+ *  region); null for 0 (RAM and ROM). New in 0.3.0. */
+export function deviceName(device: u16): string | null {
+  hostDeviceName(device, IMPORT_RET);
+  return liftOptionString(L.DeviceNameFn.SOME);
 }

@@ -7,6 +7,7 @@ export {
   AddressRange,
   Block,
   Column,
+  DiscontinuityKind,
   EventBatch,
   EventKinds,
   Instruction,
@@ -22,11 +23,13 @@ export {
   VcpuInstructions,
   VcpuMemory,
   mem,
+  privilege,
   sysdata,
   subscribe,
 } from "./types";
 export {
   appendReport,
+  deviceName,
   disassemble,
   emit,
   errnoName,

@@ -13,6 +13,8 @@ export class RunInfo {
     public pid: u32,
     /** True in the child of a guest fork(). */
     public forked: bool,
+    /** True under a system emulator (qemu-system-*). New in 0.3.0. */
+    public system: bool,
   ) {}
 }
 
@@ -38,6 +40,11 @@ export namespace EventKinds {
   /** Strings and buffers of system call arguments (`EventBatch.sysData*`, `SyscallData`).
    * Implies SYSCALLS. */
   export const SYSCALL_DATA: u16 = L.EventKinds.SYSCALL_DATA;
+  /** Interrupts, exceptions and host calls (`EventBatch.disc*`). New in 0.3.0. */
+  export const DISCONTINUITIES: u16 = L.EventKinds.DISCONTINUITIES;
+  /** Physical address and device of each memory access (`EventBatch.memPhys`, `memDevice`),
+   * system mode only. Implies MEMORY. New in 0.3.0. */
+  export const MEMORY_PHYSICAL: u16 = L.EventKinds.MEMORY_PHYSICAL;
 }
 
 /** A half-open guest address range [start, end). */
@@ -96,6 +103,9 @@ export class Block {
     public disassembly: string[],
     /** Symbol of the first instruction, when QEMU knows it. */
     public symbol: string | null,
+    /** The privilege level every execution of the block runs at, in the architecture's terms
+     *  (see `privilege`); -1 when QEMU does not say. New in 0.3.0. */
+    public privilege: i32,
   ) {}
 
   /** Address of every instruction, in order. */
@@ -161,6 +171,10 @@ export class EventBatch {
   memAddr: Column<u64> = new Column<u64>(0, 0);
   memInfo: Column<u8> = new Column<u8>(0, 0);
   memValue: Column<u64> = new Column<u64>(0, 0);
+  /** Physical address of each access (MEMORY_PHYSICAL). New in 0.3.0. */
+  memPhys: Column<u64> = new Column<u64>(0, 0);
+  /** Per access: 0 for RAM and ROM, else the device (`deviceName` names it). */
+  memDevice: Column<u16> = new Column<u16>(0, 0);
   sysExec: Column<u64> = new Column<u64>(0, 0);
   sysNumber: Column<i64> = new Column<i64>(0, 0);
   sysArgs: Column<u64> = new Column<u64>(0, 0);
@@ -177,6 +191,48 @@ export class EventBatch {
   /** Set in a vCPU's last batch when a fatal fault cut its last block execution short. */
   hasCutShort: bool = false;
   cutShort: u32 = 0;
+  /** Discontinuities (DISCONTINUITIES), one entry per event in every `disc*` column: the
+   *  block execution the vCPU was in when it left, indexed like `memExec`. New in 0.3.0. */
+  discExec: Column<u64> = new Column<u64>(0, 0);
+  /** `DiscontinuityKind` values. */
+  discKind: Column<u8> = new Column<u8>(0, 0);
+  discFrom: Column<u64> = new Column<u64>(0, 0);
+  discTo: Column<u64> = new Column<u64>(0, 0);
+}
+
+/** What made a vCPU leave its code (`EventBatch.discKind`). */
+export namespace DiscontinuityKind {
+  export const INTERRUPT: u8 = L.DiscontinuityKind.INTERRUPT;
+  export const EXCEPTION: u8 = L.DiscontinuityKind.EXCEPTION;
+  export const HOST_CALL: u8 = L.DiscontinuityKind.HOST_CALL;
+}
+
+/** Reading `Block.privilege` (levels are in the architecture's own terms). */
+export namespace privilege {
+  /** True when `level` is user mode on `arch`: x86 CPL 3, ARM EL0, RISC-V U-mode. */
+  export function isUser(arch: string, level: i32): bool {
+    return arch == "x86_64" || arch == "i386" ? level == 3 : level == 0;
+  }
+  /** "user", "kernel", "hypervisor", "secure monitor", "machine", "ring 1", "ring 2", or
+   *  "level N". */
+  export function name(arch: string, level: i32): string {
+    const x86 = arch == "x86_64" || arch == "i386";
+    const arm = arch == "aarch64" || arch == "arm";
+    const riscv = arch == "riscv64" || arch == "riscv32";
+    if (x86) {
+      if (level == 3) return "user";
+      if (level == 0) return "kernel";
+      if (level == 1) return "ring 1";
+      if (level == 2) return "ring 2";
+    } else if (arm || riscv) {
+      if (level == 0) return "user";
+      if (level == 1) return "kernel";
+      if (arm && level == 2) return "hypervisor";
+      if (arm && level == 3) return "secure monitor";
+      if (riscv && level == 3) return "machine";
+    }
+    return "level " + level.toString();
+  }
 }
 
 /** A guest thread started or exited. */

@@ -97,3 +97,9 @@ pub fn thread_id(vcpu: u32) -> Option<i64> {
 pub fn memory_values(wanted: bool) {
     wit::memory_values(wanted)
 }
+
+/// The name of I/O device `device` of `event-batch.mem-device` (QEMU's name of its memory
+/// region); none for 0 (RAM and ROM). New in 0.3.0.
+pub fn device_name(device: u16) -> Option<String> {
+    wit::device_name(device)
+}

@@ -30,6 +30,7 @@ mod args;
 mod blocks;
 pub mod host;
 pub mod memory;
+mod privilege;
 #[doc(hidden)]
 pub mod runtime;
 pub mod syscall_data;
@@ -61,14 +62,15 @@ pub use merge_bindings::exports::cannonball::script::merge::{Report, ReportSet};
 pub use args::Args;
 pub use bindings::cannonball::script::host::{Instruction, LineColumns, Location, SourceFrame, Symbol, SymbolOrigin};
 pub use bindings::cannonball::script::types::{
-    AddressFilter, AddressRange, Argument, ArgumentSpec, ArgumentType, Block, EventBatch, EventKinds, RunInfo,
-    RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
+    AddressFilter, AddressRange, Argument, ArgumentSpec, ArgumentType, Block, DiscontinuityKind, EventBatch,
+    EventKinds, RunInfo, RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use blocks::{BlockInfo, BlockTable, Branch, BranchTracker};
 pub use host::{
-    append_report, disassemble, emit, errno_name, log, memory_values, read_memory, source_frames, source_lines,
-    symbol_source, symbolize, syscall_name, thread_id, write_report,
+    append_report, device_name, disassemble, emit, errno_name, log, memory_values, read_memory, source_frames,
+    source_lines, symbol_source, symbolize, syscall_name, thread_id, write_report,
 };
+pub use privilege::{is_user, privilege_name};
 pub use syscall_data::{SyscallBlob, syscall_data};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.

@@ -86,6 +86,17 @@ pub fn record_memory(vcpu: Vcpu<'_>, exec: u64, pc: u64, addr: u64, info: u32, v
     slot(vcpu.index()).record_memory(Owner::Vcpu(vcpu), exec, pc, addr, info, value)
 }
 
+/// `record_memory` with the physical address and the device the access went to.
+#[inline]
+pub fn record_memory_physical(vcpu: Vcpu<'_>, access: (u64, u64, u64, u32, u64), phys: u64, device: u16) {
+    slot(vcpu.index()).record_memory_physical(Owner::Vcpu(vcpu), access, phys, device)
+}
+
+/// An interrupt, exception or host call, in order with the vCPU's other events.
+pub fn record_discontinuity(vcpu: Vcpu<'_>, exec: u64, kind: crate::events::DiscontinuityKind, from: u64, to: u64) {
+    slot(vcpu.index()).record_discontinuity(Owner::Vcpu(vcpu), exec, kind, from, to)
+}
+
 /// Block executions in bulk (ids in the low 32 bits of each word), for whoever may touch
 /// the buffer (draining appended events, see `capture::appended`).
 #[inline]

@@ -4,13 +4,14 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::Owner;
-use crate::events::{Blobs, EventBatch, clear_batch, empty_batch, is_empty};
+use crate::events::{Blobs, DiscontinuityKind, EventBatch, clear_batch, empty_batch, is_empty};
 
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
 /// small enough that many vCPUs' buffers stay within a few MB each.
 const EXEC_CAP: usize = 1 << 16;
 const MEM_CAP: usize = 1 << 11;
 const SYS_CAP: usize = 1 << 10;
+const DISC_CAP: usize = 1 << 10;
 /// Bytes of system call data (`syscall-data`) in one batch before it goes out.
 const SYS_DATA_CAP: usize = 1 << 20;
 
@@ -147,7 +148,27 @@ impl Slot {
     /// `info` is QEMU's raw access description; the packed `mem-info` comes from the cache.
     #[inline]
     pub fn record_memory(&self, owner: Owner<'_>, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
-        self.cells(owner).record_memory(&self.shared, exec, pc, addr, info, value)
+        self.cells(owner).record_memory(&self.shared, exec, pc, addr, info, value, None)
+    }
+
+    /// `record_memory` with the physical address and device (`memory-physical`).
+    #[inline]
+    pub fn record_memory_physical(&self, owner: Owner<'_>, access: (u64, u64, u64, u32, u64), phys: u64, device: u16) {
+        let (exec, pc, addr, info, value) = access;
+        self.cells(owner).record_memory(&self.shared, exec, pc, addr, info, value, Some((phys, device)))
+    }
+
+    /// An interrupt, exception or host call (`discontinuities`).
+    pub fn record_discontinuity(&self, owner: Owner<'_>, exec: u64, kind: DiscontinuityKind, from: u64, to: u64) {
+        let cells = self.cells(owner);
+        let b = &mut cells.batch;
+        b.disc_exec.push(exec);
+        b.disc_kind.push(kind);
+        b.disc_from.push(from);
+        b.disc_to.push(to);
+        if b.disc_exec.len() >= DISC_CAP {
+            cells.flush_soon(&self.shared);
+        }
     }
 
     /// Memory accesses in bulk, all in block execution `exec`: `records` holds `step` words
@@ -242,8 +263,18 @@ impl Cells {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn record_memory(&mut self, shared: &Shared, exec: u64, pc: u64, addr: u64, info: u32, value: u64) {
+    fn record_memory(
+        &mut self,
+        shared: &Shared,
+        exec: u64,
+        pc: u64,
+        addr: u64,
+        info: u32,
+        value: u64,
+        physical: Option<(u64, u16)>,
+    ) {
         let packed = packed_cached(&mut self.info_cache, info);
         let b = &mut self.batch;
         b.mem_exec.push(exec);
@@ -251,6 +282,10 @@ impl Cells {
         b.mem_addr.push(addr);
         b.mem_info.push(packed);
         b.mem_value.push(value);
+        if let Some((phys, device)) = physical {
+            b.mem_phys.push(phys);
+            b.mem_device.push(device);
+        }
         self.after_memory(shared);
     }
 
@@ -290,11 +325,17 @@ impl Cells {
     /// else at the next block boundary.
     fn after_memory(&mut self, shared: &Shared) {
         if self.batch.mem_exec.len() >= MEM_CAP {
-            if self.batch.execs.is_empty() {
-                self.flush(shared, false);
-            } else {
-                shared.flush_at_next_exec.store(true, Ordering::Relaxed);
-            }
+            self.flush_soon(shared);
+        }
+    }
+
+    /// A full column: flush now when the batch has no block execution to keep whole, else at
+    /// the next block boundary.
+    fn flush_soon(&mut self, shared: &Shared) {
+        if self.batch.execs.is_empty() {
+            self.flush(shared, false);
+        } else {
+            shared.flush_at_next_exec.store(true, Ordering::Relaxed);
         }
     }
 

@@ -64,7 +64,7 @@ impl BlockRegistry {
             }
         }
         let symbol = tb.insn(0).symbol();
-        Block { id: 0, vaddr: tb.vaddr(), insn_sizes, insn_bytes, disassembly, symbol }
+        Block { id: 0, vaddr: tb.vaddr(), insn_sizes, insn_bytes, disassembly, symbol, privilege: tb.privilege() }
     }
 
     /// The blocks the script has not received yet, marking them delivered.
@@ -128,6 +128,7 @@ impl BlockRegistry {
             insn_bytes: whole.insn_bytes[..bytes.min(whole.insn_bytes.len())].to_vec(),
             disassembly: whole.disassembly.iter().take(n).cloned().collect(),
             symbol: whole.symbol.clone(),
+            privilege: whole.privilege,
         };
         let new_id = prefix.id;
         state.blocks.push(prefix);

@@ -22,7 +22,13 @@ impl MemCallback for Accesses {
         }
         let exec = capture.current_exec(vcpu.index());
         let value = if capture.memory_values { access.value() } else { 0 };
-        buffer::record_memory(vcpu, exec, pc as u64, vaddr, access.info(), value);
+        if capture.memory_physical {
+            let (phys, device) = access.physical(vaddr).unwrap_or((0, None));
+            let device = device.map_or(0, crate::services::devices::number);
+            buffer::record_memory_physical(vcpu, (exec, pc as u64, vaddr, access.info(), value), phys, device);
+        } else {
+            buffer::record_memory(vcpu, exec, pc as u64, vaddr, access.info(), value);
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 mod appended;
 mod block_counts;
 mod blocks;
+mod discontinuities;
 pub mod fault;
 mod filter;
 mod icount;
@@ -28,6 +29,7 @@ mod translate;
 pub use appended::drain as drain_appended;
 pub use block_counts::BlockCounters;
 pub use blocks::BlockRegistry;
+pub use discontinuities::on_discontinuity;
 pub use filter::CodeFilter;
 pub use icount::InstructionCounter;
 pub use memory::MemoryCounters;

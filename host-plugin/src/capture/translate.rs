@@ -26,6 +26,9 @@ pub struct Capture {
     pub appended: Option<Appended>,
     /// Memory events carry the accessed value (someone wants it: `host.memory-values`).
     pub memory_values: bool,
+    /// Memory events carry the physical address and device (`memory-physical`, system mode):
+    /// only a memory callback can ask QEMU's TLB, so memory is then captured by callbacks.
+    pub memory_physical: bool,
     guest_base_known: std::sync::atomic::AtomicBool,
     /// 32-bit ARM guest: each block's instruction set is remembered for `disassemble`.
     arm: bool,
@@ -74,11 +77,14 @@ impl Capture {
         // Execution indices order memory and system-call events against the other ordered
         // kinds; with only one ordered kind, column order says it all and the per-event
         // counter read is saved.
-        let ordered = [EventKinds::TRACE, EventKinds::MEMORY, EventKinds::SYSCALLS];
-        let wants_exec_index = kinds.intersects(EventKinds::MEMORY | EventKinds::SYSCALLS)
+        let ordered = [EventKinds::TRACE, EventKinds::MEMORY, EventKinds::SYSCALLS, EventKinds::DISCONTINUITIES];
+        let wants_exec_index = kinds
+            .intersects(EventKinds::MEMORY | EventKinds::SYSCALLS | EventKinds::DISCONTINUITIES)
             && ordered.iter().filter(|k| kinds.contains(**k)).count() >= 2;
         let trace = kinds.contains(EventKinds::TRACE);
-        let memory = kinds.contains(EventKinds::MEMORY);
+        let memory_physical = kinds.contains(EventKinds::MEMORY_PHYSICAL) && crate::services::system_mode();
+        // Appended memory records carry no physical address.
+        let memory = kinds.contains(EventKinds::MEMORY) && !memory_physical;
         let appended = (crate::qemu::extensions::appends_available() && (trace || memory))
             .then(|| Appended::new(trace || wants_exec_index, trace, memory, memory_values));
         let exec_counter = (wants_exec_index && appended.is_none()).then(Counter::new);
@@ -94,6 +100,7 @@ impl Capture {
             exec_counter,
             appended,
             memory_values,
+            memory_physical,
             guest_base_known: std::sync::atomic::AtomicBool::new(false),
             arm: arch == "arm",
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
@@ -146,7 +153,7 @@ impl Capture {
         let mut memory_by_callback = self.kinds.contains(EventKinds::MEMORY);
         if let Some(appended) = &self.appended {
             appended.instrument(tb, id.unwrap_or(0), memory::instrument_insn);
-            memory_by_callback = false;
+            memory_by_callback &= self.memory_physical;
         } else if let (true, Some(id)) = (self.kinds.contains(EventKinds::TRACE), id) {
             tb.register_exec_cb::<trace::BlockTrace>(id as usize);
         }

@@ -1,5 +1,5 @@
-//! Host-side bindings generated from `wit/` (the `cannonball:script@0.2.4` world), and from
-//! `wit/compat/0.1.0/` for scripts built before 0.2.0 (see `compat`).
+//! Host-side bindings generated from `wit/` (the `cannonball:script@0.3.0` world), and from
+//! `wit/compat/` for scripts built for 0.2.x and 0.1.0 (see `script::compat`).
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -12,10 +12,20 @@ wasmtime::component::bindgen!({
 pub mod exports {
     pub use super::cannonball::script::host::{Host, LogLevel};
     pub use super::cannonball::script::types::{
-        AddressFilter, AddressRange, Argument, ArgumentType, Block, EventBatch, EventKinds, RunInfo, RunSummary,
-        ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
+        AddressFilter, AddressRange, Argument, ArgumentType, Block, DiscontinuityKind, EventBatch, EventKinds, RunInfo,
+        RunSummary, ScriptInfo, Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
     };
     pub use super::{Script, ScriptPre};
+}
+
+/// The 0.2.4 world (0.2.0 to 0.2.3 link to it too: wasmtime's linker is semver-aware),
+/// generated apart for the same reason as 0.1.0's below.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/compat/0.2.4",
+        world: "script",
+        imports: { "cannonball:script/host.emit": trappable },
+    });
 }
 
 /// The 0.1.0 world, generated apart: wasmtime's bindgen can share whole interfaces between

@@ -15,6 +15,8 @@ pub fn empty_batch(vcpu: u32) -> Box<EventBatch> {
         mem_addr: Vec::new(),
         mem_info: Vec::new(),
         mem_value: Vec::new(),
+        mem_phys: Vec::new(),
+        mem_device: Vec::new(),
         sys_exec: Vec::new(),
         sys_number: Vec::new(),
         sys_args: Vec::new(),
@@ -25,6 +27,10 @@ pub fn empty_batch(vcpu: u32) -> Box<EventBatch> {
         sys_data_len: Vec::new(),
         sys_data: Vec::new(),
         cut_short: None,
+        disc_exec: Vec::new(),
+        disc_kind: Vec::new(),
+        disc_from: Vec::new(),
+        disc_to: Vec::new(),
     })
 }
 
@@ -37,6 +43,8 @@ pub fn clear_batch(b: &mut EventBatch) {
     b.mem_addr.clear();
     b.mem_info.clear();
     b.mem_value.clear();
+    b.mem_phys.clear();
+    b.mem_device.clear();
     b.sys_exec.clear();
     b.sys_number.clear();
     b.sys_args.clear();
@@ -47,11 +55,15 @@ pub fn clear_batch(b: &mut EventBatch) {
     b.sys_data_len.clear();
     b.sys_data.clear();
     b.cut_short = None;
+    b.disc_exec.clear();
+    b.disc_kind.clear();
+    b.disc_from.clear();
+    b.disc_to.clear();
 }
 
 /// No event in any column (a cut mark alone still makes a batch worth sending).
 pub fn is_empty(b: &EventBatch) -> bool {
-    b.execs.is_empty() && b.mem_exec.is_empty() && b.sys_exec.is_empty()
+    b.execs.is_empty() && b.mem_exec.is_empty() && b.sys_exec.is_empty() && b.disc_exec.is_empty()
 }
 
 /// The blobs of one system call, in capture order, laid out as the `sys-data*` columns.

@@ -7,8 +7,8 @@ mod columns;
 mod consumer;
 
 pub use bindings::exports::{
-    AddressFilter, AddressRange, Argument, Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription,
-    ThreadEvent, VcpuInstructions, VcpuMemory,
+    AddressFilter, AddressRange, Argument, Block, DiscontinuityKind, EventBatch, EventKinds, RunInfo, RunSummary,
+    Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use columns::{Blobs, clear_batch, empty_batch, is_empty};
 pub use consumer::Consumer;

@@ -7,7 +7,7 @@ use cannonball_protocol::Hello;
 
 use super::lifecycle::{self, before_exec};
 use super::{RUN, Run, fork, undelivered_blocks};
-use crate::capture::{Capture, CodeFilter, fault, on_syscall, on_syscall_return};
+use crate::capture::{Capture, CodeFilter, fault, on_discontinuity, on_syscall, on_syscall_return};
 use crate::events::{Argument, EventKinds, RunInfo, Subscription};
 use crate::script::{ScriptFactory, ScriptHost};
 use crate::sink::OutDir;
@@ -47,7 +47,12 @@ pub fn install(id: qemu::PluginId, target: &str, system: bool, raw_args: &[Strin
     startup::mark("options");
     let Loaded { factory, mut script, args } = load_script(&opts, target, &out, &forwarding, endpoint.is_some())?;
 
-    let info = RunInfo { arch: target.to_owned(), pid: std::process::id(), forked: false };
+    let info = RunInfo {
+        arch: target.to_owned(),
+        pid: std::process::id(),
+        forked: false,
+        system: crate::services::system_mode(),
+    };
     // The stream opens before `init`, so that the script may emit from there on.
     if let Some(endpoint) = &endpoint {
         let script_name = script.as_ref().map(|s| s.name().to_owned()).unwrap_or_default();
@@ -63,6 +68,16 @@ pub fn install(id: qemu::PluginId, target: &str, system: bool, raw_args: &[Strin
             "{who} subscribed to system calls, which do not exist under a system emulator ({target} guest CPUs run kernels, not processes): it gets none"
         ));
         kinds &= !(EventKinds::SYSCALLS | EventKinds::SYSCALL_DATA);
+    }
+    if !system && kinds.contains(EventKinds::MEMORY_PHYSICAL) {
+        let who = script.as_ref().map_or("the forwarder", |s| s.name());
+        console::warning(&format!(
+            "{who} asked for physical addresses of memory accesses, which only system emulators (qemu-system-*) have: mem-phys and mem-device stay empty"
+        ));
+        kinds &= !EventKinds::MEMORY_PHYSICAL;
+    }
+    if kinds.contains(EventKinds::MEMORY_PHYSICAL) {
+        kinds |= EventKinds::MEMORY;
     }
     // System call data travels with the system call events: it implies them.
     if kinds.contains(EventKinds::SYSCALL_DATA) {
@@ -180,6 +195,11 @@ fn register_callbacks(id: qemu::PluginId, kinds: EventKinds, system: bool) {
     qemu::on_vcpu_exit(id, lifecycle::on_vcpu_exit);
     qemu::extensions::register_tb_cut(id, fault::on_tb_cut);
     qemu::on_exit(id, lifecycle::on_exit);
+    if kinds.contains(EventKinds::DISCONTINUITIES) && !qemu::on_discontinuity(id, on_discontinuity) {
+        console::warning(
+            "this QEMU reports no discontinuities (it needs QEMU 10.2 or Cannonball's patches): disc-* columns stay empty",
+        );
+    }
     if system {
         // No system calls, no execve, no fork: the guest's processes live inside its kernel.
         return;

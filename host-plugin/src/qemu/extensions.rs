@@ -58,7 +58,7 @@ pub(super) struct Appends {
     pub inline_mem_accesses: InlineMemAccesses,
 }
 
-fn lookup(name: &CStr) -> Option<*mut c_void> {
+pub(super) fn lookup(name: &CStr) -> Option<*mut c_void> {
     // SAFETY: dlsym with a valid C string; RTLD_DEFAULT searches the QEMU executable.
     let ptr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
     (!ptr.is_null()).then_some(ptr)

@@ -47,6 +47,29 @@ impl MemAccess<'_> {
     }
 }
 
+impl MemAccess<'_> {
+    /// Under a system emulator: the physical address the access at `vaddr` went to, and the
+    /// name of the device when it was I/O (a string QEMU interned: it lives as long as the
+    /// process, so its address identifies the device). None in user mode.
+    #[inline]
+    pub fn physical(self, vaddr: u64) -> Option<(u64, Option<&'static std::ffi::CStr>)> {
+        // SAFETY: inside the memory callback (the type's invariant), where QEMU's TLB still
+        // holds the access's entry; the name is interned by QEMU (g_intern_string).
+        unsafe {
+            let hw = sys::qemu_plugin_get_hwaddr(self.info, vaddr);
+            if hw.is_null() {
+                return None;
+            }
+            let phys = sys::qemu_plugin_hwaddr_phys_addr(hw);
+            if !sys::qemu_plugin_hwaddr_is_io(hw) {
+                return Some((phys, None));
+            }
+            let name = sys::qemu_plugin_hwaddr_device_name(hw);
+            Some((phys, (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name))))
+        }
+    }
+}
+
 /// Packs QEMU's access description into `event-batch.mem-info` (see wit/types.wit). Four
 /// API calls: the buffer caches the result per distinct `info` value.
 pub fn pack_mem_info(info: u32) -> u8 {

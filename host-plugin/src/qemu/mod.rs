@@ -23,6 +23,7 @@
 
 mod appends;
 mod callbacks;
+mod discontinuities;
 pub mod extensions;
 pub mod fork_gate;
 mod mem_info;
@@ -35,6 +36,7 @@ pub use appends::{AppendTarget, DrainRight};
 pub use callbacks::{
     PluginId, Vcpu, on_exit, on_syscall, on_syscall_return, on_translate, on_vcpu_exit, on_vcpu_init, this_vcpu,
 };
+pub use discontinuities::{Discontinuity, register as on_discontinuity};
 pub use mem_info::{MemAccess, pack_mem_info};
 pub use memory::GuestMemory;
 pub use scoreboard::{Counter, Scoreboard};

@@ -85,6 +85,12 @@ impl<'a> Tb<'a> {
         unsafe { sys::qemu_plugin_tb_vaddr(self.raw.as_ptr()) }
     }
 
+    /// The privilege level all of the block's executions run at (`block.privilege`), where
+    /// QEMU says (qemu/patches/0012-*).
+    pub fn privilege(self) -> Option<u8> {
+        super::discontinuities::tb_privilege(self.raw.as_ptr())
+    }
+
     /// `len` bytes of guest virtual memory at `addr` as the translating vCPU sees them (QEMU
     /// translates on the vCPU's thread), or None where they are not mapped.
     pub fn read_memory(self, addr: u64, len: usize) -> Option<Vec<u8>> {

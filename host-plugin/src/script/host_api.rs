@@ -199,4 +199,8 @@ impl Host for HostState {
             self.memory_values = wanted;
         }
     }
+
+    fn device_name(&mut self, device: u16) -> Option<String> {
+        crate::services::devices::name(device)
+    }
 }

@@ -15,7 +15,7 @@ use crate::console;
 use crate::events::bindings::exports::{
     Argument, Block, EventBatch, RunInfo, RunSummary, Script, ScriptInfo, ScriptPre, Subscription, ThreadEvent,
 };
-use crate::events::bindings::v0_1;
+use crate::events::bindings::{v0_1, v0_2};
 use crate::sink::OutDir;
 use crate::sink::forward::Forwarding;
 
@@ -63,14 +63,18 @@ impl ScriptFactory {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).or_anyhow()?;
         crate::startup::mark("link wasi");
         Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).or_anyhow()?;
+        v0_2::Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).or_anyhow()?;
         v0_1::Script::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).or_anyhow()?;
-        // The current world first; a component that does not fit it may be a 0.1.0 script
-        // (wasmtime compares the exports' types, so the check is exact).
+        // The current world first; a component that does not fit it may be a 0.2.x or 0.1.0
+        // script (wasmtime compares the exports' types, so the check is exact).
         let pre = linker
             .instantiate_pre(&component)
             .and_then(|pre| match ScriptPre::new(pre.clone()) {
                 Ok(current) => Ok(Pre::Current(current)),
-                Err(e) => v0_1::ScriptPre::new(pre).map(Pre::V0_1).map_err(|_| e),
+                Err(e) => v0_2::ScriptPre::new(pre.clone())
+                    .map(Pre::V0_2)
+                    .or_else(|_| v0_1::ScriptPre::new(pre).map(Pre::V0_1))
+                    .map_err(|_| e),
             })
             .or_anyhow()
             .with_context(|| format!("script {} {}", path.display(), world::mismatch(&component, &engine)))?;
@@ -101,6 +105,7 @@ impl ScriptFactory {
         store.set_epoch_deadline(self.limits.call_ticks());
         let script = match &self.pre {
             Pre::Current(pre) => pre.instantiate(&mut store).map(Instance::Current),
+            Pre::V0_2(pre) => pre.instantiate(&mut store).map(Instance::V0_2),
             Pre::V0_1(pre) => pre.instantiate(&mut store).map(Instance::V0_1),
         }
         .or_anyhow()
@@ -113,12 +118,14 @@ impl ScriptFactory {
 /// A linked script of either interface version.
 enum Pre {
     Current(ScriptPre<HostState>),
+    V0_2(v0_2::ScriptPre<HostState>),
     V0_1(v0_1::ScriptPre<HostState>),
 }
 
 /// A live instance of either interface version.
 enum Instance {
     Current(Script),
+    V0_2(v0_2::Script),
     V0_1(v0_1::Script),
 }
 
@@ -149,7 +156,8 @@ impl ScriptHost {
         self.arm();
         let described = match &self.script {
             Instance::Current(s) => s.call_describe(&mut self.store),
-            Instance::V0_1(s) => s.call_describe(&mut self.store).map(compat::script_info),
+            Instance::V0_2(s) => s.call_describe(&mut self.store).map(compat::v0_2::script_info),
+            Instance::V0_1(s) => s.call_describe(&mut self.store).map(compat::v0_1::script_info),
         };
         match described {
             Ok(info) => Ok(info),
@@ -166,9 +174,12 @@ impl ScriptHost {
         let name = self.name().to_owned();
         let result = match &self.script {
             Instance::Current(s) => s.call_init(&mut self.store, info, args),
+            Instance::V0_2(s) => s
+                .call_init(&mut self.store, &compat::v0_2::run_info(info), &compat::v0_2::arguments(args))
+                .map(|r| r.map(compat::v0_2::subscription)),
             Instance::V0_1(s) => s
-                .call_init(&mut self.store, &compat::run_info(info), &compat::arguments(args))
-                .map(|r| r.map(compat::subscription)),
+                .call_init(&mut self.store, &compat::v0_1::run_info(info), &compat::v0_1::arguments(args))
+                .map(|r| r.map(compat::v0_1::subscription)),
         };
         self.store.data_mut().initialized = true;
         match result {
@@ -238,7 +249,8 @@ impl ScriptHost {
             self.arm();
             let result = match &self.script {
                 Instance::Current(s) => s.call_on_blocks(&mut self.store, blocks),
-                Instance::V0_1(s) => s.call_on_blocks(&mut self.store, &compat::blocks(blocks)),
+                Instance::V0_2(s) => s.call_on_blocks(&mut self.store, &compat::v0_2::blocks(blocks)),
+                Instance::V0_1(s) => s.call_on_blocks(&mut self.store, &compat::v0_1::blocks(blocks)),
             };
             if let Err(e) = result {
                 self.trapped("on-blocks", e);
@@ -246,13 +258,14 @@ impl ScriptHost {
         }
     }
 
-    /// `batch` is mutable only to lend its columns to a 0.1.0 script; it comes back whole.
+    /// `batch` is mutable only to lend its columns to an older script; it comes back whole.
     pub fn on_events(&mut self, batch: &mut EventBatch) {
         if !self.broken {
             self.arm();
             let result = match &self.script {
                 Instance::Current(s) => s.call_on_events(&mut self.store, batch),
-                Instance::V0_1(s) => compat::with_old_batch(batch, |old| s.call_on_events(&mut self.store, old)),
+                Instance::V0_2(s) => compat::v0_2::with_old_batch(batch, |old| s.call_on_events(&mut self.store, old)),
+                Instance::V0_1(s) => compat::v0_1::with_old_batch(batch, |old| s.call_on_events(&mut self.store, old)),
             };
             if let Err(e) = result {
                 self.trapped("on-events", e);
@@ -265,7 +278,8 @@ impl ScriptHost {
             self.arm();
             let result = match &self.script {
                 Instance::Current(s) => s.call_on_thread(&mut self.store, vcpu, event),
-                Instance::V0_1(s) => s.call_on_thread(&mut self.store, vcpu, compat::thread_event(event)),
+                Instance::V0_2(s) => s.call_on_thread(&mut self.store, vcpu, compat::v0_2::thread_event(event)),
+                Instance::V0_1(s) => s.call_on_thread(&mut self.store, vcpu, compat::v0_1::thread_event(event)),
             };
             if let Err(e) = result {
                 self.trapped("on-thread", e);
@@ -285,7 +299,8 @@ impl ScriptHost {
         self.arm();
         let result = match &self.script {
             Instance::Current(s) => s.call_finish(&mut self.store, summary),
-            Instance::V0_1(s) => s.call_finish(&mut self.store, &compat::run_summary(summary)),
+            Instance::V0_2(s) => s.call_finish(&mut self.store, &compat::v0_2::run_summary(summary)),
+            Instance::V0_1(s) => s.call_finish(&mut self.store, &compat::v0_1::run_summary(summary)),
         };
         match result {
             Ok(result) => result.map_err(|msg| anyhow!("script {name}: finish failed: {msg}")),

@@ -13,6 +13,7 @@
 pub mod arm_isa;
 pub mod code_seen;
 pub mod debug_files;
+pub mod devices;
 pub mod disasm;
 pub mod functions;
 pub mod images;

@@ -1,15 +1,16 @@
 //! Scripts built for `cannonball:script@0.1.0` keep working: shared .wasm files outlive the
-//! SDK they were built with. The host works in 0.2.0 types; this module converts to and from
-//! the 0.1.0 world's. Only `event-kinds` (8 flags, a u8), `subscription` and `event-batch`
-//! (no `sys-data*`) differ in layout; the rest are the same values under other Rust types.
-//! Event batches move their columns over and back, so no event is copied.
+//! SDK they were built with. The host works in 0.3.0 types; this module converts to and from
+//! the 0.1.0 world's. Only `event-kinds` (8 flags, a u8), `subscription`, `run-info`, `block`
+//! and `event-batch` (no `sys-data*`, `mem-phys`, `disc-*`) differ in layout; the rest are the
+//! same values under other Rust types. Event batches move their columns over and back, so no
+//! event is copied.
 
-use super::host_api::HostState;
 use crate::events::bindings::cannonball::script::{host as new_host, types as new};
 use crate::events::bindings::exports::{EventBatch, EventKinds, Host, Subscription};
 use crate::events::bindings::v0_1::cannonball::script::{host as old_host, types as old};
+use crate::script::host_api::HostState;
 
-/// The 0.1.0 services are the 0.2.0 ones under another instance name.
+/// The 0.1.0 services are today's under another instance name.
 impl old_host::Host for HostState {
     fn log(&mut self, level: old_host::LogLevel, message: String) {
         let level = match level {
@@ -89,7 +90,7 @@ pub fn arguments(args: &[new::Argument]) -> Vec<old::Argument> {
     args.iter().map(|a| old::Argument { key: a.key.clone(), value: a.value.clone() }).collect()
 }
 
-/// A 0.1.0 subscription: the same flags, minus `syscall-data`, which 0.1.0 does not have.
+/// A 0.1.0 subscription: the same flags, minus those 0.1.0 does not have.
 pub fn subscription(s: old::Subscription) -> Subscription {
     let pairs = [
         (old::EventKinds::BLOCKS, EventKinds::BLOCKS),
