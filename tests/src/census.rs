@@ -8,6 +8,12 @@ pub struct Census {
     /// number -> (calls, errors, never returned)
     pub syscalls: BTreeMap<i64, (u64, u64, u64)>,
     pub trace_checksum: String,
+    /// vCPU -> (interrupts, exceptions, host calls)
+    pub discontinuities: BTreeMap<u32, (u64, u64, u64)>,
+    /// The first discontinuities as listed: (vcpu, kind, from, to)
+    pub disc: Vec<(u32, String, u64, u64)>,
+    /// Memory accesses per device name ("RAM" for RAM and ROM)
+    pub devices: BTreeMap<String, u64>,
 }
 
 impl Census {
@@ -28,6 +34,19 @@ pub fn parse(text: &str) -> Census {
                 );
             }
             ["trace-checksum", sum] => census.trace_checksum = sum.to_string(),
+            [key, interrupts, exceptions, hostcalls] if key.starts_with("discontinuities-vcpu-") => {
+                census.discontinuities.insert(
+                    key["discontinuities-vcpu-".len()..].parse().unwrap(),
+                    (interrupts.parse().unwrap(), exceptions.parse().unwrap(), hostcalls.parse().unwrap()),
+                );
+            }
+            ["disc", vcpu, kind, from, to] => {
+                let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+                census.disc.push((vcpu.parse().unwrap(), kind.to_string(), hex(from), hex(to)));
+            }
+            ["mem-device", name, n] => {
+                census.devices.insert(name.to_string(), n.parse().unwrap());
+            }
             [key, value] => {
                 census.values.insert(key.to_string(), value.parse().unwrap());
             }

@@ -41,6 +41,37 @@ pub fn insn(log: &str) -> Insn {
     Insn { per_cpu, total: total.unwrap_or_else(|| panic!("no 'total insns' line from libinsn in:\n{log}")) }
 }
 
+/// libtraps.so (contrib/plugins/traps.c): per CPU (interrupts, exceptions, host calls), from
+/// its table `VCPU, interrupts, exceptions, hostcalls` then `   0,    5,    8,    1`.
+pub fn traps(log: &str) -> BTreeMap<u32, (u64, u64, u64)> {
+    let mut lines = log.lines().skip_while(|l| !l.starts_with("VCPU, interrupts, exceptions, hostcalls"));
+    assert!(lines.next().is_some(), "no libtraps table in:\n{log}");
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let fields: Vec<u64> = line.split(',').filter_map(|f| f.trim().parse().ok()).collect();
+        match fields.as_slice() {
+            [cpu, i, e, h] if line.split(',').count() == 4 => {
+                out.insert(*cpu as u32, (*i, *e, *h));
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// libmem.so with `haddr=true`: (accesses to RAM and ROM, accesses to I/O devices).
+pub fn mem_ram_io(log: &str) -> (u64, u64) {
+    let value = |prefix: &str| {
+        log.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no '{prefix}' line from libmem in:\n{log}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (value("mem accesses: "), value("io accesses: "))
+}
+
 /// libbb.so: `Total: bb's: N, insns: M`.
 pub fn bb_total(log: &str) -> u64 {
     let line =

@@ -59,6 +59,11 @@ impl Board {
         Board { cpus, ..self }
     }
 
+    /// The cross binutils' `tool` for this board (`nm`, `objdump`).
+    pub fn binutil(&self, tool: &str) -> String {
+        format!("{}{tool}", self.gcc.strip_suffix("gcc").unwrap_or(self.gcc))
+    }
+
     /// `target/qemu/bin/qemu-system-<arch>`.
     pub fn qemu(&self) -> PathBuf {
         let path = Tree::source().qemu_system(self.arch);
