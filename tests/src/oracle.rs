@@ -44,7 +44,8 @@ pub fn insn(log: &str) -> Insn {
 /// libtraps.so (contrib/plugins/traps.c): per CPU (interrupts, exceptions, host calls), from
 /// its table `VCPU, interrupts, exceptions, hostcalls` then `   0,    5,    8,    1`.
 pub fn traps(log: &str) -> BTreeMap<u32, (u64, u64, u64)> {
-    let mut lines = log.lines().skip_while(|l| !l.starts_with("VCPU, interrupts, exceptions, hostcalls"));
+    // traps.c prints its user-mode note without a newline: the header may follow it.
+    let mut lines = log.lines().skip_while(|l| !l.contains("VCPU, interrupts, exceptions, hostcalls"));
     assert!(lines.next().is_some(), "no libtraps table in:\n{log}");
     let mut out = BTreeMap::new();
     for line in lines {

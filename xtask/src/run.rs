@@ -171,4 +171,6 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "syscall_data",
     "timeline",
     "system",
+    "system_traps",
+    "discontinuities",
 ];
