@@ -82,7 +82,12 @@ fn kernel_boot_counts_equal_libinsn_libbb_and_libmem() {
     let work = TempDir::new("system-kernel-counts");
     let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
     let bb = plugin_arg(&oracle_plugin("bb"), &["inline=true".into()]);
-    let (mut cmd, out, log) = boot_with_census(&work, "blocks+block-counts+memory-counts+threads", &[bb, mem_r, mem_w]);
+    let traps = plugin_arg(&oracle_plugin("traps"), &[]);
+    let (mut cmd, out, log) = boot_with_census(
+        &work,
+        "blocks+block-counts+memory-counts+threads+discontinuities",
+        &[bb, mem_r, mem_w, traps],
+    );
     let run = watchdog::output(&mut cmd);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let log = std::fs::read_to_string(&log).unwrap();
@@ -93,6 +98,15 @@ fn kernel_boot_counts_equal_libinsn_libbb_and_libmem() {
     let (reads, writes) = oracle::mem_reads_writes(&log);
     assert_eq!((census.get("inline-reads"), census.get("inline-writes")), (reads, writes), "memory against libmem");
     assert!(insn.total > 1_000_000_000, "a whole boot: {}", insn.total);
+    // Interrupts (the timer, the UART) and exceptions (page faults, ...) per CPU, as libtraps.
+    let traps = oracle::traps(&log);
+    assert_eq!(census.discontinuities, traps, "discontinuities against libtraps");
+    let (interrupts, exceptions, _) = traps[&0];
+    assert!(interrupts > 100 && exceptions > 100, "a boot takes interrupts and faults: {traps:?}");
+    // Every instruction ran at CPL 0 (the kernel) or CPL 3 (init and busybox in user space).
+    let (kernel, user) = (census.get("privilege-0"), census.get("privilege-3"));
+    assert_eq!(kernel + user, insn.total, "the levels against libinsn");
+    assert!(user > 10 * GETPPID_CALLS && kernel > user, "kernel {kernel}, user {user}");
 }
 
 #[test]

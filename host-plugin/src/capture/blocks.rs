@@ -92,11 +92,14 @@ impl BlockRegistry {
         state.blocks.iter().map(|b| b.insn_sizes.len() as u32).collect()
     }
 
-    /// For each cut (pc, executed) of `cuts`, the latest block in which the instruction at `pc`
-    /// is instruction number `executed` (counting from 1) and not the last: where an
-    /// execution cut there ran. One pass over every block's instructions, newest first.
-    pub fn latest_containing<V>(&self, cuts: &HashMap<(u64, u32), V>) -> HashMap<(u64, u32), u32> {
-        let mut found = HashMap::new();
+    /// For each cut (pc, executed) of `cuts`, every block in which the instruction at `pc` is
+    /// instruction number `executed` (counting from 1) and not the last, newest first: where
+    /// an execution cut there may have run. QEMU translates an address again after its code
+    /// was invalidated (under a system emulator, whenever a page is reused), so the same
+    /// block may have several ids, each with part of the counts. One pass over every block's
+    /// instructions.
+    pub fn all_containing<V>(&self, cuts: &HashMap<(u64, u32), V>) -> HashMap<(u64, u32), Vec<u32>> {
+        let mut found: HashMap<(u64, u32), Vec<u32>> = HashMap::new();
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         for b in state.blocks.iter().rev() {
             let mut pc = b.vaddr;
@@ -104,12 +107,9 @@ impl BlockRegistry {
             for (i, &size) in b.insn_sizes.iter().enumerate().take(b.insn_sizes.len().saturating_sub(1)) {
                 let key = (pc, i as u32 + 1);
                 if cuts.contains_key(&key) {
-                    found.entry(key).or_insert(b.id);
+                    found.entry(key).or_default().push(b.id);
                 }
                 pc += u64::from(size);
-            }
-            if found.len() == cuts.len() {
-                break;
             }
         }
         found
