@@ -11,24 +11,7 @@ use crate::script::host_api::HostState;
 
 /// The 0.2.4 services are today's under another instance name.
 impl old_host::Host for HostState {
-    fn log(&mut self, level: old_host::LogLevel, message: String) {
-        let level = match level {
-            old_host::LogLevel::Error => new_host::LogLevel::Error,
-            old_host::LogLevel::Warn => new_host::LogLevel::Warn,
-            old_host::LogLevel::Info => new_host::LogLevel::Info,
-            old_host::LogLevel::Debug => new_host::LogLevel::Debug,
-        };
-        Host::log(self, level, message)
-    }
-
-    fn symbolize(&mut self, address: u64) -> Option<old_host::Location> {
-        Host::symbolize(self, address).map(|l| old_host::Location {
-            module: l.module,
-            module_base: l.module_base,
-            offset: l.offset,
-            symbol: l.symbol.map(|s| old_host::Symbol { name: s.name, start: s.start, size: s.size }),
-        })
-    }
+    super::forward_host_functions!();
 
     fn symbol_source(&mut self, address: u64) -> Option<old_host::SymbolOrigin> {
         use new_host::SymbolOrigin as N;
@@ -57,29 +40,6 @@ impl old_host::Host for HostState {
         old_host::LineColumns { files: l.files, file_index: l.file_index, line: l.line }
     }
 
-    fn read_memory(&mut self, address: u64, length: u32) -> Result<Vec<u8>, String> {
-        Host::read_memory(self, address, length)
-    }
-
-    fn disassemble(&mut self, address: u64, code: Vec<u8>) -> Vec<old_host::Instruction> {
-        Host::disassemble(self, address, code)
-            .into_iter()
-            .map(|i| old_host::Instruction { address: i.address, size: i.size, text: i.text })
-            .collect()
-    }
-
-    fn write_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
-        Host::write_report(self, name, contents)
-    }
-
-    fn append_report(&mut self, name: String, contents: Vec<u8>) -> Result<(), String> {
-        Host::append_report(self, name, contents)
-    }
-
-    fn emit(&mut self, tag: u32, payload: Vec<u8>) -> wasmtime::Result<()> {
-        Host::emit(self, tag, payload)
-    }
-
     fn syscall_name(&mut self, number: i64) -> Option<String> {
         Host::syscall_name(self, number)
     }
@@ -97,99 +57,17 @@ impl old_host::Host for HostState {
     }
 }
 
-impl old::Host for HostState {}
-
-pub fn script_info(i: old::ScriptInfo) -> new::ScriptInfo {
-    let kind = |k| match k {
-        old::ArgumentType::Text => new::ArgumentType::Text,
-        old::ArgumentType::Integer => new::ArgumentType::Integer,
-        old::ArgumentType::Boolean => new::ArgumentType::Boolean,
-        old::ArgumentType::Address => new::ArgumentType::Address,
-    };
-    new::ScriptInfo {
-        name: i.name,
-        version: i.version,
-        description: i.description,
-        arguments: i
-            .arguments
-            .into_iter()
-            .map(|a| new::ArgumentSpec {
-                key: a.key,
-                kind: kind(a.kind),
-                default: a.default,
-                required: a.required,
-                help: a.help,
-            })
-            .collect(),
-    }
-}
-
-pub fn run_info(i: &new::RunInfo) -> old::RunInfo {
-    old::RunInfo { arch: i.arch.clone(), pid: i.pid, forked: i.forked }
-}
-
-pub fn arguments(args: &[new::Argument]) -> Vec<old::Argument> {
-    args.iter().map(|a| old::Argument { key: a.key.clone(), value: a.value.clone() }).collect()
-}
-
-/// A 0.2.x subscription: the same flags, minus those added in 0.3.0.
-pub fn subscription(s: old::Subscription) -> Subscription {
-    let pairs = [
-        (old::EventKinds::BLOCKS, EventKinds::BLOCKS),
-        (old::EventKinds::TRACE, EventKinds::TRACE),
-        (old::EventKinds::MEMORY, EventKinds::MEMORY),
-        (old::EventKinds::SYSCALLS, EventKinds::SYSCALLS),
-        (old::EventKinds::THREADS, EventKinds::THREADS),
-        (old::EventKinds::DISASSEMBLY, EventKinds::DISASSEMBLY),
-        (old::EventKinds::BLOCK_COUNTS, EventKinds::BLOCK_COUNTS),
-        (old::EventKinds::MEMORY_COUNTS, EventKinds::MEMORY_COUNTS),
-        (old::EventKinds::SYSCALL_DATA, EventKinds::SYSCALL_DATA),
-    ];
-    let kinds = pairs.iter().filter(|(o, _)| s.kinds.contains(*o)).fold(EventKinds::empty(), |k, (_, n)| k | *n);
-    let filter = s.filter.map(|f| match f {
-        old::AddressFilter::MainBinary => new::AddressFilter::MainBinary,
-        old::AddressFilter::Module(m) => new::AddressFilter::Module(m),
-        old::AddressFilter::Ranges(r) => new::AddressFilter::Ranges(
-            r.into_iter().map(|r| new::AddressRange { start: r.start, end: r.end }).collect(),
-        ),
-    });
-    Subscription { kinds, filter }
-}
-
-/// Blocks arrive once per translation: copying them is cheap next to translating.
-pub fn blocks(blocks: &[new::Block]) -> Vec<old::Block> {
-    blocks
-        .iter()
-        .map(|b| old::Block {
-            id: b.id,
-            vaddr: b.vaddr,
-            insn_sizes: b.insn_sizes.clone(),
-            insn_bytes: b.insn_bytes.clone(),
-            disassembly: b.disassembly.clone(),
-            symbol: b.symbol.clone(),
-        })
-        .collect()
-}
-
-pub fn thread_event(e: new::ThreadEvent) -> old::ThreadEvent {
-    match e {
-        new::ThreadEvent::Start => old::ThreadEvent::Start,
-        new::ThreadEvent::Exit => old::ThreadEvent::Exit,
-    }
-}
-
-pub fn run_summary(s: &new::RunSummary) -> old::RunSummary {
-    old::RunSummary {
-        instructions: s
-            .instructions
-            .iter()
-            .map(|v| old::VcpuInstructions { vcpu: v.vcpu, instructions: v.instructions })
-            .collect(),
-        memory: s.memory.iter().map(|m| old::VcpuMemory { vcpu: m.vcpu, reads: m.reads, writes: m.writes }).collect(),
-        block_ids: s.block_ids.clone(),
-        block_execs: s.block_execs.clone(),
-    }
-}
+super::same_shape_conversions!(
+    BLOCKS,
+    TRACE,
+    MEMORY,
+    SYSCALLS,
+    THREADS,
+    DISASSEMBLY,
+    BLOCK_COUNTS,
+    MEMORY_COUNTS,
+    SYSCALL_DATA,
+);
 
 /// Calls `f` with `batch` as a 0.2.x `event-batch`. The columns move over and back; the
 /// columns added in 0.3.0 stay behind (a 0.2.x script cannot subscribe to them).
