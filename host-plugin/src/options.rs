@@ -166,9 +166,10 @@ pub fn parse_forward_kinds(text: &str) -> Result<EventKinds> {
             "syscall-data" => EventKinds::SYSCALLS | EventKinds::SYSCALL_DATA,
             "threads" => EventKinds::THREADS,
             "blocks" => EventKinds::BLOCKS,
+            "discontinuities" => EventKinds::DISCONTINUITIES,
             other => {
                 bail!(
-                    "forward={text}: unknown kind '{other}' (trace, memory, syscalls, syscall-data, threads, blocks; join with +)"
+                    "forward={text}: unknown kind '{other}' (trace, memory, syscalls, syscall-data, threads, blocks, discontinuities; join with +)"
                 )
             }
         };

@@ -6,7 +6,8 @@
 use std::fmt;
 
 use crate::frame::{
-    Block, End, Execs, ExitStatus, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent, VcpuCount,
+    Block, Discontinuities, End, Execs, ExitStatus, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls,
+    ThreadEvent, VcpuCount,
 };
 use crate::{MAGIC, MAX_FRAME_LEN, PREAMBLE_LEN, VERSION};
 
@@ -286,6 +287,18 @@ fn parse(kind: FrameKind, payload: &[u8]) -> Result<Frame, DecodeError> {
             let returned = r.column(n, 1)?.iter().map(|&b| b != 0).collect();
             let data = if r.bytes.is_empty() { SyscallData::default() } else { syscall_data(&mut r, n)? };
             Frame::Syscalls(Syscalls { vcpu, exec, number, args, ret, returned, data })
+        }
+        FrameKind::Discontinuities => {
+            let vcpu = r.u32()?;
+            let n = r.u32()? as usize;
+            let exec = r.u64s(n)?;
+            let kind = r.column(n, 1)?.to_vec();
+            if kind.iter().any(|&k| k > 2) {
+                return Err(r.bad("bad discontinuity kind"));
+            }
+            let from = r.u64s(n)?;
+            let to = r.u64s(n)?;
+            Frame::Discontinuities(Discontinuities { vcpu, exec, kind, from, to })
         }
         FrameKind::Thread => {
             let vcpu = r.u32()?;

@@ -182,6 +182,31 @@ pub fn memory(out: &mut Vec<u8>, m: MemoryRef<'_>) {
     finish(out, at);
 }
 
+/// One vCPU's discontinuities, borrowed columns of equal length (`kind` as in
+/// [`Discontinuities`](crate::Discontinuities)).
+#[derive(Clone, Copy)]
+pub struct DiscontinuitiesRef<'a> {
+    pub vcpu: u32,
+    pub exec: &'a [u64],
+    pub kind: &'a [u8],
+    pub from: &'a [u64],
+    pub to: &'a [u64],
+}
+
+/// Interrupts, exceptions and host calls.
+pub fn discontinuities(out: &mut Vec<u8>, d: DiscontinuitiesRef<'_>) {
+    let n = d.from.len();
+    debug_assert!(d.exec.len() == n && d.kind.len() == n && d.to.len() == n);
+    let at = begin(out, FrameKind::Discontinuities);
+    u32_(out, d.vcpu);
+    u32_(out, n as u32);
+    u64s(out, d.exec);
+    out.extend_from_slice(d.kind);
+    u64s(out, d.from);
+    u64s(out, d.to);
+    finish(out, at);
+}
+
 /// The `sys-data*` columns of a batch, borrowed (see [`SyscallData`](crate::SyscallData)).
 #[derive(Clone, Copy, Default)]
 pub struct SyscallDataRef<'a> {

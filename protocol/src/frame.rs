@@ -12,6 +12,7 @@ pub enum FrameKind {
     Thread = 6,
     Record = 7,
     End = 8,
+    Discontinuities = 9,
 }
 
 impl FrameKind {
@@ -25,6 +26,7 @@ impl FrameKind {
             6 => Self::Thread,
             7 => Self::Record,
             8 => Self::End,
+            9 => Self::Discontinuities,
             _ => return None,
         })
     }
@@ -47,6 +49,7 @@ pub enum Frame {
         payload: Vec<u8>,
     },
     End(End),
+    Discontinuities(Discontinuities),
 }
 
 /// First frame of every stream: who is speaking.
@@ -106,6 +109,17 @@ pub struct Memory {
     pub addr: Vec<u64>,
     pub info: Vec<u8>,
     pub value: Vec<u64>,
+}
+
+/// Interrupts, exceptions and host calls of one vCPU, as columns of equal length (the WIT's
+/// `event-batch.disc-*`): `kind` 0 interrupt, 1 exception, 2 host call.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Discontinuities {
+    pub vcpu: u32,
+    pub exec: Vec<u64>,
+    pub kind: Vec<u8>,
+    pub from: Vec<u64>,
+    pub to: Vec<u64>,
 }
 
 /// System calls of one vCPU, as columns; `args` has six entries per call.
@@ -204,6 +218,7 @@ impl Frame {
             Frame::Thread { .. } => 5,
             Frame::Record { payload, .. } => 4 + payload.len(),
             Frame::End(e) => 20 + 12 * e.instructions.len() + if e.exit.is_some() { 8 } else { 0 },
+            Frame::Discontinuities(d) => 8 + 25 * d.from.len(),
         }
     }
 }

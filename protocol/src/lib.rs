@@ -16,7 +16,8 @@ mod frame;
 
 pub use decode::{DecodeError, Decoder};
 pub use frame::{
-    Block, End, Execs, ExitStatus, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls, ThreadEvent, VcpuCount,
+    Block, Discontinuities, End, Execs, ExitStatus, Frame, FrameKind, Hello, Memory, SyscallData, Syscalls,
+    ThreadEvent, VcpuCount,
 };
 
 /// First four bytes of every stream.

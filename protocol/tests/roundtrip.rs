@@ -52,6 +52,9 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
     };
     encode::syscalls(&mut out, with_data);
     encode::thread(&mut out, 3, ThreadEvent::Exit);
+    let discontinuities =
+        encode::DiscontinuitiesRef { vcpu: 1, exec: &[4, 9], kind: &[0, 2], from: &[0x40, 0x80], to: &[0x100, 0x84] };
+    encode::discontinuities(&mut out, discontinuities);
     encode::record(&mut out, 9, b"hello").unwrap();
     let end = End {
         instructions: vec![VcpuCount { vcpu: 0, count: 100 }],
@@ -96,6 +99,13 @@ fn sample_stream() -> (Vec<u8>, Vec<Frame>) {
             },
         }),
         Frame::Thread { vcpu: 3, event: ThreadEvent::Exit },
+        Frame::Discontinuities(Discontinuities {
+            vcpu: 1,
+            exec: vec![4, 9],
+            kind: vec![0, 2],
+            from: vec![0x40, 0x80],
+            to: vec![0x100, 0x84],
+        }),
         Frame::Record { tag: 9, payload: b"hello".to_vec() },
         Frame::End(end),
     ];

@@ -20,7 +20,10 @@ fn symbols(nm: &str, binary: &Path) -> HashMap<String, (u64, u64)> {
     let mut map = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if let [addr, size, _, name] = line.split_whitespace().collect::<Vec<_>>().as_slice() {
-            map.insert(name.to_string(), (u64::from_str_radix(addr, 16).unwrap(), u64::from_str_radix(size, 16).unwrap()));
+            map.insert(
+                name.to_string(),
+                (u64::from_str_radix(addr, 16).unwrap(), u64::from_str_radix(size, 16).unwrap()),
+            );
         }
     }
     map
@@ -74,8 +77,7 @@ fn check_fault_loop(arch: &str, binary: &Path, nm: &str, kinds: u64, threads: u6
     assert_eq!(census.get("disc-order-errors"), 0, "{what}: each fault in the block execution that raised it");
     let syms = symbols(nm, binary);
     let (handler, _) = syms["on_fault"];
-    let faulting: Vec<(u64, u64)> =
-        ["segv", "bus", "fpe"].iter().filter_map(|f| syms.get(*f).copied()).collect();
+    let faulting: Vec<(u64, u64)> = ["segv", "bus", "fpe"].iter().filter_map(|f| syms.get(*f).copied()).collect();
     for (_, kind, from, to) in &census.disc {
         assert_eq!(kind, "exception", "{what}");
         assert_eq!(*to, handler, "{what}: a fault goes to on_fault");

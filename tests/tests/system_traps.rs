@@ -89,10 +89,7 @@ fn discontinuities_equal_libtraps_and_the_programs_own() {
         let work = TempDir::new(&format!("traps-{arch}"));
         let fw = board.traps_firmware(&work);
         let out = work.join("out");
-        let plugins = [
-            plugin_arg(&oracle_plugin("traps"), &[]),
-            census_plugin(&out, "blocks+trace+discontinuities"),
-        ];
+        let plugins = [plugin_arg(&oracle_plugin("traps"), &[]), census_plugin(&out, "blocks+trace+discontinuities")];
         let run = board.run(&fw, &plugins, &work);
         assert_program_output(&board, &run);
         let census = census::parse(&std::fs::read_to_string(out.join("census.txt")).unwrap());
@@ -115,7 +112,16 @@ fn discontinuities_equal_libtraps_and_the_programs_own() {
         let call_insn = if arch == "riscv64" { "ecall" } else { "svc" };
         let handler = |kind: &str, from_user: bool| match arch {
             "riscv64" => sym("trap_entry").0,
-            "aarch64" => sym("vectors").0 + if from_user { 0x400 } else if kind == "interrupt" { 0x280 } else { 0x200 },
+            "aarch64" => {
+                sym("vectors").0
+                    + if from_user {
+                        0x400
+                    } else if kind == "interrupt" {
+                        0x280
+                    } else {
+                        0x200
+                    }
+            }
             _ => sym(if kind == "interrupt" { "systick_handler" } else { "svc_handler" }).0,
         };
         let list = &census.disc;
@@ -179,8 +185,11 @@ fn privilege_splits_coverage_between_user_and_kernel_code() {
         let hits = execlog_hits(&run.plugin_log);
         assert_program_output(&board, &board.run(&fw, &[cov("kernel")], &work));
         let census_out = work.join("census");
-        let counted =
-            board.run(&fw, &[plugin_arg(&oracle_plugin("insn"), &[]), census_plugin(&census_out, "blocks+block-counts")], &work);
+        let counted = board.run(
+            &fw,
+            &[plugin_arg(&oracle_plugin("insn"), &[]), census_plugin(&census_out, "blocks+block-counts")],
+            &work,
+        );
         assert_program_output(&board, &counted);
 
         let user = read_listing(&work.join("user"));
@@ -252,4 +261,27 @@ fn physical_addresses_tell_ram_from_devices_as_libmem_does() {
         };
         assert!(census.devices.keys().any(|k| k.contains(uart)), "{arch}: the UART ({uart}): {:?}", census.devices);
     }
+}
+
+#[test]
+fn forwarded_discontinuities_reach_dump_as_libtraps_counts_them() {
+    let board = RISCV64;
+    let work = TempDir::new("traps-forward");
+    let fw = board.traps_firmware(&work);
+    let stream = work.join("stream.cbal");
+    let fwd = plugin_arg(&plugin(), &[format!("fwd={}", stream.display()), "forward=trace+discontinuities".into()]);
+    let run = board.run(&fw, &[plugin_arg(&oracle_plugin("traps"), &[]), fwd], &work);
+    assert_program_output(&board, &run);
+    let lines = work.join("dump.jsonl");
+    let mut dump = Command::new(cannonball_tests::cli());
+    dump.arg("dump").arg("--from").arg(&stream).arg("-o").arg(&lines);
+    let out = cannonball_tests::watchdog::output(&mut dump);
+    assert!(out.status.success(), "dump: {}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&lines).unwrap();
+    let events: Vec<&str> = text.lines().filter(|l| l.contains(r#""event":"discontinuity""#)).collect();
+    let count = |kind: &str| events.iter().filter(|l| l.contains(&format!(r#""kind":"{kind}""#))).count() as u64;
+    let traps = oracle::traps(&run.plugin_log)[&0];
+    assert_eq!((count("interrupt"), count("exception"), count("host-call")), traps, "against libtraps:\n{events:#?}");
+    let handler = format!(r#""to":"{:#x}""#, symbols(&board, &fw)["trap_entry"].0);
+    assert!(events.iter().all(|l| l.contains(&handler)), "every one to trap_entry ({handler}):\n{events:#?}");
 }

@@ -75,6 +75,18 @@ pub fn write(line: &mut String, out: &mut impl Write, pid: u32, blocks: &BlockTa
                 let _ = if data.is_empty() { writeln!(line, "}}") } else { writeln!(line, r#","data":[{data}]}}"#) };
             }
         }
+        Frame::Discontinuities(d) => {
+            for i in 0..d.from.len() {
+                let _ = writeln!(
+                    line,
+                    r#"{{"event":"discontinuity","pid":{pid},"vcpu":{},"kind":"{}","from":{},"to":{}}}"#,
+                    d.vcpu,
+                    discontinuity_kind(d.kind[i]),
+                    hex(d.from[i]),
+                    hex(d.to[i])
+                );
+            }
+        }
         Frame::Thread { vcpu, event } => {
             let what = if *event == ThreadEvent::Start { "start" } else { "exit" };
             let _ = writeln!(line, r#"{{"event":"thread","pid":{pid},"vcpu":{vcpu},"what":"{what}"}}"#);
@@ -134,4 +146,13 @@ fn json_str(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The name of a discontinuity's kind (the protocol's 0, 1, 2).
+pub fn discontinuity_kind(kind: u8) -> &'static str {
+    match kind {
+        0 => "interrupt",
+        1 => "exception",
+        _ => "host-call",
+    }
 }

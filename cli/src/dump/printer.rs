@@ -30,6 +30,7 @@ struct Totals {
     memory: u64,
     syscalls: u64,
     threads: u64,
+    discontinuities: u64,
     records: u64,
     bytes: u64,
     /// Sum of the `end` frames' instruction totals (what QEMU executed, filtered or not).
@@ -52,6 +53,7 @@ impl Totals {
             Frame::Memory(m) => self.memory += m.pc.len() as u64,
             Frame::Syscalls(s) => self.syscalls += s.number.len() as u64,
             Frame::Thread { .. } => self.threads += 1,
+            Frame::Discontinuities(d) => self.discontinuities += d.from.len() as u64,
             Frame::Record { .. } => self.records += 1,
             Frame::End(end) => {
                 if end.frames != stream.frames {
@@ -123,7 +125,7 @@ impl Printer {
             });
             writeln!(
                 self.out,
-                r#"{{"connections":{},"blocks":{},"block_execs":{},"insns":{},"memory":{},"syscalls":{},"threads":{},"records":{},"bytes":{},"end_instructions":{},"seconds":{:.3},"insns_per_second":{:.0},"bytes_per_second":{:.0}{parquet}}}"#,
+                r#"{{"connections":{},"blocks":{},"block_execs":{},"insns":{},"memory":{},"syscalls":{},"threads":{},"discontinuities":{},"records":{},"bytes":{},"end_instructions":{},"seconds":{:.3},"insns_per_second":{:.0},"bytes_per_second":{:.0}{parquet}}}"#,
                 t.connections,
                 t.blocks,
                 t.block_execs,
@@ -131,6 +133,7 @@ impl Printer {
                 t.memory,
                 t.syscalls,
                 t.threads,
+                t.discontinuities,
                 t.records,
                 t.bytes,
                 t.end_instructions,

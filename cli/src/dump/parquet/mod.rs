@@ -23,6 +23,8 @@ use columns::TableDef;
 pub use files::{Layout, Written};
 use table::Table;
 
+use super::json_lines::discontinuity_kind;
+
 /// Default rows per row group: large enough for scans, bounded memory per table.
 pub const ROW_GROUP: usize = 1 << 20;
 /// Default rows per file.
@@ -107,6 +109,18 @@ impl ParquetSink {
                 t.columns[1].i32().push(*vcpu as i32);
                 t.columns[2].bytes().push(if *event == ThreadEvent::Start { "start" } else { "exit" }.into());
                 t.added(1)?;
+            }
+            Frame::Discontinuities(d) => {
+                let n = d.from.len();
+                let t = stream.table(dir, layout, &schema::DISCONTINUITIES)?;
+                let c = &mut t.columns;
+                c[0].i64().extend(std::iter::repeat_n(number as i64, n));
+                c[1].i32().extend(std::iter::repeat_n(d.vcpu as i32, n));
+                c[2].i64().extend(d.exec.iter().map(|&v| v as i64));
+                c[3].bytes().extend(d.kind.iter().map(|&k| discontinuity_kind(k).into()));
+                c[4].i64().extend(d.from.iter().map(|&v| v as i64));
+                c[5].i64().extend(d.to.iter().map(|&v| v as i64));
+                t.added(n)?;
             }
             Frame::Record { tag, payload } => {
                 let t = stream.table(dir, layout, &schema::RECORDS)?;

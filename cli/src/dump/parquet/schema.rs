@@ -138,6 +138,20 @@ pub static THREADS: TableDef = TableDef {
     columns: &[col("frame", U64, Plain), col("vcpu", U32, Plain), col("event", Str, Dict)],
 };
 
+/// Interrupts, exceptions and host calls (`forward=discontinuities`): `frame` orders them
+/// among the stream's frames, `exec` as in `memory`, `kind` interrupt, exception or host-call.
+pub static DISCONTINUITIES: TableDef = TableDef {
+    name: "discontinuities",
+    columns: &[
+        col("frame", U64, Delta),
+        col("vcpu", U32, Plain),
+        col("exec", U64, Delta),
+        col("kind", Str, Dict),
+        col("from_pc", U64, Plain),
+        col("to_pc", U64, Plain),
+    ],
+};
+
 /// The script's `emit` records.
 pub static RECORDS: TableDef = TableDef {
     name: "records",

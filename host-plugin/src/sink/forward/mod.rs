@@ -154,6 +154,21 @@ impl Forwarding {
                 )
             });
         }
+        if kinds.contains(EventKinds::DISCONTINUITIES) && !batch.disc_from.is_empty() {
+            let kind: Vec<u8> = batch.disc_kind.iter().map(|&k| k as u8).collect();
+            f.frame(|out| {
+                encode::discontinuities(
+                    out,
+                    encode::DiscontinuitiesRef {
+                        vcpu: batch.vcpu,
+                        exec: &batch.disc_exec,
+                        kind: &kind,
+                        from: &batch.disc_from,
+                        to: &batch.disc_to,
+                    },
+                )
+            });
+        }
         if kinds.contains(EventKinds::SYSCALLS) && !batch.sys_number.is_empty() {
             f.frame(|out| {
                 // Only when asked for: consumers of older streams never see the section.
