@@ -77,3 +77,22 @@ pub fn cross_function_listing(objdump: &str, binary: &Path, name: &str) -> Vec<(
     assert!(!listing.is_empty(), "{objdump} shows no instruction of {name} in {}", binary.display());
     listing
 }
+
+/// Symbols from `nm` (a cross binutils' for a foreign binary): name -> (start,
+/// size). `thumb`: clear bit 0 (ARM's Thumb functions carry it in their address).
+pub fn nm_symbols(nm: &str, binary: &std::path::Path, thumb: bool) -> std::collections::HashMap<String, (u64, u64)> {
+    let out = std::process::Command::new(nm).args(["-S", "--defined-only"]).arg(binary).output().unwrap();
+    assert!(out.status.success(), "{nm} failed on {}", binary.display());
+    let mut map = std::collections::HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // `ADDR SIZE TYPE NAME`, or `ADDR TYPE NAME` for a label without a size.
+        let (addr, size, name) = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [addr, size, _, name] => (*addr, u64::from_str_radix(size, 16).unwrap(), *name),
+            [addr, _, name] => (*addr, 0, *name),
+            _ => continue,
+        };
+        let addr = u64::from_str_radix(addr, 16).unwrap();
+        map.insert(name.to_string(), (if thumb { addr & !1 } else { addr }, size));
+    }
+    map
+}

@@ -139,3 +139,12 @@ pub fn execlog_access_counts(log: &str) -> std::collections::HashMap<u64, u64> {
     }
     per_addr
 }
+
+/// execlog's count of each executed PC.
+pub fn execlog_hits(log: &str) -> std::collections::HashMap<u64, u64> {
+    let mut hits = std::collections::HashMap::new();
+    for pc in execlog_pcs(log) {
+        *hits.entry(pc).or_insert(0) += 1;
+    }
+    hits
+}

@@ -7,26 +7,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use cannonball_tests::census;
 use cannonball_tests::cross::{Cross, Linking};
 use cannonball_tests::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
-/// Function symbols: name -> (start, size).
 fn symbols(nm: &str, binary: &Path) -> HashMap<String, (u64, u64)> {
-    let out = Command::new(nm).args(["-S", "--defined-only"]).arg(binary).output().unwrap();
-    assert!(out.status.success(), "{nm} failed");
-    let mut map = HashMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let [addr, size, _, name] = line.split_whitespace().collect::<Vec<_>>().as_slice() {
-            map.insert(
-                name.to_string(),
-                (u64::from_str_radix(addr, 16).unwrap(), u64::from_str_radix(size, 16).unwrap()),
-            );
-        }
-    }
-    map
+    cannonball_tests::objdump::nm_symbols(nm, binary, false)
 }
 
 fn census_plugin(out: &Path) -> String {

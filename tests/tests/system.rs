@@ -4,8 +4,6 @@
 //! CPU), libbb (block executions), libmem (reads and writes), execlog (every executed PC), the
 //! firmware's own output (a total known by construction) and its exit status.
 
-use std::collections::HashMap;
-
 use cannonball_tests::census;
 use cannonball_tests::cov::read_listing;
 use cannonball_tests::system::{AARCH64, Board, CORTEX_M3, RISCV64, expected_total};
@@ -79,15 +77,6 @@ fn firmware_counts_equal_qemus_plugins_on_every_board() {
     }
 }
 
-/// execlog's count of each executed PC.
-fn execlog_hits(log: &str) -> HashMap<u64, u64> {
-    let mut hits = HashMap::new();
-    for pc in oracle::execlog_pcs(log) {
-        *hits.entry(pc).or_insert(0) += 1;
-    }
-    hits
-}
-
 #[test]
 fn cov_lists_the_firmware_functions_with_execlogs_counts() {
     for board in [RISCV64, AARCH64, CORTEX_M3] {
@@ -104,7 +93,7 @@ fn cov_lists_the_firmware_functions_with_execlogs_counts() {
         );
         let run = board.run(&fw, &[plugin_arg(&oracle_plugin("execlog"), &[]), cov], &work);
         assert_eq!(run.output.status.code(), Some(3), "{}", run.stderr());
-        let hits = execlog_hits(&run.plugin_log);
+        let hits = oracle::execlog_hits(&run.plugin_log);
         let listing = read_listing(&out);
         let names: Vec<&str> = listing.iter().map(|f| f.name.as_str()).collect();
         for name in ["_start", "firmware_main", "square_sum", "fill_and_sum", "print"] {
@@ -151,7 +140,7 @@ fn without_symbols_cov_lists_executed_code_as_ranges() {
     let cov = plugin_arg(&plugin(), &[format!("script={}", script("cov").display()), format!("out={}", out.display())]);
     let run = board.run(&fw, &[plugin_arg(&oracle_plugin("execlog"), &[]), cov], &work);
     assert_eq!(run.output.status.code(), Some(3), "{}", run.stderr());
-    let hits = execlog_hits(&run.plugin_log);
+    let hits = oracle::execlog_hits(&run.plugin_log);
     let listing = read_listing(&out);
     assert!(!listing.is_empty(), "cov.txt lists something");
     let mut seen = 0;

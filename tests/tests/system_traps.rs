@@ -34,20 +34,7 @@ fn kernel_level(board: &Board) -> u8 {
 /// Function symbols of the firmware: name -> (start, size), from the cross `nm` (Thumb
 /// addresses without their mode bit).
 fn symbols(board: &Board, fw: &Path) -> HashMap<String, (u64, u64)> {
-    let out = Command::new(board.binutil("nm")).args(["-S", "--defined-only"]).arg(fw).output().unwrap();
-    assert!(out.status.success(), "{} failed", board.binutil("nm"));
-    let mut map = HashMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (addr, size, name) = match f.as_slice() {
-            [a, s, _, n] => (a, u64::from_str_radix(s, 16).unwrap(), n),
-            [a, _, n] => (a, 0, n),
-            _ => continue,
-        };
-        let addr = u64::from_str_radix(addr, 16).unwrap();
-        map.insert(name.to_string(), (if board.arch == "arm" { addr & !1 } else { addr }, size));
-    }
-    map
+    cannonball_tests::objdump::nm_symbols(&board.binutil("nm"), fw, board.arch == "arm")
 }
 
 /// Every instruction of the firmware: address -> (mnemonic, size), from the cross `objdump`.
@@ -153,15 +140,6 @@ fn discontinuities_equal_libtraps_and_the_programs_own() {
     }
 }
 
-/// execlog's count of each executed PC.
-fn execlog_hits(log: &str) -> HashMap<u64, u64> {
-    let mut hits = HashMap::new();
-    for pc in oracle::execlog_pcs(log) {
-        *hits.entry(pc).or_insert(0) += 1;
-    }
-    hits
-}
-
 #[test]
 fn privilege_splits_coverage_between_user_and_kernel_code() {
     for board in [RISCV64, AARCH64, CORTEX_M3] {
@@ -182,7 +160,7 @@ fn privilege_splits_coverage_between_user_and_kernel_code() {
         // One plugin instance per QEMU: the user listing with execlog, then the rest.
         let run = board.run(&fw, &[plugin_arg(&oracle_plugin("execlog"), &[]), cov("user")], &work);
         assert_program_output(&board, &run);
-        let hits = execlog_hits(&run.plugin_log);
+        let hits = oracle::execlog_hits(&run.plugin_log);
         assert_program_output(&board, &board.run(&fw, &[cov("kernel")], &work));
         let census_out = work.join("census");
         let counted = board.run(
