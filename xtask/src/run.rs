@@ -173,4 +173,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "system",
     "system_traps",
     "discontinuities",
+    "failed_exec",
 ];

@@ -11,6 +11,7 @@ mod appended;
 mod block_counts;
 mod blocks;
 mod discontinuities;
+mod exec_check;
 pub mod fault;
 mod filter;
 mod icount;
@@ -43,6 +44,8 @@ use std::sync::OnceLock;
 static CAPTURE: OnceLock<Capture> = OnceLock::new();
 /// What runs before a successful execve replaces the process (see `syscalls`).
 static BEFORE_EXEC: OnceLock<fn()> = OnceLock::new();
+/// Set when `BEFORE_EXEC` ran: an execve that returns after it failed anyway.
+static EXEC_FINISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Makes `capture` the configuration every callback reads; once per process.
 pub fn install(capture: Capture, before_exec: fn()) -> Result<&'static Capture, &'static str> {
@@ -70,6 +73,12 @@ pub fn appended_lost() -> u64 {
 
 fn before_exec() {
     if let Some(f) = BEFORE_EXEC.get() {
+        EXEC_FINISHED.store(true, std::sync::atomic::Ordering::Relaxed);
         f();
     }
+}
+
+/// True once, for the first execve that returned after the analysis finished for it.
+fn exec_failed_after_finish() -> bool {
+    EXEC_FINISHED.swap(false, std::sync::atomic::Ordering::Relaxed)
 }

@@ -26,7 +26,13 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
             None => buffer::record_syscall_entry(cpu, exec, num, args, |_| {}),
         }
     }
-    if super::get().execve_numbers.contains(&num) {
+    // Finish only before an execve that can replace the process: a failed one returns, and
+    // the process (and its analysis) goes on.
+    if capture.execve_numbers.contains(&num)
+        && capture
+            .syscall_arch
+            .is_none_or(|arch| super::exec_check::exec_may_succeed(arch, num, &args, &mut GuestMemory::new(cpu)))
+    {
         super::before_exec();
     }
 }
@@ -40,6 +46,15 @@ pub fn execve_numbers(arch: &str) -> [i64; 2] {
 pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
     super::appended::drain(buffer::Owner::Vcpu(cpu));
     let capture = super::get();
+    if capture.execve_numbers.contains(&num) && super::exec_failed_after_finish() {
+        crate::console::warning(&format!(
+            "an execve failed ({}) after the analysis had finished for it: what the process runs after it is not captured",
+            capture
+                .syscall_arch
+                .and_then(|a| crate::services::syscall_names::errno_name(a.arch, ret.saturating_neg() as i32))
+                .unwrap_or("error")
+        ));
+    }
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let table = capture.syscall_data.as_ref();
         let spec = table.map_or(&[][..], |t| t.get(num));

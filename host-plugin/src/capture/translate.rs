@@ -34,6 +34,9 @@ pub struct Capture {
     arm: bool,
     /// execve/execveat numbers of the guest architecture (see `plugin::before_exec`).
     pub execve_numbers: [i64; 2],
+    /// The guest architecture's system call facts (pointer width, byte order), to tell an
+    /// execve that cannot succeed (`exec_check`); None for architectures without a table.
+    pub syscall_arch: Option<&'static super::syscall_arch::Arch>,
     /// Which system call arguments hold strings and buffers: only when subscribed to
     /// `syscall-data`, so that without it no guest memory is read.
     pub syscall_data: Option<super::SyscallTable>,
@@ -90,6 +93,7 @@ impl Capture {
         let exec_counter = (wants_exec_index && appended.is_none()).then(Counter::new);
         Self {
             execve_numbers: super::syscalls::execve_numbers(arch),
+            syscall_arch: super::syscall_data::arch(arch),
             kinds,
             filter,
             icount: InstructionCounter::new(),
