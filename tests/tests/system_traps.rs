@@ -212,6 +212,34 @@ fn privilege_splits_coverage_between_user_and_kernel_code() {
             (in_user_functions..=in_user_functions + 4).contains(&user_level),
             "{arch}: user level {user_level} against user_work and user_body's {in_user_functions}"
         );
+
+        // The profile splits the same way: at user level, user_work's own instructions are
+        // execlog's count of its addresses; the privileged profile has none of them.
+        let profile = |level: &str| {
+            let out = work.join(&format!("profile-{level}"));
+            let options = [
+                format!("script={}", script("profile").display()),
+                format!("out={}", out.display()),
+                format!("symbols={}", fw.display()),
+                format!("privilege={level}"),
+            ];
+            assert_program_output(&board, &board.run(&fw, &[plugin_arg(&plugin(), &options)], &work));
+            std::fs::read_to_string(out.join("profile.txt")).unwrap()
+        };
+        let exclusive = |text: &str, name: &str| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.len() == 3 && f[2] == name).then(|| f[1].parse::<u64>().unwrap())
+            })
+        };
+        let (start, size) = symbols(&board, &fw)["user_work"];
+        let in_user_work: u64 = hits.iter().filter(|(pc, _)| (start..start + size).contains(pc)).map(|(_, n)| n).sum();
+        let user_profile = profile("user");
+        assert_eq!(exclusive(&user_profile, "user_work"), Some(in_user_work), "{arch}: user profile\n{user_profile}");
+        assert_eq!(exclusive(&user_profile, "make_calls"), None, "{arch}: user profile\n{user_profile}");
+        let kernel_profile = profile("kernel");
+        assert_eq!(exclusive(&kernel_profile, "user_work"), None, "{arch}: kernel profile\n{kernel_profile}");
+        assert!(exclusive(&kernel_profile, "make_calls").is_some(), "{arch}: kernel profile\n{kernel_profile}");
     }
 }
 

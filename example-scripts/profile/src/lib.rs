@@ -12,7 +12,9 @@
 //! - `profile.txt`: per function, inclusive and exclusive instructions, largest first.
 //!
 //! Arguments: `main=true` traces only the main binary (library code is then not counted, and
-//! a call into a library returns at once); `title=TEXT` titles the flame graph.
+//! a call into a library returns at once); `privilege=user` or `privilege=kernel` counts only
+//! code that ran at user level, or above it (under a system emulator: a process's code apart
+//! from its kernel's); `title=TEXT` titles the flame graph.
 
 mod calls;
 mod stacks;
@@ -22,7 +24,7 @@ use std::fmt::Write;
 
 use cannonball_sdk::{
     AddressFilter, Args, ArgumentSpec, Block, EventBatch, EventKinds, RunInfo, RunSummary, Script, Subscription,
-    ThreadEvent, export_script, symbolize, write_report,
+    ThreadEvent, export_script, is_user, symbolize, write_report,
 };
 
 use stacks::{BlockShape, FuncId, Stack, Tree};
@@ -34,6 +36,10 @@ struct Profile {
     tree: Tree,
     /// By block id.
     shapes: Vec<Option<BlockShape>>,
+    /// `privilege=`: Some(true) user-level code only, Some(false) the rest only.
+    user_level: Option<bool>,
+    /// By block id: the block runs at the level `privilege=` asks for.
+    wanted: Vec<bool>,
     /// Function ids by (module, symbol start); by module alone for code without a symbol.
     funcs: HashMap<(String, Option<u64>), FuncId>,
     threads: HashMap<u32, FuncId>,
@@ -139,12 +145,22 @@ impl Script for Profile {
         vec![
             ArgumentSpec::boolean("main", "trace only the main binary's code (libraries are not counted)"),
             ArgumentSpec::text("title", "the flame graph's title").default("Instructions per call stack"),
+            ArgumentSpec::text(
+                "privilege",
+                "user: only code that ran at user level; kernel: only code that ran above it (default: both)",
+            ),
         ]
     }
 
     fn init(info: &RunInfo, mut args: Args) -> Result<Self, String> {
         let main_only = args.flag("main");
         let title = args.take("title").unwrap_or_else(|| "Instructions per call stack".into());
+        let user_level = match args.take("privilege").as_deref() {
+            None => None,
+            Some("user") => Some(true),
+            Some("kernel") => Some(false),
+            Some(other) => return Err(format!("privilege={other}: expected user or kernel")),
+        };
         args.finish()?;
         Ok(Profile {
             arch: info.arch.clone(),
@@ -152,6 +168,8 @@ impl Script for Profile {
             title,
             tree: Tree::new(),
             shapes: Vec::new(),
+            user_level,
+            wanted: Vec::new(),
             funcs: HashMap::new(),
             threads: HashMap::new(),
             stacks: HashMap::new(),
@@ -171,8 +189,13 @@ impl Script for Profile {
             let id = block.id as usize;
             if self.shapes.len() <= id {
                 self.shapes.resize_with(id + 1, || None);
+                self.wanted.resize(id + 1, true);
             }
             self.shapes[id] = Some(shape);
+            // A block whose level QEMU does not say counts as user code.
+            self.wanted[id] = self
+                .user_level
+                .is_none_or(|user| block.privilege.is_none_or(|level| is_user(&self.arch, level)) == user);
         }
     }
 
@@ -183,6 +206,11 @@ impl Script for Profile {
         let stack = self.stacks.entry(vcpu).or_insert_with(|| Stack::new(tree, thread));
         let last = batch.execs.len().wrapping_sub(1);
         for (i, &id) in batch.execs.iter().enumerate() {
+            // Code of the other level is left out: to the stacks, a kernel entry and its
+            // return look like a jump (they are resynchronised as after a signal handler).
+            if self.user_level.is_some() && !self.wanted.get(id as usize).copied().unwrap_or(true) {
+                continue;
+            }
             let executed = if i == last { batch.cut_short } else { None };
             stack.execute(tree, &self.shapes, id, executed);
         }
