@@ -147,11 +147,11 @@ pub fn test(args: &[String]) -> Result<()> {
 }
 
 /// Test files whose oracles check trace, memory and system call events, and the containment
-/// tests (run on both paths).
-/// (real_programs and corpus are left out: CPython's suites and the corpus's timeouts would
-/// add a quarter of an hour; the capture paths they take are the ones these cover.)
+/// tests (run on both paths; real_programs, CPython's suites among them, adds about 5 minutes).
 const CALLBACK_PATH_TESTS: &[&str] = &[
     "containment",
+    "real_programs",
+    "corpus",
     "capture",
     "examples",
     "foreign_examples",
@@ -174,4 +174,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "system_traps",
     "discontinuities",
     "failed_exec",
+    "memory_info",
 ];

@@ -49,12 +49,14 @@ pub fn write(line: &mut String, out: &mut impl Write, pid: u32, blocks: &BlockTa
                 let info = m.info[i];
                 let _ = writeln!(
                     line,
-                    r#"{{"event":"mem","pid":{pid},"vcpu":{},"pc":{},"addr":{},"size":{},"store":{},"value":{}}}"#,
+                    r#"{{"event":"mem","pid":{pid},"vcpu":{},"pc":{},"addr":{},"size":{},"store":{},"signed":{},"big_endian":{},"value":{}}}"#,
                     m.vcpu,
                     hex(m.pc[i]),
                     hex(m.addr[i]),
                     1u32 << (info & 7),
                     info & 8 != 0,
+                    info & 0x10 != 0,
+                    info & 0x20 != 0,
                     hex(m.value[i])
                 );
             }
