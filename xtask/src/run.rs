@@ -175,4 +175,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "discontinuities",
     "failed_exec",
     "memory_info",
+    "many_threads",
 ];
