@@ -176,4 +176,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "failed_exec",
     "memory_info",
     "many_threads",
+    "jit",
 ];
