@@ -58,6 +58,18 @@ pub fn libmem_reads_writes(work: &TempDir) -> [String; 2] {
     ]
 }
 
+/// QEMU's libinsn, libbb and libmem (reads, writes), then census with `kinds` writing to
+/// `out`: the plugins of a run whose counts, trace and memory are compared exactly.
+pub fn census_with_oracles(work: &TempDir, out: &Path, kinds: &str) -> Vec<String> {
+    let mut plugins = vec![plugin_arg(&oracle_plugin("insn"), &[]), plugin_arg(&oracle_plugin("bb"), &[])];
+    plugins.extend(libmem_reads_writes(work));
+    plugins.push(plugin_arg(
+        &plugin(),
+        &[format!("script={}", script("census").display()), format!("out={}", out.display()), format!("kinds={kinds}")],
+    ));
+    plugins
+}
+
 /// The `cannonball` command.
 pub fn cli() -> PathBuf {
     artifact(Tree::source().cli())

@@ -5,24 +5,13 @@
 //! libinsn, libbb and libmem in the same process, and the program's result is known by
 //! construction.
 
-use cannonball_tests::{
-    TempDir, census, libmem_reads_writes, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script,
-};
+use cannonball_tests::{TempDir, census, census_with_oracles, oracle, program, run_qemu};
 
 #[test]
 fn rewritten_code_is_counted_as_it_ran() {
     let work = TempDir::new("jit");
     let out = work.join("out");
-    let mut plugins = vec![plugin_arg(&oracle_plugin("insn"), &[]), plugin_arg(&oracle_plugin("bb"), &[])];
-    plugins.extend(libmem_reads_writes(&work));
-    plugins.push(plugin_arg(
-        &plugin(),
-        &[
-            format!("script={}", script("census").display()),
-            format!("out={}", out.display()),
-            "kinds=blocks+trace+memory+block-counts".into(),
-        ],
-    ));
+    let plugins = census_with_oracles(&work, &out, "blocks+trace+memory+block-counts");
     let run = run_qemu("x86_64", &plugins, &program("jit"), &[], &work);
     assert!(run.output.status.success(), "{}", run.stderr());
     // sum over k = 1..3 of (3·Σi + 1000k·1000) + (3·Σi − k·1000), i < 1000

@@ -3,25 +3,14 @@
 //! memory accesses equal QEMU's plugins in the same process, and every thread's start and exit
 //! is seen.
 
-use cannonball_tests::{
-    TempDir, census, libmem_reads_writes, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script,
-};
+use cannonball_tests::{TempDir, census, census_with_oracles, oracle, program, run_qemu};
 
 #[test]
 fn counts_stay_exact_with_150_threads_alive_at_once() {
     let work = TempDir::new("many-threads");
     let out = work.join("out");
     let threads = 150u64;
-    let mut plugins = vec![plugin_arg(&oracle_plugin("insn"), &[]), plugin_arg(&oracle_plugin("bb"), &[])];
-    plugins.extend(libmem_reads_writes(&work));
-    plugins.push(plugin_arg(
-        &plugin(),
-        &[
-            format!("script={}", script("census").display()),
-            format!("out={}", out.display()),
-            "kinds=blocks+trace+memory+threads+block-counts".into(),
-        ],
-    ));
+    let plugins = census_with_oracles(&work, &out, "blocks+trace+memory+threads+block-counts");
     let run = run_qemu("x86_64", &plugins, &program("many_threads"), &[&threads.to_string()], &work);
     assert!(run.output.status.success(), "{}", run.stderr());
     assert!(run.stdout().contains(&format!("{threads} threads, sum ")), "{}", run.stdout());

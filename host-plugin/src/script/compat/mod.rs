@@ -156,4 +156,23 @@ macro_rules! same_shape_conversions {
     };
 }
 
-use {forward_host_functions, same_shape_conversions};
+/// `pub fn with_old_batch(batch, f)`: calls `f` with `batch` as the older world's
+/// `event-batch`, the listed columns moved over and back (no event is copied); the columns
+/// the older world lacks stay behind.
+macro_rules! lend_batch_columns {
+    ($($column:ident),* $(,)?) => {
+        pub fn with_old_batch<R>(batch: &mut EventBatch, f: impl FnOnce(&old::EventBatch) -> R) -> R {
+            let old = old::EventBatch {
+                vcpu: batch.vcpu,
+                first_exec: batch.first_exec,
+                cut_short: batch.cut_short,
+                $($column: std::mem::take(&mut batch.$column),)*
+            };
+            let result = f(&old);
+            $(batch.$column = old.$column;)*
+            result
+        }
+    };
+}
+
+use {forward_host_functions, lend_batch_columns, same_shape_conversions};

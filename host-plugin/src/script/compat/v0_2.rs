@@ -69,44 +69,21 @@ super::same_shape_conversions!(
     SYSCALL_DATA,
 );
 
-/// Calls `f` with `batch` as a 0.2.x `event-batch`. The columns move over and back; the
-/// columns added in 0.3.0 stay behind (a 0.2.x script cannot subscribe to them).
-pub fn with_old_batch<R>(batch: &mut EventBatch, f: impl FnOnce(&old::EventBatch) -> R) -> R {
-    let old = old::EventBatch {
-        vcpu: batch.vcpu,
-        first_exec: batch.first_exec,
-        execs: std::mem::take(&mut batch.execs),
-        mem_exec: std::mem::take(&mut batch.mem_exec),
-        mem_pc: std::mem::take(&mut batch.mem_pc),
-        mem_addr: std::mem::take(&mut batch.mem_addr),
-        mem_info: std::mem::take(&mut batch.mem_info),
-        mem_value: std::mem::take(&mut batch.mem_value),
-        sys_exec: std::mem::take(&mut batch.sys_exec),
-        sys_number: std::mem::take(&mut batch.sys_number),
-        sys_args: std::mem::take(&mut batch.sys_args),
-        sys_ret: std::mem::take(&mut batch.sys_ret),
-        sys_returned: std::mem::take(&mut batch.sys_returned),
-        sys_data_call: std::mem::take(&mut batch.sys_data_call),
-        sys_data_info: std::mem::take(&mut batch.sys_data_info),
-        sys_data_len: std::mem::take(&mut batch.sys_data_len),
-        sys_data: std::mem::take(&mut batch.sys_data),
-        cut_short: batch.cut_short,
-    };
-    let result = f(&old);
-    batch.execs = old.execs;
-    batch.mem_exec = old.mem_exec;
-    batch.mem_pc = old.mem_pc;
-    batch.mem_addr = old.mem_addr;
-    batch.mem_info = old.mem_info;
-    batch.mem_value = old.mem_value;
-    batch.sys_exec = old.sys_exec;
-    batch.sys_number = old.sys_number;
-    batch.sys_args = old.sys_args;
-    batch.sys_ret = old.sys_ret;
-    batch.sys_returned = old.sys_returned;
-    batch.sys_data_call = old.sys_data_call;
-    batch.sys_data_info = old.sys_data_info;
-    batch.sys_data_len = old.sys_data_len;
-    batch.sys_data = old.sys_data;
-    result
-}
+// `with_old_batch`: a 0.2.x script gets the columns its world has.
+super::lend_batch_columns!(
+    execs,
+    mem_exec,
+    mem_pc,
+    mem_addr,
+    mem_info,
+    mem_value,
+    sys_exec,
+    sys_number,
+    sys_args,
+    sys_ret,
+    sys_returned,
+    sys_data_call,
+    sys_data_info,
+    sys_data_len,
+    sys_data
+);
