@@ -177,4 +177,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "memory_info",
     "many_threads",
     "jit",
+    "system_sdks",
 ];
