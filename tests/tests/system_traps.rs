@@ -290,4 +290,27 @@ fn forwarded_discontinuities_reach_dump_as_libtraps_counts_them() {
     assert_eq!((count("interrupt"), count("exception"), count("host-call")), traps, "against libtraps:\n{events:#?}");
     let handler = format!(r#""to":"{:#x}""#, symbols(&board, &fw)["trap_entry"].0);
     assert!(events.iter().all(|l| l.contains(&handler)), "every one to trap_entry ({handler}):\n{events:#?}");
+
+    // The same stream as Parquet, queried by DuckDB (target/py, which `cargo xtask test` makes).
+    let tables = work.join("tables");
+    let mut dump = Command::new(cannonball_tests::cli());
+    dump.arg("dump").arg("--from").arg(&stream).arg("--parquet").arg(&tables);
+    let out = cannonball_tests::watchdog::output(&mut dump);
+    assert!(out.status.success(), "dump --parquet: {}", String::from_utf8_lossy(&out.stderr));
+    let python = cannonball_tests::root().join("target/py/bin/python3");
+    let query = format!(
+        "import duckdb\nfor kind, n in duckdb.sql(\"select kind, count(*) from read_parquet('{}/discontinuities/*/*.parquet') group by kind\").fetchall(): print(kind, n)",
+        tables.display()
+    );
+    let out = cannonball_tests::watchdog::output(Command::new(python).arg("-c").arg(&query));
+    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    let rows = String::from_utf8_lossy(&out.stdout).into_owned();
+    let count = |kind: &str| {
+        rows.lines().find_map(|l| l.strip_prefix(&format!("{kind} "))).map_or(0, |n| n.trim().parse::<u64>().unwrap())
+    };
+    assert_eq!(
+        (count("interrupt"), count("exception"), count("host-call")),
+        traps,
+        "Parquet against libtraps:\n{rows}"
+    );
 }
