@@ -18,76 +18,30 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::syscall_arch::Arch;
+use super::syscall_data::{Layout, Memory, info, read_c_string};
 
 /// Longest single argument or environment string Linux accepts (32 pages).
 const MAX_ARG_STRLEN: usize = 32 * 4096;
 /// Reads of guest arrays stop here (far beyond any ARG_MAX).
 const MAX_STRINGS: usize = 1 << 20;
 
-/// Guest memory as the check reads it: `len` bytes at `addr` appended to `out`, false if
-/// any is unreadable.
-pub trait GuestRead {
-    fn read(&mut self, addr: u64, len: usize, out: &mut Vec<u8>) -> bool;
-
-    /// The NUL-terminated string at `addr` without its NUL, at most `cap` bytes (read page
-    /// by page: a string may end right before an unmapped page).
-    fn string(&mut self, addr: u64, cap: usize) -> Option<Vec<u8>> {
-        const PAGE: u64 = 4096;
-        let mut out = Vec::new();
-        let mut at = addr;
-        while out.len() < cap {
-            let chunk = ((PAGE - at % PAGE) as usize).min(cap - out.len());
-            let before = out.len();
-            if !self.read(at, chunk, &mut out) {
-                return None;
-            }
-            if let Some(nul) = out[before..].iter().position(|&b| b == 0) {
-                out.truncate(before + nul);
-                return Some(out);
-            }
-            at = at.wrapping_add(chunk as u64);
-        }
-        Some(out)
-    }
-
-    /// The guest pointer at `addr`, `bytes` wide, in the guest's byte order.
-    fn pointer(&mut self, addr: u64, bytes: usize, big_endian: bool) -> Option<u64> {
-        let mut word = Vec::with_capacity(8);
-        if !self.read(addr, bytes, &mut word) {
-            return None;
-        }
-        let mut b = [0u8; 8];
-        Some(if big_endian {
-            b[8 - bytes..].copy_from_slice(&word);
-            u64::from_be_bytes(b)
-        } else {
-            b[..bytes].copy_from_slice(&word);
-            u64::from_le_bytes(b)
-        })
-    }
-}
-
-impl GuestRead for crate::qemu::GuestMemory<'_> {
-    fn read(&mut self, addr: u64, len: usize, out: &mut Vec<u8>) -> bool {
-        crate::qemu::GuestMemory::read(self, addr, len, out)
-    }
+/// The NUL-terminated string at `addr`, if readable and at most `cap` bytes long.
+fn string(mem: &mut impl Memory, addr: u64, cap: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    (read_c_string(mem, addr, cap, &mut out) == 0).then_some(out)
 }
 
 /// The arguments of execve (`path, argv, envp`) or execveat (`dirfd, path, argv, envp,
 /// flags`), by which of the two `number` is.
-pub fn exec_may_succeed(arch: &Arch, number: i64, args: &[u64; 6], mem: &mut impl GuestRead) -> bool {
-    let (path, argv, envp) = if number == arch.execve[0] {
-        (args[0], args[1], args[2])
-    } else {
-        // execveat: a path relative to a directory descriptor, or the descriptor itself
-        // (AT_EMPTY_PATH): not predicted.
-        let Some(path) = mem.string(args[1], 4096) else { return true };
-        if path.is_empty() || (path[0] != b'/' && args[0] as i32 != libc::AT_FDCWD) {
-            return true;
-        }
-        (args[1], args[2], args[3])
-    };
-    let Some(path) = mem.string(path, 4096) else { return true };
+pub fn exec_may_succeed(arch: &Arch, number: i64, args: &[u64; 6], mem: &mut impl Memory) -> bool {
+    let execveat = number != arch.execve[0];
+    let (path, argv, envp) = if execveat { (args[1], args[2], args[3]) } else { (args[0], args[1], args[2]) };
+    let Some(path) = string(mem, path, 4096) else { return true };
+    // execveat with a path relative to a directory descriptor, or the descriptor itself
+    // (AT_EMPTY_PATH): not predicted.
+    if execveat && (path.is_empty() || (path[0] != b'/' && args[0] as i32 != libc::AT_FDCWD)) {
+        return true;
+    }
     if path.is_empty() {
         return false; // ENOENT
     }
@@ -147,23 +101,25 @@ fn binfmt_misc_registered() -> bool {
 }
 
 /// E2BIG: one string too long, or all of them with their pointers over ARG_MAX.
-fn arguments_fit(arch: &Arch, argv: u64, envp: u64, mem: &mut impl GuestRead) -> bool {
+fn arguments_fit(arch: &Arch, argv: u64, envp: u64, mem: &mut impl Memory) -> bool {
     // SAFETY: sysconf only reads a limit.
     let arg_max = usize::try_from(unsafe { libc::sysconf(libc::_SC_ARG_MAX) }).unwrap_or(usize::MAX);
-    let pointer = arch.bits as usize / 8;
+    let layout = Layout::of(arch);
     let mut total = 0usize;
     for array in [argv, envp] {
         if array == 0 {
             continue;
         }
         for i in 0..MAX_STRINGS {
-            let Some(ptr) = mem.pointer(array + (i * pointer) as u64, pointer, arch.big_endian) else { return true };
+            let Some(ptr) = layout.read_pointer(mem, array + (i * layout.bytes) as u64) else { return true };
             if ptr == 0 {
                 break;
             }
-            let Some(s) = mem.string(ptr, MAX_ARG_STRLEN + 1) else { return true };
-            if s.len() >= MAX_ARG_STRLEN {
-                return false;
+            let mut s = Vec::new();
+            match read_c_string(mem, ptr, MAX_ARG_STRLEN, &mut s) {
+                0 if s.len() < MAX_ARG_STRLEN => {}
+                0 | info::TRUNCATED => return false, // the string and its NUL exceed the limit
+                _ => return true,                    // unreadable: not predicted
             }
             total += s.len() + 1 + std::mem::size_of::<usize>();
             if total > arg_max {

@@ -52,6 +52,17 @@ impl Layout {
     /// x86_64, aarch64, riscv64, ppc64le.
     pub const LP64_LE: Layout = Layout { bytes: 8, big_endian: false };
 
+    /// How `arch` stores a pointer.
+    pub fn of(arch: &Arch) -> Layout {
+        Layout { bytes: arch.bits as usize / 8, big_endian: arch.big_endian }
+    }
+
+    /// The pointer stored at guest address `addr`, if readable.
+    pub fn read_pointer(self, mem: &mut impl Memory, addr: u64) -> Option<u64> {
+        let mut word = Vec::with_capacity(8);
+        mem.read(addr, self.bytes, &mut word).then(|| self.pointer(&word))
+    }
+
     /// The pointer stored in `word` (`self.bytes` long).
     fn pointer(self, word: &[u8]) -> u64 {
         let mut b = [0u8; 8];
@@ -77,8 +88,7 @@ impl SyscallTable {
             by_number[(n - first) as usize] = args;
         }
         let address_mask = if arch.bits >= 64 { u64::MAX } else { (1u64 << arch.bits) - 1 };
-        let layout = Layout { bytes: arch.bits as usize / 8, big_endian: arch.big_endian };
-        Some(Self { first, by_number, address_mask, layout })
+        Some(Self { first, by_number, address_mask, layout: Layout::of(arch) })
     }
 
     /// How this target stores pointers in memory.
@@ -173,27 +183,33 @@ fn string(mem: &mut impl Memory, addr: u64, arg: u8, out: &mut Blobs) {
 }
 
 /// Appends the string at `addr` to `out.data`; returns TRUNCATED or UNREADABLE or 0.
-/// Reads page by page: a string may end just before an unmapped page, and reading across it
-/// would fail although every byte of the string is readable.
 fn read_string(mem: &mut impl Memory, addr: u64, out: &mut Blobs) -> u8 {
+    read_c_string(mem, addr, STRING_CAP, &mut out.data)
+}
+
+/// Appends the NUL-terminated string at `addr` (without its NUL, at most `cap` bytes) to
+/// `out`; returns TRUNCATED (longer than `cap`), UNREADABLE (nothing appended) or 0. Reads
+/// page by page: a string may end just before an unmapped page, and reading across it would
+/// fail although every byte of the string is readable.
+pub fn read_c_string(mem: &mut impl Memory, addr: u64, cap: usize, out: &mut Vec<u8>) -> u8 {
     const PAGE: u64 = 4096;
-    let start = out.data.len();
+    let start = out.len();
     let mut at = addr;
 
     loop {
-        let have = out.data.len() - start;
-        if have >= STRING_CAP {
-            out.data.truncate(start + STRING_CAP);
+        let have = out.len() - start;
+        if have >= cap {
+            out.truncate(start + cap);
             break info::TRUNCATED;
         }
-        let chunk = ((PAGE - at % PAGE) as usize).min(STRING_CAP + 1 - have);
-        let before = out.data.len();
-        if !mem.read(at, chunk, &mut out.data) {
-            out.data.truncate(start);
+        let chunk = ((PAGE - at % PAGE) as usize).min(cap + 1 - have);
+        let before = out.len();
+        if !mem.read(at, chunk, out) {
+            out.truncate(start);
             break info::UNREADABLE;
         }
-        if let Some(nul) = out.data[before..].iter().position(|&b| b == 0) {
-            out.data.truncate(before + nul);
+        if let Some(nul) = out[before..].iter().position(|&b| b == 0) {
+            out.truncate(before + nul);
             break 0;
         }
         at = at.wrapping_add(chunk as u64);
@@ -207,15 +223,12 @@ fn string_array(mem: &mut impl Memory, addr: u64, arg: u8, layout: Layout, out: 
         return;
     }
     let tag = arg | info::ELEMENT;
-    let mut word = Vec::with_capacity(8);
     for index in 0..=ARRAY_CAP as u64 {
-        word.clear();
-        if !mem.read(addr.wrapping_add(index * layout.bytes as u64), layout.bytes, &mut word) {
+        let Some(ptr) = layout.read_pointer(mem, addr.wrapping_add(index * layout.bytes as u64)) else {
             let start = out.data.len();
             out.close(tag | info::UNREADABLE, start);
             return;
-        }
-        let ptr = layout.pointer(&word);
+        };
         if ptr == 0 {
             return;
         }
