@@ -148,3 +148,63 @@ pub fn execlog_hits(log: &str) -> std::collections::HashMap<u64, u64> {
     }
     hits
 }
+
+/// What QEMU's plugins counted for one process; a count whose plugin a run did not load is 0.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Process {
+    pub insns: u64,
+    pub bbs: u64,
+    pub reads: u64,
+    pub writes: u64,
+    /// number -> (calls, errors)
+    pub syscalls: BTreeMap<i64, (u64, u64)>,
+}
+
+impl Process {
+    /// One section of a run with libinsn and libsyscall, and where they were loaded libbb and
+    /// libmem twice ([`mem_reads_writes`]).
+    pub fn of(section: &str) -> Process {
+        let has = |prefix: &str| section.lines().any(|l| l.starts_with(prefix));
+        let (reads, writes) = if has("mem accesses: ") { mem_reads_writes(section) } else { (0, 0) };
+        Process {
+            insns: insn(section).total,
+            bbs: if has("Total: bb's: ") { bb_total(section) } else { 0 },
+            reads,
+            writes,
+            syscalls: syscalls(section),
+        }
+    }
+
+    /// A forked child's own part: QEMU's plugins in the child keep counting from the parent's
+    /// counters at the fork, so the child's section minus the parent's section, plus what the
+    /// parent is known to have run after the fork (`parent_tail`), is what the child ran.
+    /// Every term comes from QEMU's plugins or from the program's source.
+    pub fn forked_child_own(&self, parent: &Process, parent_tail: &Process) -> Process {
+        let own = |child: u64, parent: u64, tail: u64| {
+            (child + tail)
+                .checked_sub(parent)
+                .unwrap_or_else(|| panic!("the child's section {child} is below the parent's {parent} less {tail}"))
+        };
+        let mut syscalls = self.syscalls.clone();
+        for (num, &(calls, errors)) in &parent.syscalls {
+            let (tail_calls, tail_errors) = parent_tail.syscalls.get(num).copied().unwrap_or((0, 0));
+            let entry = syscalls.entry(*num).or_insert((0, 0));
+            *entry = (own(entry.0, calls, tail_calls), own(entry.1, errors, tail_errors));
+        }
+        syscalls.retain(|_, &mut (calls, _)| calls > 0);
+        Process {
+            insns: own(self.insns, parent.insns, parent_tail.insns),
+            bbs: own(self.bbs, parent.bbs, parent_tail.bbs),
+            reads: own(self.reads, parent.reads, parent_tail.reads),
+            writes: own(self.writes, parent.writes, parent_tail.writes),
+            syscalls,
+        }
+    }
+}
+
+/// What tests/programs/fork_counted.c's parent runs after its fork, read from its source: one
+/// block of assembly, 11 instructions in 3 blocks (ending at `jz` and at each `syscall`), no
+/// memory access, wait4 (61) and exit_group (231).
+pub fn fork_counted_parent_tail() -> Process {
+    Process { insns: 11, bbs: 3, reads: 0, writes: 0, syscalls: [(61, (1, 0)), (231, (1, 0))].into_iter().collect() }
+}

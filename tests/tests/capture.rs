@@ -9,25 +9,7 @@ use cannonball_tests::census::{self, Census};
 use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// What QEMU's plugins counted for one process.
-#[derive(Debug)]
-struct Oracle {
-    insns: u64,
-    bbs: u64,
-    reads: u64,
-    writes: u64,
-    syscalls: std::collections::BTreeMap<i64, (u64, u64)>,
-}
-
-fn oracle_of(section: &str) -> Oracle {
-    let (reads, writes) = oracle::mem_reads_writes(section);
-    Oracle {
-        insns: oracle::insn(section).total,
-        bbs: oracle::bb_total(section),
-        reads,
-        writes,
-        syscalls: oracle::syscalls(section),
-    }
-}
+type Oracle = oracle::Process;
 
 struct Observed {
     run: QemuRun,
@@ -69,7 +51,7 @@ fn observe(program: &Path, args: &[&str], census_args: &[&str]) -> Observed {
         plugin_arg(&plugin(), &options),
     ];
     let run = run_qemu("x86_64", &plugins, program, args, &work);
-    let oracles = oracle::sections(&run.plugin_log).iter().map(|s| oracle_of(s)).collect();
+    let oracles = oracle::sections(&run.plugin_log).iter().map(|s| Oracle::of(s)).collect();
     Observed { run, oracles, out, _work: work }
 }
 
@@ -213,6 +195,26 @@ fn fork_gives_each_process_its_own_report() {
 }
 
 #[test]
+fn forked_child_counts_exact_against_the_parents_known_tail() {
+    // fork_counted.c's parent runs, after the fork, one block of assembly: 11 instructions in
+    // 3 blocks, no memory access, wait4 and exit_group. Subtracting that from QEMU's plugins'
+    // parent section gives the pre-fork part their child section starts from.
+    let obs = observe(&program("fork_counted"), &[], &[]);
+    assert!(obs.run.output.status.success(), "{}", obs.run.stderr());
+    assert!(obs.run.stdout().contains("child: "), "{}", obs.run.stdout());
+    let reports = obs.reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    let child_report = reports.iter().find(|n| *n != "census.txt").unwrap();
+    assert_eq!(obs.oracles.len(), 2, "the child's section, then the parent's");
+    let (oracle_child, oracle_parent) = (&obs.oracles[0], &obs.oracles[1]);
+    let parent = obs.census("census.txt");
+    assert_matches(&parent, oracle_parent);
+    let child = obs.census(child_report);
+    assert_matches(&child, &oracle_child.forked_child_own(oracle_parent, &oracle::fork_counted_parent_tail()));
+    assert_pairing(&child);
+}
+
+#[test]
 fn forks_while_other_threads_start_and_exit() {
     // Two threads keep starting and ending threads while the main thread forks 150 times;
     // every child starts a thread of its own and exits. A fork used to copy a lock that an
@@ -302,7 +304,7 @@ fn both_capture_paths_are_real_and_agree() {
         assert!(stderr.contains(&format!("({path}")), "capture path {path:?} reported: {stderr}");
         // Patch 0007 comes with 0006 here; a QEMU without it gets explicit bounds checks.
         assert!(stderr.contains(&format!("({traps})")), "scripts with {traps}: {stderr}");
-        let oracles: Vec<Oracle> = oracle::sections(&log).iter().map(|s| oracle_of(s)).collect();
+        let oracles: Vec<Oracle> = oracle::sections(&log).iter().map(|s| Oracle::of(s)).collect();
         assert_eq!(c.get("trace-instructions"), oracles[0].insns, "{path}: trace = libinsn");
         assert_eq!(c.get("block-execs"), oracles[0].bbs, "{path}: block executions = libbb");
         assert_eq!(c.get("mem-reads"), oracles[0].reads, "{path}: reads = libmem");

@@ -41,13 +41,10 @@ impl Dump {
     }
 }
 
-/// The oracles: libinsn, libmem (callback, all accesses), libsyscall.
-fn oracle_plugins() -> Vec<String> {
-    vec![
-        plugin_arg(&oracle_plugin("insn"), &[]),
-        plugin_arg(&oracle_plugin("mem"), &["callback=true".into()]),
-        plugin_arg(&oracle_plugin("syscall"), &[]),
-    ]
+/// The oracles: libinsn, libmem twice (reads, writes; callback), libsyscall.
+fn oracle_plugins(work: &TempDir) -> Vec<String> {
+    let [reads, writes] = cannonball_tests::libmem_reads_writes(work);
+    vec![plugin_arg(&oracle_plugin("insn"), &[]), reads, writes, plugin_arg(&oracle_plugin("syscall"), &[])]
 }
 
 fn number(json: &str, key: &str) -> u64 {
@@ -55,25 +52,15 @@ fn number(json: &str, key: &str) -> u64 {
     json[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
 
-struct Oracle {
-    insns: u64,
-    memory: u64,
-    syscalls: BTreeMap<i64, (u64, u64)>,
-}
+type Oracle = oracle::Process;
 
 fn oracles(log: &str) -> Vec<Oracle> {
-    oracle::sections(log)
-        .iter()
-        .map(|s| {
-            let memory = s.lines().find_map(|l| l.strip_prefix("mem accesses: ")).unwrap().trim().parse().unwrap();
-            Oracle { insns: oracle::insn(s).total, memory, syscalls: oracle::syscalls(s) }
-        })
-        .collect()
+    oracle::sections(log).iter().map(|s| Oracle::of(s)).collect()
 }
 
 fn forward_run(prog: &Path, args: &[&str], forward: &str, count: bool, work: &TempDir) -> (String, Vec<Oracle>) {
     let dump = Dump::start(work, count);
-    let mut plugins = oracle_plugins();
+    let mut plugins = oracle_plugins(work);
     plugins.push(plugin_arg(&plugin(), &[format!("sock={}", dump.sock.display()), format!("forward={forward}")]));
     let run = run_qemu("x86_64", &plugins, prog, args, work);
     assert!(run.output.status.success(), "{}", run.stderr());
@@ -88,7 +75,7 @@ fn dump_counts_equal_the_oracles() {
     assert_eq!(number(&summary, "connections"), 1);
     assert_eq!(number(&summary, "insns"), o.insns, "instructions expanded from forwarded executions (libinsn)");
     assert_eq!(number(&summary, "end_instructions"), o.insns, "the end frame's total (libinsn)");
-    assert_eq!(number(&summary, "memory"), o.memory, "memory accesses (libmem)");
+    assert_eq!(number(&summary, "memory"), o.reads + o.writes, "memory accesses (libmem)");
     let calls: u64 = o.syscalls.values().map(|&(c, _)| c).sum();
     assert_eq!(number(&summary, "syscalls"), calls, "system calls (libsyscall)");
 }
@@ -117,14 +104,19 @@ fn dump_json_lines_equal_the_oracles() {
 #[test]
 fn a_forked_child_streams_on_its_own_connection() {
     let work = TempDir::new("fwd-fork");
-    let (summary, oracles) = forward_run(&program("fork"), &[], "trace", true, &work);
+    let (summary, oracles) = forward_run(&program("fork_counted"), &[], "trace+memory+syscalls", true, &work);
     assert_eq!(oracles.len(), 2, "two processes exited");
     assert_eq!(number(&summary, "connections"), 2, "{summary}");
-    // QEMU's plugins count the parent's pre-fork part in the child too; ours restart at fork.
-    // The parent's stream is exact, and both streams agree with their own end frames.
-    assert_eq!(number(&summary, "insns"), number(&summary, "end_instructions"));
-    let parent = oracles.iter().map(|o| o.insns).max().unwrap();
-    assert!(number(&summary, "insns") > parent, "the child's stream arrived too");
+    // The streams of both processes, summed by dump: the parent's whole run (libinsn's parent
+    // section) and the child's own part (its section less the parent's known pre-fork part).
+    let (child, parent) = (&oracles[0], &oracles[1]);
+    let own = child.forked_child_own(parent, &oracle::fork_counted_parent_tail());
+    assert_eq!(number(&summary, "insns"), parent.insns + own.insns, "instructions (libinsn)");
+    assert_eq!(number(&summary, "end_instructions"), parent.insns + own.insns, "the end frames (libinsn)");
+    let memory = parent.reads + parent.writes + own.reads + own.writes;
+    assert_eq!(number(&summary, "memory"), memory, "memory accesses (libmem)");
+    let calls: u64 = parent.syscalls.values().chain(own.syscalls.values()).map(|&(c, _)| c).sum();
+    assert_eq!(number(&summary, "syscalls"), calls, "system calls (libsyscall)");
 }
 
 #[test]
