@@ -147,11 +147,23 @@ impl QemuRun {
 /// Several plugins in one run see the very same execution, which is what makes exact
 /// comparisons against QEMU's own plugins possible even for multi-threaded guests.
 pub fn run_qemu(arch: &str, plugins: &[String], program: &Path, args: &[&str], work: &TempDir) -> QemuRun {
+    run_qemu_env(arch, plugins, program, args, work, &[])
+}
+
+/// [`run_qemu`] with variables added to QEMU's environment.
+pub fn run_qemu_env(
+    arch: &str,
+    plugins: &[String],
+    program: &Path,
+    args: &[&str],
+    work: &TempDir,
+    env: &[(&str, &str)],
+) -> QemuRun {
     let log = work.join("qemu-plugin.log");
     let mut cmd = qemu_command(arch, plugins, program, args, &log);
     cmd.current_dir(work.path());
     // A stable environment: the guest's work must not depend on the caller's locale.
-    cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
+    cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE").envs(env.iter().copied());
     let output = watchdog::output(&mut cmd);
     let plugin_log = std::fs::read_to_string(&log).unwrap_or_default();
     QemuRun { output, plugin_log }

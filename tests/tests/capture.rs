@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use cannonball_tests::census::{self, Census};
-use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
+use cannonball_tests::{
+    QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, run_qemu_env, script,
+};
 
 /// What QEMU's plugins counted for one process.
 type Oracle = oracle::Process;
@@ -37,6 +39,10 @@ impl Observed {
 }
 
 fn observe(program: &Path, args: &[&str], census_args: &[&str]) -> Observed {
+    observe_env(program, args, census_args, &[])
+}
+
+fn observe_env(program: &Path, args: &[&str], census_args: &[&str], env: &[(&str, &str)]) -> Observed {
     let work = TempDir::new("capture");
     let out = work.join("out");
     let [mem_r, mem_w] = cannonball_tests::libmem_reads_writes(&work);
@@ -50,7 +56,7 @@ fn observe(program: &Path, args: &[&str], census_args: &[&str]) -> Observed {
         plugin_arg(&oracle_plugin("bb"), &[]),
         plugin_arg(&plugin(), &options),
     ];
-    let run = run_qemu("x86_64", &plugins, program, args, &work);
+    let run = run_qemu_env("x86_64", &plugins, program, args, &work, env);
     let oracles = oracle::sections(&run.plugin_log).iter().map(|s| Oracle::of(s)).collect();
     Observed { run, oracles, out, _work: work }
 }
@@ -240,8 +246,12 @@ fn slow_script_loses_nothing() {
     // The script burns time on every block execution, far slower than the eight guest
     // threads produce them: the vCPUs must wait for it (backpressure), and every event
     // still arrives.
-    let obs = observe(&program("threads"), &[], &["spin=300"]);
+    let obs = observe_env(&program("threads"), &[], &["spin=300"], &[("CANNONBALL_PIPELINE_STATS", "1")]);
     assert!(obs.run.output.status.success(), "{}", obs.run.stderr());
+    let stats = obs.run.stderr();
+    let line = stats.lines().find(|l| l.starts_with("cannonball: pipeline: ")).unwrap_or_else(|| panic!("{stats}"));
+    let waited: u64 = line.split(", ").nth(1).and_then(|w| w.split(' ').next()).unwrap().parse().unwrap();
+    assert!(waited > 0, "the channel to the script filled and vCPUs waited: {line}");
     let c = obs.census("census.txt");
     assert_matches(&c, &obs.oracles[0]);
 }

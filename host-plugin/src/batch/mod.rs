@@ -12,7 +12,8 @@
 mod consumer;
 
 use std::sync::Mutex;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -134,11 +135,32 @@ fn analysis_loop(
     consumers.script
 }
 
+/// Messages sent, and how many of them found the channel full so that their vCPU waited for
+/// the script (backpressure): said at the end of a run under `CANNONBALL_PIPELINE_STATS=1`.
+static SENT: AtomicU64 = AtomicU64::new(0);
+static WAITED: AtomicU64 = AtomicU64::new(0);
+
 fn send(message: Message) {
     let tx = pipeline().as_ref().map(|p| p.tx.clone());
     if let Some(tx) = tx {
-        // Blocks while the channel is full: backpressure on the guest.
-        let _ = tx.send(message);
+        SENT.fetch_add(1, Ordering::Relaxed);
+        if let Err(TrySendError::Full(message)) = tx.try_send(message) {
+            // Blocks while the channel is full: backpressure on the guest.
+            WAITED.fetch_add(1, Ordering::Relaxed);
+            let _ = tx.send(message);
+        }
+    }
+}
+
+/// `cannonball: pipeline: S messages, W waited for the script (channel of 8)`, on stderr when
+/// `CANNONBALL_PIPELINE_STATS=1` asks for it: shows whether the script kept up.
+fn report_stats() {
+    if std::env::var_os("CANNONBALL_PIPELINE_STATS").is_some_and(|v| v == "1") {
+        crate::console::diagnostic(&format!(
+            "cannonball: pipeline: {} messages, {} waited for the script (channel of {CHANNEL_BOUND})",
+            SENT.load(Ordering::Relaxed),
+            WAITED.load(Ordering::Relaxed)
+        ));
     }
 }
 
@@ -173,7 +195,9 @@ pub fn wait_until_delivered() {
 pub fn stop() -> Option<ScriptHost> {
     let pipeline = pipeline().take()?;
     let _ = pipeline.tx.send(Message::Stop);
-    pipeline.thread.join().ok().flatten()
+    let script = pipeline.thread.join().ok().flatten();
+    report_stats();
+    script
 }
 
 /// In a forked child: the analysis thread does not exist there. Forget the parent's pipeline
@@ -182,4 +206,6 @@ pub fn forget_after_fork() {
     if let Some(p) = pipeline().take() {
         std::mem::forget(p);
     }
+    SENT.store(0, Ordering::Relaxed);
+    WAITED.store(0, Ordering::Relaxed);
 }
