@@ -1,27 +1,47 @@
 //! The profile example on a program with a known call tree (tests/programs/calltree.c): the
 //! folded stacks have the program's shape (main → a ×3 → leaf, main → b → leaf, a tail call,
 //! a longjmp out of two frames, a signal handler inside raise(), leaf straight from main),
-//! every function's exclusive count equals cov's hits summed over the function, the total
-//! equals libinsn's in the same run, and the flame graph opens in Chromium with the
+//! every function's exclusive count equals what QEMU's execlog saw execute inside the
+//! function's symbol (nm) in the same run, the total equals libinsn's in the same run, and the flame graph opens in Chromium with the
 //! functions' frames. On x86_64 and on every foreign target (calls and returns are recognised
 //! per architecture).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use cannonball_tests::browser;
 use cannonball_tests::cross::{Cross, Linking};
 use cannonball_tests::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, root, run_qemu, script};
 
-/// Runs `name` on `binary` under qemu-`arch` with libinsn loaded first; returns the out
-/// directory and libinsn's total.
-fn run(arch: &str, name: &str, binary: &Path, work: &TempDir) -> (PathBuf, u64) {
-    let out = work.join(&format!("out-{name}"));
-    let options = [format!("script={}", script(name).display()), format!("out={}", out.display())];
-    let plugins = [plugin_arg(&oracle_plugin("insn"), &[]), plugin_arg(&plugin(), &options)];
+/// The functions of calltree.c.
+const FUNCTIONS: [&str; 10] =
+    ["main", "a", "b", "leaf", "tailer", "tail_target", "deep", "thrower", "raiser", "handler"];
+
+/// Runs profile on `binary` under qemu-`arch` with libinsn and execlog loaded first; returns
+/// the out directory, libinsn's total and, per function of calltree.c, the instructions
+/// execlog saw execute inside its symbol (`nm` is the binutils for the binary).
+fn run(arch: &str, nm: &str, binary: &Path, work: &TempDir) -> (PathBuf, u64, HashMap<String, u64>) {
+    let out = work.join("out-profile");
+    let options = [format!("script={}", script("profile").display()), format!("out={}", out.display())];
+    let plugins = [
+        plugin_arg(&oracle_plugin("insn"), &[]),
+        plugin_arg(&oracle_plugin("execlog"), &[]),
+        plugin_arg(&plugin(), &options),
+    ];
     let run = run_qemu(arch, &plugins, binary, &[], work);
     assert!(run.output.status.success(), "{}", run.stderr());
-    (out, oracle::insn(&run.plugin_log).total)
+    let symbols = cannonball_tests::objdump::nm_symbols(nm, binary, arch == "arm");
+    let hits = oracle::execlog_hits(&run.plugin_log);
+    let own = FUNCTIONS
+        .iter()
+        .map(|&name| {
+            let &(start, size) = symbols.get(name).unwrap_or_else(|| panic!("{arch}: nm has no {name}"));
+            assert!(size > 0, "{arch}: {name} has a size");
+            let n = hits.iter().filter(|&(&pc, _)| (start..start + size).contains(&pc)).map(|(_, &n)| n).sum();
+            (name.to_string(), n)
+        })
+        .collect();
+    (out, oracle::insn(&run.plugin_log).total, own)
 }
 
 /// profile.folded: (frames, instructions) per line.
@@ -34,35 +54,19 @@ fn folded(text: &str) -> Vec<(Vec<String>, u64)> {
         .collect()
 }
 
-/// cov.txt: per function, its hits summed (the instructions executed in it).
-fn cov_per_function(text: &str) -> BTreeMap<String, u64> {
-    let mut totals = BTreeMap::new();
-    let mut current = String::new();
-    for line in text.lines() {
-        if let Some(header) = line.strip_prefix("// symbol ") {
-            current = header.rsplit_once(" (").unwrap().0.to_owned();
-            totals.insert(current.clone(), 0);
-        } else if let Some(hits) = line.split_whitespace().nth(1) {
-            *totals.get_mut(&current).unwrap() += hits.parse::<u64>().unwrap();
-        }
-    }
-    totals
-}
-
-fn check_call_tree(arch: &str, binary: &Path, work: &TempDir) {
-    let (out, libinsn_total) = run(arch, "profile", binary, work);
-    let (cov_out, _) = run(arch, "cov", binary, work);
+fn check_call_tree(arch: &str, nm: &str, binary: &Path, work: &TempDir) {
+    let (out, libinsn_total, execlog) = run(arch, nm, binary, work);
     let stacks = folded(&std::fs::read_to_string(out.join("profile.folded")).unwrap());
     let total: u64 = stacks.iter().map(|s| s.1).sum();
     assert_eq!(total, libinsn_total, "{arch}: every instruction is in one stack (libinsn)");
 
-    // Exclusive counts per function of the main binary equal cov's per-function hits.
+    // Exclusive counts per function of the program equal execlog's per-function hits.
     let mut exclusive: HashMap<&str, u64> = HashMap::new();
     for (frames, n) in &stacks {
         *exclusive.entry(frames.last().unwrap().as_str()).or_default() += n;
     }
-    let cov = cov_per_function(&std::fs::read_to_string(cov_out.join("cov.txt")).unwrap());
-    for (function, hits) in &cov {
+    for (function, hits) in &execlog {
+        assert!(*hits > 0, "{arch}: {function} ran");
         assert_eq!(
             exclusive.get(function.as_str()).copied().unwrap_or(0),
             *hits,
@@ -99,18 +103,18 @@ fn check_call_tree(arch: &str, binary: &Path, work: &TempDir) {
     assert!(k1 > 0, "{arch}: the loop body");
     assert_eq!(get("main;a;leaf"), 3 * (k0 + 10 * k1), "{arch}: main → a ×3 → leaf(10)");
     assert_eq!(get("main;leaf"), k0 + 5 * k1, "{arch}: leaf(5) from main after the signal and the longjmp");
-    assert_eq!(get("main;a"), cov["a"], "{arch}: a");
+    assert_eq!(get("main;a"), execlog["a"], "{arch}: a");
     // The tail call: tailer's frame becomes tail_target's, which returns to main. (On i386
     // the argument goes on the stack and GCC -O1 makes a real call and return instead.)
-    assert_eq!(get("main;tailer"), cov["tailer"]);
+    assert_eq!(get("main;tailer"), execlog["tailer"]);
     if arch == "i386" {
-        assert_eq!(get("main;tailer;tail_target"), cov["tail_target"], "{arch}: a real call");
+        assert_eq!(get("main;tailer;tail_target"), execlog["tail_target"], "{arch}: a real call");
     } else {
-        assert_eq!(get("main;tail_target"), cov["tail_target"]);
+        assert_eq!(get("main;tail_target"), execlog["tail_target"]);
         assert!(!from_main.keys().any(|s| s.contains("tailer;tail_target")), "{arch}: tail call pushed a frame");
     }
     // The longjmp leaves deep and thrower: raiser runs right under main.
-    assert_eq!(get("main;deep;thrower"), cov["thrower"], "{arch}: thrower");
+    assert_eq!(get("main;deep;thrower"), execlog["thrower"], "{arch}: thrower");
     assert!(from_main.contains_key("main;raiser"), "{arch}");
     assert!(!from_main.keys().any(|s| s.contains("deep;") && s.contains("raiser")), "{arch}: longjmp left frames");
 
@@ -135,7 +139,7 @@ fn check_call_tree(arch: &str, binary: &Path, work: &TempDir) {
     let below_a: u64 = from_main.iter().filter(|(s, _)| s.starts_with("main;a;")).map(|(_, n)| n).sum();
     let thunks = below_a - get("main;a;leaf");
     assert!(arch == "i386" || thunks == 0, "{arch}: a calls only leaf: {from_main:?}");
-    assert_eq!(inclusive["a"], cov["a"] + 3 * (k0 + 10 * k1) + thunks, "{arch}: a = itself + 3 leaf(10)");
+    assert_eq!(inclusive["a"], execlog["a"] + 3 * (k0 + 10 * k1) + thunks, "{arch}: a = itself + 3 leaf(10)");
 
     // The flame graph opens in Chromium, without a console message, and draws the frames.
     let svg = out.join("profile.svg");
@@ -153,7 +157,7 @@ fn check_call_tree(arch: &str, binary: &Path, work: &TempDir) {
 #[test]
 fn profile_of_a_known_call_tree() {
     let work = TempDir::new("profile");
-    check_call_tree("x86_64", &program("calltree"), &work);
+    check_call_tree("x86_64", "nm", &program("calltree"), &work);
 }
 
 /// The same call tree built by Debian's cross compiler: calls and returns as each
@@ -163,7 +167,7 @@ fn call_tree_on(arch: &str) {
     let binary = work.join("calltree");
     let cross = Cross::by_arch(arch);
     cross.compile(&root().join("tests/programs/calltree.c"), &binary, Linking::Static, &[]);
-    check_call_tree(arch, &binary, &work);
+    check_call_tree(arch, &format!("{}-nm", cross.triple), &binary, &work);
 }
 
 mod foreign {
