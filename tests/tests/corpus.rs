@@ -9,21 +9,23 @@ use std::process::{Command, Output};
 
 use cannonball_tests::{TempDir, cli, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
+/// The corpus: (name, content).
+const INPUTS: [(&str, &str); 8] = [
+    ("hello", "hello world"),
+    ("numbers", "12345"),
+    ("crash", "crash now"),
+    ("hang", "hang forever"),
+    ("seven", "exit 7"),
+    ("more/vowels", "aeiou"),
+    ("more/digits", "9876"),
+    ("more/text", "some more text"),
+];
+
 /// A corpus of named inputs.
 fn corpus(work: &TempDir) -> std::path::PathBuf {
     let dir = work.join("corpus");
     std::fs::create_dir_all(dir.join("more")).unwrap();
-    let inputs = [
-        ("hello", "hello world"),
-        ("numbers", "12345"),
-        ("crash", "crash now"),
-        ("hang", "hang forever"),
-        ("seven", "exit 7"),
-        ("more/vowels", "aeiou"),
-        ("more/digits", "9876"),
-        ("more/text", "some more text"),
-    ];
-    for (name, text) in inputs {
+    for (name, text) in INPUTS {
         std::fs::write(dir.join(name), text).unwrap();
     }
     std::fs::write(dir.join(".hidden"), "crash").unwrap();
@@ -149,11 +151,19 @@ fn coverage_blocks_equal_qemu_drcov() {
     ];
     let run = run_qemu("x86_64", &plugins, &program("corpus_target"), &[input.to_str().unwrap()], &work);
     assert!(run.output.status.success(), "{}", run.stderr());
-    // contrib drcov: its executed blocks, {u32 absolute start, u16 size, u16 module} records.
-    let bytes = std::fs::read(&drcov).unwrap();
+    let theirs = drcov_program_blocks(&drcov);
+    let ours = coverage_program_blocks(&work.join("out/coverage.blocks"));
+    assert!(theirs.len() > 20, "drcov listed {} blocks of the program", theirs.len());
+    assert_eq!(ours, theirs, "the program's blocks = QEMU's drcov");
+}
+
+/// contrib drcov's file: the program's executed blocks (absolute start, size), from its
+/// {u32 absolute start, u16 size, u16 module} records.
+fn drcov_program_blocks(drcov: &Path) -> BTreeSet<(u64, u64)> {
+    let bytes = std::fs::read(drcov).unwrap_or_else(|e| panic!("{}: {e}", drcov.display()));
     let table_at = bytes.windows(10).position(|w| w == b"BB Table: ").unwrap();
     let records = &bytes[table_at + bytes[table_at..].iter().position(|&b| b == b'\n').unwrap() + 1..];
-    let theirs: BTreeSet<(u64, u64)> = records
+    records
         .chunks_exact(8)
         .map(|r| {
             (
@@ -162,9 +172,14 @@ fn coverage_blocks_equal_qemu_drcov() {
             )
         })
         .filter(|(start, _)| (0x400000..0x500000).contains(start))
-        .collect();
+        .collect()
+}
+
+/// coverage.blocks (`+0xOFFSET SIZE MODULE` lines): the (non-PIE) program's blocks, at their
+/// absolute addresses.
+fn coverage_program_blocks(file: &Path) -> BTreeSet<(u64, u64)> {
     let main = program("corpus_target").canonicalize().unwrap();
-    let ours: BTreeSet<(u64, u64)> = std::fs::read_to_string(work.join("out/coverage.blocks"))
+    std::fs::read_to_string(file)
         .unwrap()
         .lines()
         .filter_map(|l| {
@@ -173,9 +188,27 @@ fn coverage_blocks_equal_qemu_drcov() {
             (Path::new(module) == main)
                 .then(|| (u64::from_str_radix(&offset[2..], 16).unwrap() + 0x400000, size.parse().unwrap()))
         })
-        .collect();
-    assert!(theirs.len() > 20, "drcov listed {} blocks of the program", theirs.len());
-    assert_eq!(ours, theirs, "the program's blocks = QEMU's drcov");
+        .collect()
+}
+
+/// QEMU's drcov run on each input of the corpus alone: the union of the program's blocks.
+/// The hanging input is stopped by SIGTERM after 3 s; QEMU's exit path still runs drcov's exit
+/// callback, which writes the file.
+fn drcov_union(work: &TempDir) -> BTreeSet<(u64, u64)> {
+    let mut union = BTreeSet::new();
+    for (i, (name, _)) in INPUTS.iter().enumerate() {
+        let drcov = work.join(&format!("input-{i}.drcov"));
+        let mut cmd = Command::new("timeout");
+        cmd.arg("3")
+            .arg(cannonball_tests::qemu("x86_64"))
+            .arg("-plugin")
+            .arg(format!("{},filename={}", oracle_plugin("drcov").display(), drcov.display()))
+            .arg(program("corpus_target"))
+            .arg(work.join("corpus").join(name));
+        cannonball_tests::watchdog::output(&mut cmd);
+        union.extend(drcov_program_blocks(&drcov));
+    }
+    union
 }
 
 #[test]
@@ -224,6 +257,10 @@ fn shards_merge_into_the_single_run() {
         std::fs::read_to_string(work.join("merged/coverage.blocks")).unwrap(),
         std::fs::read_to_string(work.join("whole/coverage.blocks")).unwrap()
     );
+    // And both equal QEMU's drcov, run on each input alone.
+    let union = drcov_union(&work);
+    assert!(union.len() > 20, "drcov listed {} blocks of the program", union.len());
+    assert_eq!(coverage_program_blocks(&work.join("merged/coverage.blocks")), union, "merged blocks = drcov's union");
     // Merging a shard twice is refused.
     let twice = cannonball(&["merge", "-o", "bad", &dirs[0], &dirs[0]], &work);
     assert!(!twice.status.success() && String::from_utf8_lossy(&twice.stderr).contains("more than one"));
