@@ -2,22 +2,30 @@
 //! without a console message, the function table sorts (from the URL fragment at load, as a
 //! bookmark would), each function's listing shows cov.txt's counts, jump targets are links to
 //! instructions on the page, names with `< > &` show as written, and nothing is loaded from
-//! elsewhere. Also a program with thousands of functions.
+//! elsewhere; every count on the page is what QEMU's execlog, loaded into the same run, saw
+//! execute at that address. Also a program with thousands of functions.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cannonball_tests::browser::{self, attribute, unescape};
-use cannonball_tests::{TempDir, plugin, plugin_arg, program, run_qemu, script};
+use cannonball_tests::{TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// Runs cov on `program`; returns the out directory.
 fn run_cov(program: &Path, work: &TempDir) -> PathBuf {
+    run_cov_with(program, &[], work).0
+}
+
+/// Runs `oracles` then cov on `program`; returns the out directory and the oracles' log.
+fn run_cov_with(program: &Path, oracles: &[String], work: &TempDir) -> (PathBuf, String) {
     let out = work.join("out");
     let options = [format!("script={}", script("cov").display()), format!("out={}", out.display())];
-    let run = run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], program, &[], work);
+    let mut plugins = oracles.to_vec();
+    plugins.push(plugin_arg(&plugin(), &options));
+    let run = run_qemu("x86_64", &plugins, program, &[], work);
     assert!(run.output.status.success(), "{}", run.stderr());
-    out
+    (out, run.plugin_log)
 }
 
 /// cov.txt: function name -> [(address, hits)].
@@ -86,7 +94,8 @@ fn the_console_is_captured() {
 #[test]
 fn cov_html_shows_cov_txt_and_sorts() {
     let work = TempDir::new("cov-html");
-    let out = run_cov(&program("calltree"), &work);
+    let (out, log) = run_cov_with(&program("calltree"), &[plugin_arg(&oracle_plugin("execlog"), &[])], &work);
+    let execlog = oracle::execlog_hits(&log);
     let expected = cov_txt(&std::fs::read_to_string(out.join("cov.txt")).unwrap());
     let html_path = out.join("cov.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
@@ -108,6 +117,9 @@ fn cov_html_shows_cov_txt_and_sorts() {
     for (name, rows) in &listings {
         let shown: Vec<(u64, u64)> = rows.iter().map(|&(a, h, _)| (a, h)).collect();
         assert_eq!(&shown, &expected[name], "listing of {name}");
+        for &(addr, hits) in &shown {
+            assert_eq!(hits, execlog.get(&addr).copied().unwrap_or(0), "{name} {addr:#x}: hits = execlog's");
+        }
         for (addr, hits, class) in rows {
             assert_eq!(class == "h0", *hits == 0, "{name} {addr:#x}: {hits} hits, class {class}");
         }
