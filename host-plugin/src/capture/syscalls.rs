@@ -10,6 +10,9 @@ pub fn on_syscall(cpu: Vcpu<'_>, num: i64, args: [u64; 6]) {
     let vcpu = cpu.index();
     super::appended::drain(buffer::Owner::Vcpu(cpu));
     let capture = super::get();
+    if capture.mapping_numbers.contains(&num) {
+        crate::services::modules::MODULES.mappings_changing();
+    }
     // Where this call returns to: a guest that dies right there, with nothing run since, died
     // of a signal delivered at the call's return (abort, kill), not of a fault inside a block.
     if !crate::qemu::extensions::available() {
@@ -42,10 +45,22 @@ pub fn execve_numbers(arch: &str) -> [i64; 2] {
     super::syscall_data::arch(arch).map_or([-1, -1], |a| a.execve)
 }
 
+/// The guest's system calls that map or unmap memory (mmap, mmap2, munmap, mremap, shmat,
+/// shmdt, remap_file_pages): after them, `/proc/self/maps` must be read again to tell which
+/// file code comes from.
+pub fn mapping_numbers(arch: &str) -> Vec<i64> {
+    const NAMES: [&str; 7] = ["mmap", "mmap2", "munmap", "mremap", "shmat", "shmdt", "remap_file_pages"];
+    (0..1100)
+        .filter(|&n| crate::services::syscall_names::syscall_name(arch, n).is_some_and(|name| NAMES.contains(&name)))
+        .collect()
+}
+
 /// At each system call's return, on the calling vCPU's thread.
 pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
-    super::appended::drain(buffer::Owner::Vcpu(cpu));
     let capture = super::get();
+    if capture.mapping_numbers.contains(&num) {
+        crate::services::modules::MODULES.mappings_changing();
+    }
     if capture.execve_numbers.contains(&num) && super::exec_failed_after_finish() {
         crate::console::warning(&format!(
             "an execve failed ({}) after the analysis had finished for it: what the process runs after it is not captured",
@@ -55,6 +70,10 @@ pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
                 .unwrap_or("error")
         ));
     }
+    if !capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
+        return;
+    }
+    super::appended::drain(buffer::Owner::Vcpu(cpu));
     if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
         let table = capture.syscall_data.as_ref();
         let spec = table.map_or(&[][..], |t| t.get(num));

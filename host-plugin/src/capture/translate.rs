@@ -34,6 +34,8 @@ pub struct Capture {
     arm: bool,
     /// execve/execveat numbers of the guest architecture (see `plugin::before_exec`).
     pub execve_numbers: [i64; 2],
+    /// System calls that change the guest's mappings (`syscalls::mapping_numbers`).
+    pub mapping_numbers: Vec<i64>,
     /// The guest architecture's system call facts (pointer width, byte order), to tell an
     /// execve that cannot succeed (`exec_check`); None for architectures without a table.
     pub syscall_arch: Option<&'static super::syscall_arch::Arch>,
@@ -93,6 +95,7 @@ impl Capture {
         let exec_counter = (wants_exec_index && appended.is_none()).then(Counter::new);
         Self {
             execve_numbers: super::syscalls::execve_numbers(arch),
+            mapping_numbers: super::syscalls::mapping_numbers(arch),
             syscall_arch: super::syscall_data::arch(arch),
             kinds,
             filter,

@@ -205,11 +205,9 @@ fn register_callbacks(id: qemu::PluginId, kinds: EventKinds, system: bool) {
         return;
     }
     // Always: the exit path needs each thread's last system call (see capture::fault),
-    // and execve ends this process's analysis.
+    // execve ends this process's analysis, and mmap and munmap make the module maps stale.
     qemu::on_syscall(id, on_syscall);
-    if kinds.contains(EventKinds::SYSCALLS) {
-        qemu::on_syscall_return(id, on_syscall_return);
-    }
+    qemu::on_syscall_return(id, on_syscall_return);
     // SAFETY: pthread_atfork with 'static handlers.
     unsafe {
         libc::pthread_atfork(Some(fork::before_fork), Some(fork::in_parent_after_fork), Some(fork::in_forked_child));

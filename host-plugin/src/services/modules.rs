@@ -7,6 +7,7 @@
 //! code lies in one), and its sized data objects.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use super::arm_isa::Isa;
@@ -64,12 +65,20 @@ pub struct Symbol {
 type BiasedSymbols = (Arc<SymbolTable>, u64);
 
 pub struct Modules {
-    maps: Mutex<Vec<Mapping>>,
+    /// The host's mappings as last read, with the value of `changes` they were read at.
+    maps: Mutex<(Vec<Mapping>, u64)>,
+    /// Bumped whenever the guest may have changed its mappings (mmap, munmap, mremap...):
+    /// a cached mapping can then be stale even where it covers an address (a library loaded
+    /// by dlopen where `/etc/ld.so.cache` was mapped before).
+    changes: AtomicU64,
     tables: Mutex<HashMap<String, Option<Arc<SymbolTable>>>>,
 }
 
-pub static MODULES: LazyLock<Modules> =
-    LazyLock::new(|| Modules { maps: Mutex::new(Vec::new()), tables: Mutex::new(HashMap::new()) });
+pub static MODULES: LazyLock<Modules> = LazyLock::new(|| Modules {
+    maps: Mutex::new((Vec::new(), 0)),
+    changes: AtomicU64::new(0),
+    tables: Mutex::new(HashMap::new()),
+});
 
 impl Modules {
     /// The path of the file mapped at host address `host`.
@@ -77,17 +86,27 @@ impl Modules {
         self.with_mapping(host, |m, _| m.path.clone())
     }
 
-    /// Finds the mapping containing `host` (re-reading the maps once on a miss) and passes it
+    /// The guest maps or unmaps memory (called at the system call's entry and at its return,
+    /// so that a lookup by another vCPU in between cannot keep the old maps): the next lookup
+    /// reads the maps again.
+    pub fn mappings_changing(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// Finds the mapping containing `host` (re-reading the maps once on a miss, and after the
+    /// guest changed its mappings) and passes it
     /// with the module's lowest host address. (User mode only: in system mode QEMU's own
     /// files are all that is mapped.)
     fn with_mapping<R>(&self, host: u64, f: impl FnOnce(&Mapping, u64) -> R) -> Option<R> {
         if super::system_mode() {
             return None;
         }
-        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
-        if !maps.iter().any(|m| (m.start..m.end).contains(&host)) {
-            *maps = read_maps();
+        let mut guard = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        let changes = self.changes.load(Ordering::Acquire);
+        if guard.1 != changes || !guard.0.iter().any(|m| (m.start..m.end).contains(&host)) {
+            *guard = (read_maps(), changes);
         }
+        let maps = &guard.0;
         let m = maps.iter().find(|m| (m.start..m.end).contains(&host))?;
         let base = maps.iter().filter(|o| o.path == m.path).map(|o| o.start).min().unwrap_or(m.start);
         Some(f(m, base))
