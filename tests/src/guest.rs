@@ -137,32 +137,35 @@ pub fn guest_stderr(stderr: &str, script_name: &str) -> String {
         .collect()
 }
 
-/// QEMU's oracles for one process: libinsn and libbb totals, libsyscall's table.
-#[derive(Debug)]
-pub struct Oracle {
-    pub insns: u64,
-    pub bbs: u64,
-    pub syscalls: std::collections::BTreeMap<i64, (u64, u64)>,
-}
+/// QEMU's oracles for one process: libinsn, libbb and libmem (reads, writes) totals,
+/// libsyscall's table.
+pub type Oracle = oracle::Process;
 
-/// The oracles loaded before libcannonball.so: libinsn, libbb, libsyscall. `inline` makes
-/// libinsn and libbb count with inline operations (much faster, still exact: an inline add
-/// precedes each instruction, and each block's entry).
-pub fn oracle_plugins(inline: bool) -> Vec<String> {
+/// The oracles loaded before libcannonball.so: libinsn, libbb, libmem twice (reads, then
+/// writes: copies of the library in `work`, as one library loads once), libsyscall. `inline`
+/// makes libinsn, libbb and libmem count with inline operations (much faster, still exact: an
+/// inline add precedes each instruction, each block's entry, and follows each access).
+pub fn oracle_plugins(inline: bool, work: &TempDir) -> Vec<String> {
     let opt = |on: bool| if on { vec!["inline=true".to_string()] } else { vec![] };
+    let mem = |track: &str| {
+        let copy = work.join(&format!("libmem_{track}.so"));
+        std::fs::copy(oracle_plugin("mem"), &copy).unwrap();
+        let mut options = vec![format!("track={track}")];
+        options.extend(if inline { opt(true) } else { vec!["callback=true".to_string()] });
+        plugin_arg(&copy, &options)
+    };
     vec![
         plugin_arg(&oracle_plugin("insn"), &opt(inline)),
         plugin_arg(&oracle_plugin("bb"), &opt(inline)),
+        mem("r"),
+        mem("w"),
         plugin_arg(&oracle_plugin("syscall"), &[]),
     ]
 }
 
 /// Per-process oracle sections of a log, in exit order.
 pub fn oracles(log: &str) -> Vec<Oracle> {
-    oracle::sections(log)
-        .iter()
-        .map(|s| Oracle { insns: oracle::insn(s).total, bbs: oracle::bb_total(s), syscalls: oracle::syscalls(s) })
-        .collect()
+    oracle::sections(log).iter().map(|s| Oracle::of(s)).collect()
 }
 
 /// A guest run under plain QEMU and under the oracles plus census at once.
@@ -208,38 +211,63 @@ impl Compared {
             panic!("census.txt was not written; reports: {:?}\nstderr:\n{}", self.reports, self.observed.stderr)
         });
         let o = self.main.as_ref().unwrap_or_else(|| panic!("no oracle section in:\n{}", self.observed.log));
-        assert_eq!(c.get("instructions"), o.insns, "instruction total = libinsn");
-        assert_eq!(c.get("trace-instructions"), o.insns, "instructions of the trace = libinsn");
-        assert_eq!(c.get("block-counts-total"), o.bbs, "inline block counts = libbb");
-        assert_eq!(c.get("block-execs"), o.bbs, "block executions of the trace = libbb");
-        let ours: std::collections::BTreeMap<i64, (u64, u64)> =
-            c.syscalls.iter().map(|(&n, &(calls, errors, _))| (n, (calls, errors))).collect();
-        assert_eq!(ours, o.syscalls, "system calls by number, (calls, errors) = libsyscall");
-        assert_eq!(c.get("threads-started"), c.get("threads-exited"), "each thread start has its exit");
+        assert_census_equals(c, o, "the process");
+    }
+
+    /// For a guest that forks once and whose parent runs `parent_tail` after the fork
+    /// (tests/programs/fork_counted.c): the child's census equals its own part of QEMU's
+    /// plugins' sections ([`oracle::Process::forked_child_own`]).
+    pub fn assert_forked_child_exact(&self, parent_tail: &Oracle) {
+        let sections = oracles(&self.observed.log);
+        assert_eq!(sections.len(), 2, "the child's section, then the parent's:\n{}", self.observed.log);
+        let own = sections[0].forked_child_own(&sections[1], parent_tail);
+        let name = self
+            .reports
+            .iter()
+            .find(|r| r.starts_with("census.") && r.ends_with(".txt") && *r != "census.txt")
+            .unwrap_or_else(|| panic!("no child's census in {:?}", self.reports));
+        let text = std::fs::read_to_string(self.out.join(name)).unwrap();
+        assert_census_equals(&crate::census::parse(&text), &own, "the forked child");
     }
 }
 
-/// Census kinds used for real programs: the trace, system calls, threads and inline block
-/// counts (memory capture is left to capture.rs: it would make the big guests slow).
-pub const CENSUS_KINDS: &str = "kinds=trace+syscalls+threads+block-counts";
+/// Every count census reports for a process equals QEMU's plugins' for it.
+fn assert_census_equals(c: &Census, o: &Oracle, who: &str) {
+    assert_eq!(c.get("instructions"), o.insns, "{who}: instruction total = libinsn");
+    assert_eq!(c.get("trace-instructions"), o.insns, "{who}: instructions of the trace = libinsn");
+    assert_eq!(c.get("block-counts-total"), o.bbs, "{who}: inline block counts = libbb");
+    assert_eq!(c.get("block-execs"), o.bbs, "{who}: block executions of the trace = libbb");
+    assert_eq!(c.get("mem-reads"), o.reads, "{who}: memory read events = libmem track=r");
+    assert_eq!(c.get("mem-writes"), o.writes, "{who}: memory write events = libmem track=w");
+    assert_eq!(c.get("order-errors"), 0, "{who}: every memory access points at the block execution it ran in");
+    let ours: std::collections::BTreeMap<i64, (u64, u64)> =
+        c.syscalls.iter().map(|(&n, &(calls, errors, _))| (n, (calls, errors))).collect();
+    assert_eq!(ours, o.syscalls, "{who}: system calls by number, (calls, errors) = libsyscall");
+    assert_eq!(c.get("threads-started"), c.get("threads-exited"), "{who}: each thread start has its exit");
+}
+
+/// Census kinds used for real programs: the trace, memory accesses (without their values,
+/// which census does not read), system calls, threads and inline block counts.
+pub const CENSUS_KINDS: &str = "kinds=trace+memory+syscalls+threads+block-counts";
 
 /// Runs `guest` under plain QEMU, then under the oracles and census in one QEMU process.
 pub fn compare(guest: &Guest, work: &TempDir, inline_oracles: bool) -> Compared {
     let plain = guest.run(&[], None);
     let out = work.join("out");
     let log = work.join("oracles.log");
-    let mut plugins = oracle_plugins(inline_oracles);
+    let mut plugins = oracle_plugins(inline_oracles, work);
     plugins.push(plugin_arg(
         &plugin(),
-        &[format!("script={}", script("census").display()), format!("out={}", out.display()), CENSUS_KINDS.into()],
+        &[
+            format!("script={}", script("census").display()),
+            format!("out={}", out.display()),
+            CENSUS_KINDS.into(),
+            "values=false".into(),
+        ],
     ));
     let observed = guest.run(&plugins, Some(&log));
     let all = oracle::sections(&observed.log);
-    let main = all.last().map(|s| Oracle {
-        insns: oracle::insn(s).total,
-        bbs: oracle::bb_total(s),
-        syscalls: oracle::syscalls(s),
-    });
+    let main = all.last().map(|s| Oracle::of(s));
     let sections = all.len();
     let reports = report_names(&out);
     let census = std::fs::read_to_string(out.join("census.txt")).ok().map(|t| census::parse(&t));

@@ -6,9 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use cannonball_tests::census::{self, Census};
-use cannonball_tests::{
-    QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, run_qemu_env, script,
-};
+use cannonball_tests::{QemuRun, TempDir, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu_env, script};
 
 /// What QEMU's plugins counted for one process.
 type Oracle = oracle::Process;
@@ -216,7 +214,7 @@ fn forked_child_counts_exact_against_the_parents_known_tail() {
     let parent = obs.census("census.txt");
     assert_matches(&parent, oracle_parent);
     let child = obs.census(child_report);
-    assert_matches(&child, &oracle_child.forked_child_own(oracle_parent, &oracle::fork_counted_parent_tail()));
+    assert_matches(&child, &oracle_child.forked_child_own(oracle_parent, &oracle::fork_counted_parent_tail("x86_64")));
     assert_pairing(&child);
 }
 

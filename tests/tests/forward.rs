@@ -110,7 +110,7 @@ fn a_forked_child_streams_on_its_own_connection() {
     // The streams of both processes, summed by dump: the parent's whole run (libinsn's parent
     // section) and the child's own part (its section less the parent's known pre-fork part).
     let (child, parent) = (&oracles[0], &oracles[1]);
-    let own = child.forked_child_own(parent, &oracle::fork_counted_parent_tail());
+    let own = child.forked_child_own(parent, &oracle::fork_counted_parent_tail("x86_64"));
     assert_eq!(number(&summary, "insns"), parent.insns + own.insns, "instructions (libinsn)");
     assert_eq!(number(&summary, "end_instructions"), parent.insns + own.insns, "the end frames (libinsn)");
     let memory = parent.reads + parent.writes + own.reads + own.writes;

@@ -211,7 +211,7 @@ fn a_forked_child_is_a_partition_of_its_own() {
     assert!(run.status.success());
     // The child exits first (the parent waits for it): its oracle section comes first.
     let (oracle_child, oracle_parent) = (&run.oracles[0], &run.oracles[1]);
-    let own = oracle_child.forked_child_own(oracle_parent, &oracle::fork_counted_parent_tail());
+    let own = oracle_child.forked_child_own(oracle_parent, &oracle::fork_counted_parent_tail("x86_64"));
     let [insns, expanded, memory, process] = &run.sql(&[INSNS_BY_PID, EXPANDED_BY_PID, MEMORY_BY_PID, PROCESS])[..]
     else {
         unreachable!()
