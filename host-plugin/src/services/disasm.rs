@@ -140,12 +140,27 @@ fn decode_run(engine: Engine, address: u64, code: &[u8]) -> Result<Vec<Instructi
     })
 }
 
-/// Capstone 5 prints RISC-V compressed instructions under their `c.` names and branch
-/// targets as offsets; objdump (and QEMU) print the base instruction and the target address.
-/// We do the same so that listings read alike: `c.lwsp a5, 0xc(sp)` becomes `lw a5, 0xc(sp)`,
-/// `c.bnez a5, -0x1a` at 0x10668 becomes `bnez a5, 0x1064e`.
+/// Capstone 5 prints RISC-V compressed instructions under their `c.` names, with the two
+/// operands of the compressed encoding, and branch targets as offsets; objdump (and QEMU)
+/// print the base instruction with all its operands and the target address. We do the same
+/// so that listings read alike: `c.lwsp a5, 0xc(sp)` becomes `lw a5, 0xc(sp)`, `c.sub a1, a5`
+/// becomes `sub a1, a1, a5`, `c.bnez a5, -0x1a` at 0x10668 becomes `bnez a5, 0x1064e`.
 fn riscv_text(mnemonic: &str, ops: &str, address: u64) -> String {
+    let compressed = mnemonic.starts_with("c.");
     let base = mnemonic.strip_prefix("c.").unwrap_or(mnemonic);
+    // The compressed forms whose destination is also their first source (`rd = rd op x`).
+    let ops = match (compressed, base) {
+        (
+            true,
+            "add" | "sub" | "and" | "or" | "xor" | "addw" | "subw" | "addi" | "addiw" | "slli" | "srli" | "srai"
+            | "andi" | "addi16sp",
+        ) if ops.split(", ").count() == 2 => {
+            let (rd, rest) = ops.split_once(", ").unwrap_or((ops, ""));
+            format!("{rd}, {rd}, {rest}")
+        }
+        _ => ops.to_owned(),
+    };
+    let ops = ops.as_str();
     let base = match base {
         "lwsp" => "lw",
         "ldsp" => "ld",
@@ -308,6 +323,13 @@ mod tests {
         let insns = texts("riscv64", 0x10668, &code);
         assert_eq!(insns[0].2, "bnez a5, 0x1064e");
         assert_eq!(insns[1].2, "jal 0x10618");
+        // c.sub a1, a5; c.addi16sp sp, -16; c.srli a1, 63 (objdump: sub a1,a1,a5;
+        // addi sp,sp,-16; srli a1,a1,0x3f)
+        let code = [0x9d, 0x8d, 0x41, 0x11, 0xfd, 0x91];
+        let insns = texts("riscv64", 0x105b4, &code);
+        assert_eq!(insns[0].2, "sub a1, a1, a5");
+        assert_eq!(insns[1].2, "addi sp, sp, -0x10");
+        assert_eq!(insns[2].2, "srli a1, a1, 0x3f");
     }
 
     #[test]
