@@ -59,7 +59,7 @@ impl Timeline {
 /// every timeline file, each with libsyscall's counts of its process. libinsn's instruction
 /// total tells the parent's section (the file records the same total); QEMU's C plugins keep
 /// their counts across fork(), so the child's section counts the parent's calls up to the
-/// fork too (see [`pre_fork`]).
+/// fork too (see [`strace_after_fork`] and [`pre_fork`]).
 fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, Counts)> {
     let out = work.join("out");
     let options = [format!("script={}", script("timeline").display()), format!("out={}", out.display())];
@@ -97,8 +97,16 @@ fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, Counts)>
     for t in children {
         assert_eq!(sections.len(), 1, "{arch}: one forked child");
         let (_, mut oracle) = sections.remove(0);
-        // What the child inherited: the parent's calls up to and including the fork.
-        for (n, (calls, errors)) in pre_fork(&out[0].0, t.pid()) {
+        // What the child inherited: the parent's calls up to and including the fork. On
+        // x86_64, strace says what the parent called after the fork when the program runs
+        // natively (the same binary and libc), so the inherited part is libsyscall's parent
+        // section less that, with nothing taken from the plugin under test. Elsewhere it is
+        // read from the parent's timeline.
+        let inherited = match arch {
+            "x86_64" => subtract(&out[0].1, &strace_after_fork(binary, work)),
+            _ => pre_fork(&out[0].0, t.pid()),
+        };
+        for (n, (calls, errors)) in inherited {
             let entry = oracle.get_mut(&n).unwrap_or_else(|| panic!("{arch}: inherited call {n} missing"));
             entry.0 -= calls;
             entry.1 -= errors;
@@ -107,6 +115,62 @@ fn observe(arch: &str, binary: &Path, work: &TempDir) -> Vec<(Timeline, Counts)>
         out.push((t, oracle));
     }
     out
+}
+
+/// `a` less `b`, per system call number.
+fn subtract(a: &Counts, b: &Counts) -> Counts {
+    let mut out = a.clone();
+    for (n, (calls, errors)) in b {
+        let entry = out.get_mut(n).unwrap_or_else(|| panic!("call {n} is not in {a:?}"));
+        entry.0 -= calls;
+        entry.1 -= errors;
+    }
+    out.retain(|_, (calls, _)| *calls > 0);
+    out
+}
+
+/// What the main thread of `binary` (an x86_64 program, run natively under `strace -f -n`
+/// with its output piped, as under QEMU) called after its fork: calls and errors by number.
+fn strace_after_fork(binary: &Path, work: &TempDir) -> Counts {
+    let log = work.join("strace.txt");
+    let out = Command::new("strace").args(["-f", "-n", "-o"]).arg(&log).arg(binary).output().expect("strace");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let main = text.split_whitespace().next().unwrap().to_string();
+    let mut counts = Counts::new();
+    let (mut forked, mut pending) = (false, None);
+    for line in text.lines().filter(|l| l.split_whitespace().next() == Some(main.as_str())) {
+        let rest = line[main.len()..].trim_start();
+        let Some(rest) = rest.strip_prefix('[') else { continue };
+        let (number, call) = rest.split_once(']').unwrap();
+        let number: i64 = number.trim().parse().unwrap();
+        let call = call.trim_start();
+        let failed = call.contains(") = -1 ") || call.ends_with("= -1");
+        if call.starts_with("<... ") {
+            // The end of a call strace showed unfinished.
+            if let Some(n) = pending.take().filter(|_| failed) {
+                counts.entry(n).or_default().1 += 1;
+            }
+            continue;
+        }
+        if call.starts_with("---") || call.starts_with("+++") {
+            continue;
+        }
+        if !forked {
+            // glibc's fork: clone with SIGCHLD and no new stack, returning the child's pid.
+            forked = call.starts_with("clone(child_stack=NULL") && call.contains("SIGCHLD");
+            continue;
+        }
+        let entry = counts.entry(number).or_default();
+        entry.0 += 1;
+        if call.ends_with("<unfinished ...>") {
+            pending = Some(number);
+        } else if failed {
+            entry.1 += 1;
+        }
+    }
+    assert!(forked, "no fork in strace's log:\n{text}");
+    counts
 }
 
 /// The parent's calls up to the fork that made `child` (the fork's clone included): every
