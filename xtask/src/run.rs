@@ -178,4 +178,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "many_threads",
     "jit",
     "system_sdks",
+    "spawn_and_dlopen",
 ];
