@@ -231,8 +231,10 @@ impl Compared {
     }
 }
 
-/// Every count census reports for a process equals QEMU's plugins' for it.
-fn assert_census_equals(c: &Census, o: &Oracle, who: &str) {
+/// Every count census reports for a process (`who`, named in messages) equals QEMU's plugins'
+/// for it: instructions (libinsn), block executions (libbb), memory reads and writes (libmem),
+/// system calls and their errors (libsyscall).
+pub fn assert_census_equals(c: &Census, o: &Oracle, who: &str) {
     assert_eq!(c.get("instructions"), o.insns, "{who}: instruction total = libinsn");
     assert_eq!(c.get("trace-instructions"), o.insns, "{who}: instructions of the trace = libinsn");
     assert_eq!(c.get("block-counts-total"), o.bbs, "{who}: inline block counts = libbb");

@@ -258,7 +258,14 @@ fn cov_texts(cov: &str) -> Vec<(u64, u64, String)> {
         .collect()
 }
 
-fn listing_equals_execlog(arch: &str, gcc: &str, objdump: &str, cflags: &[&str]) {
+/// Builds SOURCE statically with `gcc` and runs it under qemu-`arch` with `oracles`, then cov:
+/// the binary, cov's listing and the oracles' log.
+fn run_cov(
+    arch: &str,
+    gcc: &str,
+    cflags: &[&str],
+    oracles: &[String],
+) -> (TempDir, std::path::PathBuf, Vec<(u64, u64, String)>, String) {
     let work = TempDir::new(&format!("disassembly-{arch}"));
     let src = work.join("program.c");
     std::fs::write(&src, SOURCE).unwrap();
@@ -266,19 +273,26 @@ fn listing_equals_execlog(arch: &str, gcc: &str, objdump: &str, cflags: &[&str])
     let built = Command::new(gcc).args(["-O1", "-static", "-o"]).arg(&binary).arg(&src).args(cflags).status().unwrap();
     assert!(built.success(), "{arch}: {gcc}");
     let out = work.join("out");
-    let plugins = [
-        plugin_arg(&oracle_plugin("execlog"), &[]),
-        plugin_arg(&plugin(), &[format!("script={}", script("cov").display()), format!("out={}", out.display())]),
-    ];
-    let log = work.join("execlog.log");
+    let mut plugins = oracles.to_vec();
+    plugins.push(plugin_arg(
+        &plugin(),
+        &[format!("script={}", script("cov").display()), format!("out={}", out.display())],
+    ));
+    let log = work.join("oracles.log");
     let mut cmd = qemu_command(arch, &plugins, &binary, &[], &log);
     cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
     let run = cannonball_tests::watchdog::output(&mut cmd);
     assert!(run.status.success(), "{arch}: {}", String::from_utf8_lossy(&run.stderr));
     assert!(String::from_utf8_lossy(&run.stdout).contains("pattern: 1666 "), "{arch}");
-    let theirs = execlog_texts(&std::fs::read_to_string(&log).unwrap());
-    let objdump = objdump_mnemonics(objdump, &binary);
     let listing = cov_texts(&std::fs::read_to_string(out.join("cov.txt")).unwrap());
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    (work, binary, listing, log)
+}
+
+fn listing_equals_execlog(arch: &str, gcc: &str, objdump: &str, cflags: &[&str]) {
+    let (_work, binary, listing, log) = run_cov(arch, gcc, cflags, &[plugin_arg(&oracle_plugin("execlog"), &[])]);
+    let theirs = execlog_texts(&log);
+    let objdump = objdump_mnemonics(objdump, &binary);
 
     let (mut compared, mut decided_by_objdump, mut wrong) = (0, 0, Vec::new());
     for (pc, _, ours) in listing.iter().filter(|i| i.1 > 0) {
@@ -360,21 +374,8 @@ fn base_instruction(arch: &str, mnemonic: &str, operands: &str) -> (String, Stri
 /// Our listing against objdump's, every executed instruction, text for text.
 fn listing_equals_objdump(arch: &str) {
     let cross = Cross::by_arch(arch);
-    let work = TempDir::new(&format!("disassembly-{arch}"));
-    let src = work.join("program.c");
-    std::fs::write(&src, SOURCE).unwrap();
-    let binary = work.join("program");
-    let built = Command::new(cross.gcc()).args(["-O1", "-static", "-o"]).arg(&binary).arg(&src).status().unwrap();
-    assert!(built.success(), "{arch}");
-    let out = work.join("out");
-    let plugins =
-        [plugin_arg(&plugin(), &[format!("script={}", script("cov").display()), format!("out={}", out.display())])];
-    let mut cmd = qemu_command(arch, &plugins, &binary, &[], &work.join("qemu.log"));
-    cmd.env("LC_ALL", "C").env_remove("RUST_BACKTRACE");
-    let run = cannonball_tests::watchdog::output(&mut cmd);
-    assert!(run.status.success(), "{arch}: {}", String::from_utf8_lossy(&run.stderr));
+    let (_work, binary, listing, _) = run_cov(arch, &cross.gcc(), &[], &[]);
     let theirs = objdump_texts(&cross.objdump(), &binary);
-    let listing = cov_texts(&std::fs::read_to_string(out.join("cov.txt")).unwrap());
     let normal = |text: &str| {
         let (m, o) = spelled(arch, text);
         // `lw $a1, ($sp)` is `lw a1,0(sp)`: an offset of 0 written out.
