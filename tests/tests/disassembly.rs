@@ -223,14 +223,9 @@ fn bare(arch: &str, mnemonic: &str) -> String {
 
 /// `objdump -d`'s mnemonic of every instruction of `binary`.
 fn objdump_mnemonics(objdump: &str, binary: &Path) -> HashMap<u64, String> {
-    let out = Command::new(objdump).args(["-d", "--no-show-raw-insn"]).arg(binary).output().expect("objdump");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let (addr, rest) = l.trim().split_once(':')?;
-            let addr = u64::from_str_radix(addr, 16).ok()?;
-            Some((addr, rest.split_whitespace().next()?.to_ascii_lowercase()))
-        })
+    objdump_texts(objdump, binary)
+        .into_iter()
+        .filter_map(|(addr, text)| Some((addr, text.split_whitespace().next()?.to_ascii_lowercase())))
         .collect()
 }
 
