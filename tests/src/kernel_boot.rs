@@ -21,7 +21,7 @@ pub enum InitramfsEntry<'a> {
 /// An initramfs (cpio "newc", as the kernel reads it) holding `entries`.
 pub fn initramfs(entries: &[InitramfsEntry<'_>]) -> Vec<u8> {
     fn pad(out: &mut Vec<u8>) {
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     }

@@ -5,10 +5,13 @@
 //! to plain QEMU on that program. Timings are never asserted anywhere.
 //! Then start-up: /bin/true plain, with a script compiled afresh, and with it cached
 //! (bench/startup.rs). `--only system`: a Linux kernel boot under qemu-system-x86_64
-//! (bench/system.rs), measured only when asked for (it takes minutes).
+//! (bench/system.rs), measured only when asked for (it takes minutes). Then guests with 1, 2,
+//! 4 and as many threads as cores, spread and pinned to one core (bench/threads.rs; alone:
+//! `--only threads`).
 
 mod startup;
 mod system;
+mod threads;
 
 use std::ffi::OsString;
 use std::fs;
@@ -97,6 +100,9 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     if only == Some("system") {
         return system::run(runs, &dir);
     }
+    if only == Some("threads") {
+        return threads::run(runs, &dir);
+    }
     let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
     if !configs.iter().any(|c| wanted(c.name)) && !wanted("forwarding") {
         // `--only start-up` (or another text no configuration has): start-up alone.
@@ -134,6 +140,9 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     }
     if wanted("start-up") {
         startup::run(startup_runs, &dir)?;
+    }
+    if only.is_none() {
+        threads::run(runs, &dir)?;
     }
     Ok(())
 }
