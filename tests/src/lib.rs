@@ -176,25 +176,25 @@ pub fn report_lines(text: &str) -> Vec<(String, String)> {
 
 /// `cannonball dump --count` listening on a fresh socket in `work`, its totals going to a
 /// file: (the dump process, the socket, the totals file). Returns once it listens.
-pub fn start_dump(work: &TempDir) -> (std::process::Child, PathBuf, PathBuf) {
+pub fn start_dump(work: &TempDir) -> (watchdog::Watched, PathBuf, PathBuf) {
     start_dump_with(work, &["--count"])
 }
 
 /// As [`start_dump`], with `cannonball dump`'s own options (none: every event as a JSON line).
-pub fn start_dump_with(work: &TempDir, options: &[&str]) -> (std::process::Child, PathBuf, PathBuf) {
+pub fn start_dump_with(work: &TempDir, options: &[&str]) -> (watchdog::Watched, PathBuf, PathBuf) {
     let sock = work.join("s.sock");
     let out = work.join("dump.json");
-    let child = Command::new(cli())
-        .arg("dump")
-        .args(options)
-        .arg("--sock")
-        .arg(&sock)
-        .arg("-o")
-        .arg(&out)
-        .env_remove("RUST_BACKTRACE")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cannot start cannonball dump");
+    let child = watchdog::spawn(
+        Command::new(cli())
+            .arg("dump")
+            .args(options)
+            .arg("--sock")
+            .arg(&sock)
+            .arg("-o")
+            .arg(&out)
+            .env_remove("RUST_BACKTRACE")
+            .stderr(std::process::Stdio::piped()),
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !sock.exists() {
         assert!(std::time::Instant::now() < deadline, "dump did not start");

@@ -44,6 +44,72 @@ impl Watchdog {
     }
 }
 
+/// A spawned child under a [`Watchdog`]: killed past the deadline unless it was waited for
+/// first, and killed when dropped unwaited (a test that panics leaves no process behind).
+pub struct Watched {
+    /// None once `wait_with_output` took it.
+    child: Option<std::process::Child>,
+    watchdog: Option<Watchdog>,
+}
+
+/// `cmd.spawn()` under a [`Watchdog`]; the command's stdio settings are kept.
+pub fn spawn(cmd: &mut std::process::Command) -> Watched {
+    let what = format!("{:?}", cmd.get_program());
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let watchdog = Some(Watchdog::start(child.id(), what));
+    Watched { child: Some(child), watchdog }
+}
+
+impl Watched {
+    /// Waits for the child, then stops watching it.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let status = self.child.as_mut().expect("child").wait().expect("cannot wait for the child");
+        self.stop_watching();
+        status
+    }
+
+    /// Waits for the child and collects its piped output, then stops watching it.
+    pub fn wait_with_output(mut self) -> std::process::Output {
+        let output = self.child.take().expect("child").wait_with_output().expect("cannot wait for the child");
+        self.stop_watching();
+        output
+    }
+
+    fn stop_watching(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            w.finish();
+        }
+    }
+}
+
+impl std::ops::Deref for Watched {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.child.as_ref().expect("child")
+    }
+}
+
+impl std::ops::DerefMut for Watched {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("child")
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let (Some(watchdog), Some(child)) = (self.watchdog.take(), self.child.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            watchdog.finish();
+        }
+    }
+}
+
+/// `cmd.status()` under a [`Watchdog`] (the child's output collected, not inherited).
+pub fn status(cmd: &mut std::process::Command) -> std::process::ExitStatus {
+    output(cmd).status
+}
+
 /// `cmd.output()` under a [`Watchdog`].
 pub fn output(cmd: &mut std::process::Command) -> std::process::Output {
     let what = format!("{:?}", cmd.get_program());

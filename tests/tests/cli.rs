@@ -10,12 +10,12 @@ use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, 
 fn cannonball(args: &[&str], work: &TempDir) -> Output {
     // Rust scripts share the example scripts' target directory (same profile), so the SDK's
     // dependencies are not compiled again for every generated project.
-    Command::new(cli())
-        .args(args)
-        .current_dir(work.path())
-        .env("CARGO_TARGET_DIR", Tree::source().target().join("wasm"))
-        .output()
-        .unwrap()
+    cannonball_tests::watchdog::output(
+        Command::new(cli())
+            .args(args)
+            .current_dir(work.path())
+            .env("CARGO_TARGET_DIR", Tree::source().target().join("wasm")),
+    )
 }
 
 fn ok(out: &Output) -> String {
@@ -174,13 +174,22 @@ fn run_reports_progress_reports_and_the_guest_status() {
     let work = TempDir::new("run");
     let icount = cannonball_tests::script("icount");
     // The guest's environment as run_qemu gives it, so that libinsn's run below is the same.
-    let out = Command::new(cli())
-        .args(["run", "--progress", "-s", icount.to_str().unwrap(), "-o", "r", "--", program("demo").to_str().unwrap()])
-        .current_dir(work.path())
-        .env("LC_ALL", "C")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
+    let out = cannonball_tests::watchdog::output(
+        Command::new(cli())
+            .args([
+                "run",
+                "--progress",
+                "-s",
+                icount.to_str().unwrap(),
+                "-o",
+                "r",
+                "--",
+                program("demo").to_str().unwrap(),
+            ])
+            .current_dir(work.path())
+            .env("LC_ALL", "C")
+            .env_remove("RUST_BACKTRACE"),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("instructions, 0 events ("), "a progress line: {stderr}");

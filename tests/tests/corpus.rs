@@ -33,7 +33,9 @@ fn corpus(work: &TempDir) -> std::path::PathBuf {
 }
 
 fn cannonball(args: &[&str], work: &TempDir) -> Output {
-    Command::new(cli()).args(args).current_dir(work.path()).env_remove("RUST_BACKTRACE").output().unwrap()
+    cannonball_tests::watchdog::output(
+        Command::new(cli()).args(args).current_dir(work.path()).env_remove("RUST_BACKTRACE"),
+    )
 }
 
 /// corpus.tsv rows without the time column: (input, ending, blocks, alone).
@@ -218,26 +220,26 @@ fn shards_merge_into_the_single_run() {
     let whole = run_corpus(&work, "whole", &[], true);
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     // Four shards, each its own process, as four tasks of a job array would run them.
-    let shards: Vec<std::process::Child> = (1..=4)
+    let shards: Vec<cannonball_tests::watchdog::Watched> = (1..=4)
         .map(|i| {
             let prog = program("corpus_target");
             let cov = script("cov");
             let shard = format!("{i}/4");
             let out = format!("shard-{i}");
-            Command::new(cli())
-                .args(["run", "-q", "--corpus", "corpus", "--timeout", "8", "--jobs", "1", "--shard", &shard, "-s"])
-                .arg(&cov)
-                .args(["-o", &out, "--"])
-                .arg(&prog)
-                .arg("@@")
-                .current_dir(work.path())
-                .spawn()
-                .unwrap()
+            cannonball_tests::watchdog::spawn(
+                Command::new(cli())
+                    .args(["run", "-q", "--corpus", "corpus", "--timeout", "8", "--jobs", "1", "--shard", &shard, "-s"])
+                    .arg(&cov)
+                    .args(["-o", &out, "--"])
+                    .arg(&prog)
+                    .arg("@@")
+                    .current_dir(work.path()),
+            )
         })
         .collect();
     let mut dirs = Vec::new();
     for (i, mut child) in shards.into_iter().enumerate() {
-        let status = child.wait().unwrap();
+        let status = child.wait();
         let dir = format!("shard-{}", i + 1);
         if work.join(&dir).join("corpus.tsv").exists() {
             dirs.push(dir);

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cannonball_tests::{TempDir, cli, oracle, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
 /// `cannonball dump --sock S` in the background, started before QEMU.
 struct Dump {
-    child: Child,
+    child: cannonball_tests::watchdog::Watched,
     sock: PathBuf,
     output: PathBuf,
 }
@@ -24,7 +24,7 @@ impl Dump {
         if count {
             cmd.arg("--count");
         }
-        let child = cmd.spawn().unwrap();
+        let child = cannonball_tests::watchdog::spawn(&mut cmd);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !sock.exists() {
             assert!(Instant::now() < deadline, "dump did not start listening");
@@ -35,7 +35,7 @@ impl Dump {
 
     /// Waits for dump to end (it ends by itself when every stream ended).
     fn finish(self) -> String {
-        let out = self.child.wait_with_output().unwrap();
+        let out = self.child.wait_with_output();
         assert!(out.status.success(), "dump failed: {}", String::from_utf8_lossy(&out.stderr));
         std::fs::read_to_string(&self.output).unwrap()
     }

@@ -26,7 +26,9 @@ fn corpus(work: &TempDir) {
 }
 
 fn cannonball(args: &[&str], work: &TempDir) -> Output {
-    Command::new(cli()).args(args).current_dir(work.path()).env_remove("RUST_BACKTRACE").output().unwrap()
+    cannonball_tests::watchdog::output(
+        Command::new(cli()).args(args).current_dir(work.path()).env_remove("RUST_BACKTRACE"),
+    )
 }
 
 fn run_corpus(work: &TempDir, script: &Path, out: &str, shard: Option<&str>) -> Output {

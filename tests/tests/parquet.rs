@@ -41,7 +41,7 @@ impl Run {
             plugin_arg(&plugin(), &[format!("sock={}", sock.display()), format!("forward={forward}")]),
         ];
         let run = run_qemu("x86_64", &plugins, &program(prog), &[], &work);
-        let out = dump.wait_with_output().unwrap();
+        let out = dump.wait_with_output();
         assert!(out.status.success(), "dump failed: {}", String::from_utf8_lossy(&out.stderr));
         let oracles = oracle::sections(&run.plugin_log).iter().map(|s| Oracle::of(s)).collect();
         Run { work, oracles, status: run.output.status }

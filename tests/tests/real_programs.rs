@@ -273,7 +273,8 @@ struct Served {
 /// and checks that no process it started is left running.
 fn serve(mut cmd: Command, port: u16, signal: i32) -> Served {
     default_signals(&mut cmd);
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        cannonball_tests::watchdog::spawn(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()));
     let response = get(port, &mut child);
     let descendants = descendants(child.id());
     // SAFETY: a signal to the process we started.
@@ -291,7 +292,7 @@ fn serve(mut cmd: Command, port: u16, signal: i32) -> Served {
         let _ = err_pipe.read_to_string(&mut s);
         s
     });
-    let status = child.wait().unwrap();
+    let status = child.wait();
     // Whatever QEMU process is left (a wrapper that did not pass the signal on) is ours to end.
     let mut left = Vec::new();
     for pid in descendants {

@@ -135,14 +135,14 @@ fn eight_concurrent_runs_on_a_cold_cache_all_succeed() {
             ];
             let mut cmd = command(&options, &work);
             cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-            cmd.spawn().unwrap()
+            cannonball_tests::watchdog::spawn(&mut cmd)
         })
         .collect();
     let reports: Vec<String> = children
         .into_iter()
         .enumerate()
         .map(|(i, child)| {
-            let out = child.wait_with_output().unwrap();
+            let out = child.wait_with_output();
             let what = outcome(&out);
             assert!(what == "cache miss, stored" || what == "cache hit", "run {i}: {what}");
             assert!(!stderr(&out).contains("warning"), "run {i}: {}", stderr(&out));

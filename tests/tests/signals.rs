@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use cannonball_tests::guest::{Compared, Guest, compare, ending, report_names};
 use cannonball_tests::{TempDir, plugin, plugin_arg, program, script, start_dump};
@@ -136,7 +136,7 @@ const ALL_BLOCKABLE: u64 = !((1 << 8) | (1 << 18) | (1 << 31) | (1 << 32));
 
 struct Sink {
     options: Vec<String>,
-    dump: Option<Child>,
+    dump: Option<cannonball_tests::watchdog::Watched>,
 }
 
 /// The plugin's options for one subscription kind.
@@ -182,13 +182,13 @@ fn probe_masks(kind: &str) {
     let work = TempDir::new(&format!("mask-{kind}"));
     let sink = sink(kind, &work);
     let guest = Guest::new(program("mask_probe"), &["6"], work.path());
-    let mut child = guest
-        .command(&[plugin_arg(&plugin(), &sink.options)], None)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cannonball_tests::watchdog::spawn(
+        guest
+            .command(&[plugin_arg(&plugin(), &sink.options)], None)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let pid = child.id();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut guest_tids = BTreeSet::new();
@@ -236,7 +236,7 @@ fn probe_masks(kind: &str) {
     drop(child.stdin.take()); // the guest ends when its stdin closes
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
-    let output = child.wait_with_output().unwrap();
+    let output = child.wait_with_output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(ready, "the guest never got ready: {}\n{stderr}", ending(&output.status));
     assert_eq!(guest_tids.len(), 7, "main and six threads");
@@ -250,7 +250,7 @@ fn probe_masks(kind: &str) {
     assert!(output.status.success(), "{}: {stderr}", ending(&output.status));
     assert!(rest.contains("done"), "{rest}");
     if let Some(dump) = sink.dump {
-        let dumped = dump.wait_with_output().unwrap();
+        let dumped = dump.wait_with_output();
         assert!(dumped.status.success(), "dump: {}", String::from_utf8_lossy(&dumped.stderr));
     }
     let reports = report_names(&work.join("out"));
@@ -308,7 +308,8 @@ fn thread_masks_forwarding_to_a_socket() {
 fn thread_masks_plain_qemu_for_reference() {
     let work = TempDir::new("mask-plain");
     let guest = Guest::new(program("mask_probe"), &["2"], work.path());
-    let mut child = guest.command(&[], None).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        cannonball_tests::watchdog::spawn(guest.command(&[], None).stdin(Stdio::piped()).stdout(Stdio::piped()));
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while stdout.read_line(&mut line).unwrap() > 0 && line.trim() != "ready" {
@@ -316,7 +317,7 @@ fn thread_masks_plain_qemu_for_reference() {
     }
     let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap().count();
     child.stdin.take().unwrap().write_all(b"").unwrap();
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert!(status.success());
     assert_eq!(tasks, 4, "main, two guest threads and QEMU's RCU thread");
 }

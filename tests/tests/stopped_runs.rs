@@ -5,21 +5,29 @@
 //! frame flushed before it and sees that the end frame is missing.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use cannonball_tests::*;
 
 /// Starts `qemu -d plugin -D log -plugin ... spin [args]` and waits until the guest runs.
-fn start_spin(plugins: &[String], spin_args: &[&str], work: &TempDir) -> Child {
-    let mut child = qemu_command("x86_64", plugins, &program("spin"), spin_args, &work.join("qemu-plugin.log"))
-        .current_dir(work.path())
-        .env_remove("RUST_BACKTRACE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start qemu");
+fn start_spin(plugins: &[String], spin_args: &[&str], work: &TempDir) -> watchdog::Watched {
+    let mut cmd = qemu_command("x86_64", plugins, &program("spin"), spin_args, &work.join("qemu-plugin.log"));
+    cmd.current_dir(work.path()).env_remove("RUST_BACKTRACE").stdout(Stdio::piped()).stderr(Stdio::piped());
+    // The signals sent below end QEMU only with their default action: a test process started
+    // with one of them ignored (under nohup, SIGHUP) must not pass that on.
+    // SAFETY: signal() is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGALRM] {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let mut child = watchdog::spawn(&mut cmd);
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line, "started\n");
@@ -27,7 +35,7 @@ fn start_spin(plugins: &[String], spin_args: &[&str], work: &TempDir) -> Child {
     child
 }
 
-fn send(child: &Child, signal: i32) {
+fn send(child: &std::process::Child, signal: i32) {
     // SAFETY: kill on our own child's pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
 }
@@ -59,7 +67,7 @@ fn stopped_by(signal: i32, guest_signal: i32, spin_args: &[&str]) {
     ];
     let child = start_spin(&plugins, spin_args, &work);
     send(&child, signal);
-    let output = child.wait_with_output().unwrap();
+    let output = child.wait_with_output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.signal(), Some(signal), "QEMU dies of the signal, as plain QEMU does: {stderr}");
 
@@ -128,8 +136,8 @@ fn sigkill_leaves_the_flushed_frames_and_no_end_frame() {
         std::thread::sleep(Duration::from_millis(10));
     }
     send(&child, libc::SIGKILL);
-    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
-    let out = dump.wait_with_output().unwrap();
+    assert_eq!(child.wait().signal(), Some(libc::SIGKILL));
+    let out = dump.wait_with_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "dump fails on a stream without its end frame");
     // Killed between frames or in the middle of one: either way the end frame is missing.

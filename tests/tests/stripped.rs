@@ -291,19 +291,19 @@ fn a_separate_debug_file_gives_names_and_lines_back_three_ways() {
     let elsewhere = dir(&work, "else").join("listing");
     std::fs::copy(&linked, &elsewhere).unwrap();
     let out = work.join("cli-out");
-    let status = Command::new(cannonball_tests::cli())
-        .args(["run", "-q", "-s"])
-        .arg(script("cov"))
-        .arg("-o")
-        .arg(&out)
-        .arg("--debug-dir")
-        .arg(work.join("dbgs"))
-        .arg("--")
-        .arg(&elsewhere)
-        .env("LC_ALL", "C")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
+    let status = cannonball_tests::watchdog::output(
+        Command::new(cannonball_tests::cli())
+            .args(["run", "-q", "-s"])
+            .arg(script("cov"))
+            .arg("-o")
+            .arg(&out)
+            .arg("--debug-dir")
+            .arg(work.join("dbgs"))
+            .arg("--")
+            .arg(&elsewhere)
+            .env("LC_ALL", "C")
+            .env_remove("RUST_BACKTRACE"),
+    );
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     assert_eq!(reports(&out, &elsewhere), (full_text, full_info), "found in --debug-dir");
 }

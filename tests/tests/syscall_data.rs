@@ -150,14 +150,14 @@ fn scripts_that_do_not_subscribe_get_no_data() {
     // The forwarded stream carries data only when asked for.
     let dump = |forward: &str| {
         let out = work.join(&format!("{forward}.jsonl"));
-        let status = Command::new(cannonball_tests::cli())
-            .args(["dump", "--forward", forward, "-o"])
-            .arg(&out)
-            .arg("--")
-            .arg(program("strings"))
-            .current_dir(work.path())
-            .status()
-            .unwrap();
+        let status = cannonball_tests::watchdog::status(
+            Command::new(cannonball_tests::cli())
+                .args(["dump", "--forward", forward, "-o"])
+                .arg(&out)
+                .arg("--")
+                .arg(program("strings"))
+                .current_dir(work.path()),
+        );
         assert!(status.success());
         std::fs::read_to_string(out).unwrap()
     };

@@ -286,11 +286,11 @@ fn summary_only_and_help() {
     let ours: Counts = report.summary.iter().map(|(&n, (_, c, e))| (n, (*c, *e))).collect();
     assert_eq!(ours, oracles[0], "libsyscall");
 
-    let help = QemuCommand::new(cannonball_tests::qemu("x86_64"), "/bin/true")
-        .plugin(plugin_arg(&plugin(), &[format!("script={}", script("syscalls").display()), "help=true".into()]))
-        .command()
-        .output()
-        .unwrap();
+    let help = cannonball_tests::watchdog::output(
+        &mut QemuCommand::new(cannonball_tests::qemu("x86_64"), "/bin/true")
+            .plugin(plugin_arg(&plugin(), &[format!("script={}", script("syscalls").display()), "help=true".into()]))
+            .command(),
+    );
     let text = String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);
     assert!(text.contains("summary-only"), "{text}");
 }

@@ -204,13 +204,18 @@ fn bad_symbols_and_system_calls_get_one_line_each() {
 
 /// Starts the endless firmware under census and libinsn, waits until it says it runs, and
 /// returns QEMU with the file its serial port writes to.
-fn start_endless(board: Board, work: &TempDir, out: &std::path::Path, extra_qemu: &[&str]) -> std::process::Child {
+fn start_endless(
+    board: Board,
+    work: &TempDir,
+    out: &std::path::Path,
+    extra_qemu: &[&str],
+) -> cannonball_tests::watchdog::Watched {
     let fw = board.firmware(work, &["FOREVER"]);
     let log = work.join("qemu-plugin.log");
     let plugins = [plugin_arg(&oracle_plugin("insn"), &[]), census_plugin(out, &[])];
     let mut cmd = board.command(&fw, &plugins, &log);
     cmd.args(extra_qemu).current_dir(work.path()).stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = cannonball_tests::watchdog::spawn(&mut cmd);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 {
@@ -244,7 +249,7 @@ fn signals_the_monitor_and_timeout_end_a_run_with_its_reports() {
         std::thread::sleep(std::time::Duration::from_millis(300));
         // SAFETY: a plain kill of our child.
         unsafe { libc::kill(child.id() as i32, signal) };
-        let status = child.wait().unwrap();
+        let status = child.wait();
         assert!(status.success(), "{name}: QEMU ends cleanly on it: {status:?}");
         assert_finished(&work, &out, name);
     }
@@ -256,7 +261,7 @@ fn signals_the_monitor_and_timeout_end_a_run_with_its_reports() {
     let mut child = start_endless(board, &work, &out, &["-monitor", &monitor]);
     let mut conn = std::os::unix::net::UnixStream::connect(&sock).unwrap();
     std::io::Write::write_all(&mut conn, b"quit\n").unwrap();
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert!(status.success(), "quit: {status:?}");
     assert_finished(&work, &out, "quit");
     // timeout(1), as a batch job would stop a run.
@@ -286,7 +291,7 @@ fn a_stopped_system_run_ends_its_forwarded_stream() {
     let fwd = plugin_arg(&plugin(), &[format!("fwd={}", stream.display()), "forward=trace".into()]);
     let mut cmd = board.command(&fw, &[plugin_arg(&oracle_plugin("insn"), &[]), fwd], &log);
     cmd.current_dir(work.path()).stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = cannonball_tests::watchdog::spawn(&mut cmd);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 && !line.contains("running until stopped") {
@@ -296,7 +301,7 @@ fn a_stopped_system_run_ends_its_forwarded_stream() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: a plain kill of our child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert!(child.wait().unwrap().success());
+    assert!(child.wait().success());
     let mut dump = std::process::Command::new(cannonball_tests::cli());
     dump.arg("dump").arg("--from").arg(&stream).arg("--count").arg("-o").arg(work.join("count.json"));
     let out = cannonball_tests::watchdog::output(&mut dump);

@@ -114,7 +114,7 @@ fn sigterm_in_the_middle_of_the_boot_still_writes_every_report() {
     let work = TempDir::new("system-kernel-sigterm");
     let (mut cmd, out, log) = boot_with_census(&work, "blocks+block-counts+threads", &[]);
     cmd.stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = cannonball_tests::watchdog::spawn(&mut cmd);
     // The kernel's first line on the console: the boot is under way (and far from init).
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut seen = String::new();
@@ -131,7 +131,7 @@ fn sigterm_in_the_middle_of_the_boot_still_writes_every_report() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert!(status.success(), "{status:?}");
     assert!(!rest.contains("getppid calls done"), "stopped before init finished:\n{rest}");
     let census = census::parse(&std::fs::read_to_string(out.join("census.txt")).expect("census.txt written"));
