@@ -10,6 +10,8 @@
 //! after the script saw them, in the same order. A run without a script only forwards.
 
 mod consumer;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

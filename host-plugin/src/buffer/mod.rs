@@ -5,6 +5,8 @@
 //! stopped every vCPU (`start_exclusive`) and one thread flushes them all.
 
 mod slot;
+#[cfg(test)]
+mod tests;
 
 use std::marker::PhantomData;
 use std::sync::OnceLock;

@@ -8,7 +8,7 @@ use crate::events::{Blobs, DiscontinuityKind, EventBatch, clear_batch, empty_bat
 
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
 /// small enough that many vCPUs' buffers stay within a few MB each.
-const EXEC_CAP: usize = 1 << 16;
+pub(super) const EXEC_CAP: usize = 1 << 16;
 const MEM_CAP: usize = 1 << 11;
 const SYS_CAP: usize = 1 << 10;
 const DISC_CAP: usize = 1 << 10;
