@@ -8,13 +8,13 @@ use super::{Handoff, Owner, Slot, Stopped, connect};
 use crate::events::EventBatch;
 
 /// Every batch handed over, by vCPU (each test uses vCPU indices of its own).
-static HANDED: Mutex<Option<HashMap<u32, Vec<Box<EventBatch>>>>> = Mutex::new(None);
+static HANDED: Mutex<Option<HashMap<u32, Vec<EventBatch>>>> = Mutex::new(None);
 
 fn submit(batch: Box<EventBatch>) {
-    HANDED.lock().unwrap().get_or_insert_with(HashMap::new).entry(batch.vcpu).or_default().push(batch);
+    HANDED.lock().unwrap().get_or_insert_with(HashMap::new).entry(batch.vcpu).or_default().push(*batch);
 }
 
-fn handed(vcpu: u32) -> Vec<Box<EventBatch>> {
+fn handed(vcpu: u32) -> Vec<EventBatch> {
     HANDED.lock().unwrap().get_or_insert_with(HashMap::new).remove(&vcpu).unwrap_or_default()
 }
 

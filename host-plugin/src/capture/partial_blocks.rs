@@ -19,9 +19,11 @@ use super::BlockRegistry;
 
 /// (address of the last instruction that ran, instructions that ran) -> times.
 static CUTS: Mutex<Option<HashMap<(u64, u32), u64>>> = Mutex::new(None);
-/// Moves computed at exit: the blocks an execution may have been cut in, each with its prefix
-/// block, newest first, and how many executions were cut.
-static MOVES: Mutex<Vec<(Vec<(u32, u32)>, u64)>> = Mutex::new(Vec::new());
+/// The blocks an execution may have been cut in, each with its prefix block, newest first,
+/// and how many executions were cut.
+type Move = (Vec<(u32, u32)>, u64);
+/// Moves computed at exit.
+static MOVES: Mutex<Vec<Move>> = Mutex::new(Vec::new());
 
 /// A block execution of some vCPU ended after `executed` instructions, at `pc`.
 pub fn record(pc: u64, executed: u32) {

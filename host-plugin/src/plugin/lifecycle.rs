@@ -122,7 +122,7 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     if let Some(mut script) = script
         && let Err(err) = script.finish(&summary)
     {
-        console::error(&format!("{}", console::one_line(&err)));
+        console::error(&console::one_line(&err));
     }
     startup::mark("finish");
     if let (Some(out), Some(reached)) = (&super::run().coverage, &crate::capture::get().reached) {

@@ -55,7 +55,7 @@ impl ScriptFactory {
         crate::startup::mark_with("engine", traps_note);
         let (component, outcome) = component::compile_bytes(&engine, path, &bytes, cache)?;
         if let Some(warning) = outcome.warning() {
-            console::warning(&format!("{warning}"));
+            console::warning(&warning.to_string());
         }
         crate::startup::mark_with("compile", &outcome.describe());
 

@@ -125,7 +125,7 @@ pub fn recover(file: &object::File<'_>, debug: Option<&object::File<'_>>, base: 
         for f in inside.map(|f| (f.start, f.end)).chain([(range_end, range_end)]) {
             if f.0 > cursor {
                 let bytes = read(file, cursor, f.0 - cursor).unwrap_or_default();
-                for (s, e) in gaps::split(arch, cursor, f.0, &bytes) {
+                for (s, e) in gaps::split(arch, cursor, f.0, bytes) {
                     filled.push(Function { start: s, end: e, name: sub_name(s, base), origin: Origin::CodeGap });
                 }
             }
