@@ -147,8 +147,8 @@ mod tests {
     fn a_watched_child_is_waited_for_or_killed_when_dropped() {
         let mut quick = spawn(&mut std::process::Command::new("true"));
         assert!(quick.wait().success());
-        let output = spawn(std::process::Command::new("echo").arg("hi").stdout(std::process::Stdio::piped()))
-            .wait_with_output();
+        let output =
+            spawn(std::process::Command::new("echo").arg("hi").stdout(std::process::Stdio::piped())).wait_with_output();
         assert_eq!(output.stdout, b"hi\n");
         let hung = spawn(&mut std::process::Command::new("sleep").arg("60"));
         let pid = hung.id();

@@ -117,6 +117,15 @@ pub fn test(args: &[String]) -> Result<()> {
             .args(["test", "--quiet", "--workspace", "--manifest-path", "example-scripts/Cargo.toml", "--target-dir"])
             .arg(Tree::source().target().join("host-examples")),
     )?;
+    // The Rust SDK's own logic (trace expansion, branches, arguments), the same way; the C and
+    // AssemblyScript SDKs' are tested through scripts built with them (tests/tests/sdk_units.rs).
+    build::run(
+        Command::new(&cargo)
+            .current_dir(&root)
+            .args(["test", "--quiet", "-p", "cannonball-sdk", "--manifest-path", "example-scripts/Cargo.toml"])
+            .arg("--target-dir")
+            .arg(Tree::source().target().join("host-examples")),
+    )?;
     // Compiled scripts go to a cache of the tests' own, not the user's ~/.cache/cannonball.
     let cache = Tree::source().target().join("test-cache");
     // --no-fail-fast: one run reports every failing test binary, not only the first.

@@ -120,11 +120,11 @@ function parseNumber(text: string): u64 {
   let n: u64 = 0;
   for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    let d: u64;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (c >= 97 && c <= 102) d = c - 87;
-    else if (c >= 65 && c <= 70) d = c - 55;
-    else break;
+    let d: u64 = radix;
+    if (c >= 48 && c <= 57) d = <u64>(c - 48);
+    else if (c >= 97 && c <= 102) d = <u64>(c - 87);
+    else if (c >= 65 && c <= 70) d = <u64>(c - 55);
+    if (d >= radix) break;
     n = n * radix + d;
   }
   return n;

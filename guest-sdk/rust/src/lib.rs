@@ -34,6 +34,8 @@ mod privilege;
 #[doc(hidden)]
 pub mod runtime;
 pub mod syscall_data;
+#[cfg(test)]
+mod tests;
 
 #[doc(hidden)]
 pub mod bindings {
