@@ -9,6 +9,11 @@ use std::process::{Command, Output};
 
 use cannonball_tests::{TempDir, cli, oracle_plugin, plugin, plugin_arg, program, run_qemu, script};
 
+/// Seconds before a corpus run stops an input: the hanging one always reaches it, the others
+/// finish in well under a second even on a loaded machine (the 3 s this once was left too
+/// little room there).
+const TIMEOUT: &str = "10";
+
 /// The corpus: (name, content).
 const INPUTS: [(&str, &str); 8] = [
     ("hello", "hello world"),
@@ -60,7 +65,7 @@ fn run_corpus(work: &TempDir, out: &str, extra: &[&str], file_argument: bool) ->
         "--corpus",
         "corpus",
         "--timeout",
-        "3",
+        TIMEOUT,
         "--jobs",
         "2",
         "-s",
@@ -194,14 +199,14 @@ fn coverage_program_blocks(file: &Path) -> BTreeSet<(u64, u64)> {
 }
 
 /// QEMU's drcov run on each input of the corpus alone: the union of the program's blocks.
-/// The hanging input is stopped by SIGTERM after 3 s; QEMU's exit path still runs drcov's exit
-/// callback, which writes the file.
+/// The hanging input is stopped by SIGTERM after the corpus runs' timeout; QEMU's exit path
+/// still runs drcov's exit callback, which writes the file. The others run to their end.
 fn drcov_union(work: &TempDir) -> BTreeSet<(u64, u64)> {
     let mut union = BTreeSet::new();
     for (i, (name, _)) in INPUTS.iter().enumerate() {
         let drcov = work.join(&format!("input-{i}.drcov"));
         let mut cmd = Command::new("timeout");
-        cmd.arg("3")
+        cmd.arg(if *name == "hang" { TIMEOUT } else { "0" })
             .arg(cannonball_tests::qemu("x86_64"))
             .arg("-plugin")
             .arg(format!("{},filename={}", oracle_plugin("drcov").display(), drcov.display()))
@@ -228,7 +233,19 @@ fn shards_merge_into_the_single_run() {
             let out = format!("shard-{i}");
             cannonball_tests::watchdog::spawn(
                 Command::new(cli())
-                    .args(["run", "-q", "--corpus", "corpus", "--timeout", "8", "--jobs", "1", "--shard", &shard, "-s"])
+                    .args([
+                        "run",
+                        "-q",
+                        "--corpus",
+                        "corpus",
+                        "--timeout",
+                        TIMEOUT,
+                        "--jobs",
+                        "1",
+                        "--shard",
+                        &shard,
+                        "-s",
+                    ])
                     .arg(&cov)
                     .args(["-o", &out, "--"])
                     .arg(&prog)
