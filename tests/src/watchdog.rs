@@ -150,7 +150,7 @@ mod tests {
         let output =
             spawn(std::process::Command::new("echo").arg("hi").stdout(std::process::Stdio::piped())).wait_with_output();
         assert_eq!(output.stdout, b"hi\n");
-        let hung = spawn(&mut std::process::Command::new("sleep").arg("60"));
+        let hung = spawn(std::process::Command::new("sleep").arg("60"));
         let pid = hung.id();
         drop(hung);
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "dropped unwaited: killed and reaped");

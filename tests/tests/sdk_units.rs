@@ -4,7 +4,7 @@
 //! line per check, and the run under QEMU must report every check and no failure. (The Rust
 //! SDK's own tests run on the host: guest-sdk/rust/src/tests.rs.)
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cannonball_tests::{TempDir, cli, plugin, plugin_arg, program, root, run_qemu, watchdog};
@@ -24,7 +24,7 @@ fn build(lang: &str, fixture: &str, source: &str, work: &TempDir) -> PathBuf {
 }
 
 /// Runs `wasm` on the demo program with the arguments the fixtures expect; units.txt's lines.
-fn checks(wasm: &PathBuf, name: &str, work: &TempDir) -> Vec<String> {
+fn checks(wasm: &Path, name: &str, work: &TempDir) -> Vec<String> {
     let out = work.join(&format!("out-{}", wasm.file_stem().unwrap().to_string_lossy()));
     let options = [
         format!("script={}", wasm.display()),
