@@ -112,7 +112,10 @@ fn main() {
             .as_deref()
             .map(oci::resolve)
             .transpose()
-            .and_then(|script| corpus::merge(&dirs, &output, script.as_ref().map(|s| s.path.as_path())))
+            .and_then(|script| {
+                corpus::merge(&dirs, &output, script.as_ref().map(|s| s.path.as_path()))?;
+                run::record_origin(&output, script.as_ref())
+            })
             .map(|()| 0),
         Command::Inspect { script } => inspect::inspect(&script).map(|()| 0),
         Command::Publish { script, reference } => oci::publish(&script, &reference, network).map(|digest| {

@@ -93,6 +93,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let mut options = Vec::new();
     let script = args.script.as_deref().map(crate::oci::resolve).transpose()?;
     if let Some(script) = &script {
+        if !script.path.is_file() {
+            bail!("script {} not found", script.path.display());
+        }
         options.push(format!("script={}", script.path.display()));
     }
     let log = if args.corpus.corpus.is_none() {
@@ -188,9 +191,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// A script from a registry leaves `script.ref` in the out directory (reference, manifest and
-/// component digests), so that the reports say which bytes made them; a file run removes a
-/// stale one.
-fn record_origin(out: &std::path::Path, script: Option<&crate::oci::Script>) -> Result<()> {
+/// component digests), so that the reports say which bytes made them (merged ones too); a
+/// file run removes a stale one.
+pub fn record_origin(out: &std::path::Path, script: Option<&crate::oci::Script>) -> Result<()> {
     let path = out.join(SCRIPT_REF);
     match script.and_then(|s| s.origin.as_ref()) {
         Some(origin) => {

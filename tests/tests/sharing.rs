@@ -137,6 +137,10 @@ fn publish_run_inspect_cache_and_skopeo() {
     assert!(origin.contains(&format!("manifest: {digest}")), "{origin}");
     assert!(origin.contains(&format!("component: sha256:{}", sha256_hex(&cov))), "{origin}");
 
+    // merge -s by digest: the merged reports record it too.
+    ok(cannonball(&["merge", "digest", "-o", "merged", "-s", &by_digest], &work));
+    assert!(read(&work.join("merged/script.ref")).contains(&format!("manifest: {digest}")));
+
     let shown = ok(cannonball(&["inspect", &tag], &work));
     assert!(shown.contains("annotation:  org.opencontainers.image.title=cov"), "{shown}");
     assert!(shown.contains("annotation:  dev.cannonball.interface=cannonball:"), "{shown}");

@@ -13,7 +13,7 @@ mod registry;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 pub use publish::publish;
 
@@ -61,11 +61,9 @@ impl Origin {
 /// Resolves what the user gave as a script: an existing file, or an OCI reference.
 pub fn resolve(given: &str) -> Result<Script> {
     let path = PathBuf::from(given);
-    if path.is_file() {
+    // Not a reference: a path, checked by whoever reads it, with its usual message.
+    if path.exists() || !looks_like_reference(given) {
         return Ok(Script { path, origin: None });
-    }
-    if !looks_like_reference(given) {
-        bail!("script {given} not found (neither a file nor a registry reference HOST/REPO:TAG)");
     }
     registry::pull(given, network())
 }
