@@ -55,7 +55,12 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// One line for a registry error: the cause chain's last words, which say what went wrong.
 pub fn explain(reference: &str, err: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!("registry {reference}: {err}")
+    let text = err.to_string();
+    // reqwest's words for a refused or unresolvable connection name only the URL.
+    if text.contains("error sending request") {
+        return anyhow!("registry of {reference} unreachable: {text}");
+    }
+    anyhow!("registry {reference}: {text}")
 }
 
 /// Pulls (or finds in the cache) the component a reference names.
