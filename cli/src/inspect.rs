@@ -9,7 +9,20 @@ use anyhow::{Context, Result};
 use cannonball_script_host::offline::{self, ArgumentType};
 use cannonball_script_host::{component, world};
 
-pub fn inspect(path: &Path) -> Result<()> {
+pub fn inspect(given: &str) -> Result<()> {
+    let script = crate::oci::resolve(given)?;
+    if let Some(origin) = &script.origin {
+        println!("reference:   {}", origin.reference);
+        println!("digest:      {}", origin.manifest_digest);
+        println!("component:   {}", origin.layer_digest);
+        for (key, value) in &origin.annotations {
+            println!("annotation:  {key}={value}");
+        }
+    }
+    inspect_file(&script.path)
+}
+
+fn inspect_file(path: &Path) -> Result<()> {
     // Compiled as the plugin compiles on our QEMU, into its cache of compiled scripts:
     // inspecting a script compiles it once for the runs that follow, and again loads it.
     let compiled = component::compile_for_qemu_runs(path)?;

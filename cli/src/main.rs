@@ -10,6 +10,7 @@ mod inspect;
 mod locate;
 mod merge_step;
 mod new;
+mod oci;
 mod run;
 mod system;
 
@@ -23,6 +24,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Never ask a registry: a script reference must already be in the component cache.
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Speak plain HTTP to registries that are not on loopback (loopback ones always may).
+    #[arg(long, global = true)]
+    insecure_registry: bool,
 }
 
 #[derive(Subcommand)]
@@ -62,20 +69,30 @@ enum Command {
         /// Where to write the merged corpus.tsv, coverage.blocks and merged reports.
         #[arg(short, long)]
         output: PathBuf,
-        /// The script the runs used: its merge step folds their reports into one set in OUT
-        /// (a script without one leaves them side by side in each DIR/runs/).
+        /// The script the runs used (a file or a registry reference): its merge step folds
+        /// their reports into one set in OUT (a script without one leaves them side by side in
+        /// each DIR/runs/).
         #[arg(short, long)]
-        script: Option<PathBuf>,
+        script: Option<String>,
     },
     /// Show a script's name, version, arguments, interface version and imported services.
     Inspect {
+        /// The script component: a file, or a registry reference HOST/REPO:TAG or @sha256:...
+        script: String,
+    },
+    /// Push a script to an OCI registry as a Wasm artifact and print its digest.
+    Publish {
         /// The script component.
         script: PathBuf,
+        /// Where to push it: HOST[:PORT]/REPO:TAG.
+        reference: String,
     },
 }
 
 fn main() {
     let cli = Cli::parse();
+    let network = oci::Network { offline: cli.offline, insecure: cli.insecure_registry };
+    oci::set_network(network);
     let result: Result<i32> = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Dump(args) => dump::dump(args),
@@ -91,8 +108,20 @@ fn main() {
             );
             0
         }),
-        Command::Merge { dirs, output, script } => corpus::merge(&dirs, &output, script.as_deref()).map(|()| 0),
+        Command::Merge { dirs, output, script } => script
+            .as_deref()
+            .map(oci::resolve)
+            .transpose()
+            .and_then(|script| {
+                corpus::merge(&dirs, &output, script.as_ref().map(|s| s.path.as_path()))?;
+                run::record_origin(&output, script.as_ref())
+            })
+            .map(|()| 0),
         Command::Inspect { script } => inspect::inspect(&script).map(|()| 0),
+        Command::Publish { script, reference } => oci::publish(&script, &reference, network).map(|digest| {
+            println!("{digest}");
+            0
+        }),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -17,11 +17,16 @@ use crate::locate;
 /// a forked child's in `cannonball.PID.log`.
 pub const LOG: &str = "cannonball.log";
 
+/// Where a run from a registry reference records what it ran.
+pub const SCRIPT_REF: &str = "script.ref";
+
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The analysis script (.wasm component). Without one, give --sock or --fwd to forward.
+    /// The analysis script: a .wasm component, or a registry reference HOST/REPO:TAG or
+    /// HOST/REPO@sha256:... (pulled once into the component cache). Without one, give --sock
+    /// or --fwd to forward.
     #[arg(short, long)]
-    script: Option<PathBuf>,
+    script: Option<String>,
     /// A script argument KEY=VALUE (repeatable).
     #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE")]
     args: Vec<String>,
@@ -86,11 +91,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
         None => Started::User(locate::Guest::new(&args.program, &args.guest)?),
     };
     let mut options = Vec::new();
-    if let Some(script) = &args.script {
-        if !script.is_file() {
-            bail!("script {} not found", script.display());
+    let script = args.script.as_deref().map(crate::oci::resolve).transpose()?;
+    if let Some(script) = &script {
+        if !script.path.is_file() {
+            bail!("script {} not found", script.path.display());
         }
-        options.push(format!("script={}", script.display()));
+        options.push(format!("script={}", script.path.display()));
     }
     let log = if args.corpus.corpus.is_none() {
         options.push(format!("out={}", args.out.display()));
@@ -100,6 +106,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         let log = std::path::absolute(args.out.join(LOG))?;
         let _ = std::fs::remove_file(&log);
         options.push(format!("log={}", log.display()));
+        record_origin(&args.out, script.as_ref())?;
         Some(log)
     } else {
         None
@@ -126,6 +133,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
         options.push(arg.clone());
     }
     if args.corpus.corpus.is_some() {
+        std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+        record_origin(&args.out, script.as_ref())?;
         let Started::User(guest) = &machine else {
             bail!("--corpus runs programs in user mode; it does not combine with --system")
         };
@@ -134,7 +143,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
             guest,
             plugin_options: &options,
             out: &args.out,
-            script: args.script.as_deref(),
+            script: script.as_ref().map(|s| s.path.as_path()),
             quiet: args.quiet,
         });
     }
@@ -181,6 +190,22 @@ pub fn run(args: RunArgs) -> Result<i32> {
     Ok(crate::forward_signals::exit_code(&status))
 }
 
+/// A script from a registry leaves `script.ref` in the out directory (reference, manifest and
+/// component digests), so that the reports say which bytes made them (merged ones too); a
+/// file run removes a stale one.
+pub fn record_origin(out: &std::path::Path, script: Option<&crate::oci::Script>) -> Result<()> {
+    let path = out.join(SCRIPT_REF);
+    match script.and_then(|s| s.origin.as_ref()) {
+        Some(origin) => {
+            std::fs::write(&path, origin.record()).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let _ = std::fs::remove_file(&path);
+            Ok(())
+        }
+    }
+}
+
 fn summarize(args: &RunArgs, (insns, events): (u64, u64), secs: f64, since: SystemTime) {
     if insns > 0 {
         eprintln!("cannonball: {} instructions, {} events in {secs:.2} s", human(insns), human(events));
@@ -190,7 +215,7 @@ fn summarize(args: &RunArgs, (insns, events): (u64, u64), secs: f64, since: Syst
         .flatten()
         .filter_map(|e| e.ok())
         .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since))
-        .filter(|e| e.file_name() != LOG)
+        .filter(|e| e.file_name() != LOG && e.file_name() != SCRIPT_REF)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     reports.sort();
