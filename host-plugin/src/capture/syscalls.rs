@@ -74,19 +74,17 @@ pub fn on_syscall_return(cpu: Vcpu<'_>, num: i64, ret: i64) {
         return;
     }
     super::appended::drain(buffer::Owner::Vcpu(cpu));
-    if capture.kinds.contains(crate::events::EventKinds::SYSCALLS) {
-        let table = capture.syscall_data.as_ref();
-        let spec = table.map_or(&[][..], |t| t.get(num));
-        // Only calls that write to the guest have anything to read at their return.
-        if let Some(table) =
-            table.filter(|_| ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))))
-        {
-            buffer::record_syscall_return(cpu, num, ret, |args, blobs| {
-                let mut memory = GuestMemory::new(cpu);
-                capture_return(spec, &table.addresses(args), ret, &mut memory, blobs)
-            });
-        } else {
-            buffer::record_syscall_return(cpu, num, ret, |_, _| {});
-        }
+    let table = capture.syscall_data.as_ref();
+    let spec = table.map_or(&[][..], |t| t.get(num));
+    // Only calls that write to the guest have anything to read at their return.
+    if let Some(table) =
+        table.filter(|_| ret > 0 && spec.iter().any(|a| matches!(a, Arg::OutBuffer(_) | Arg::OutPath(_))))
+    {
+        buffer::record_syscall_return(cpu, num, ret, |args, blobs| {
+            let mut memory = GuestMemory::new(cpu);
+            capture_return(spec, &table.addresses(args), ret, &mut memory, blobs)
+        });
+    } else {
+        buffer::record_syscall_return(cpu, num, ret, |_, _| {});
     }
 }
