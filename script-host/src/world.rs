@@ -5,9 +5,9 @@ use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
 /// The interface this host speaks.
-pub const OURS: &str = "cannonball:script@0.3.0";
+pub const OURS: &str = "cannonball:script@0.3.1";
 /// The earlier interfaces, still loaded (the plugin converts, `host-plugin/src/script/compat/`).
-pub const ALSO: &str = "0.2.x and 0.1.0";
+pub const ALSO: &str = "0.3.0, 0.2.x and 0.1.0";
 
 /// `cannonball:script@X.Y.Z` of the component's imports (or exports), if it names the package.
 pub fn interface(component: &Component, engine: &Engine) -> Option<String> {

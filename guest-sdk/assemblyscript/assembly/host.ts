@@ -1,4 +1,4 @@
-// The host services of interface `cannonball:script/host@0.3.0`. Each import is lowered by
+// The host services of interface `cannonball:script/host@0.3.1`. Each import is lowered by
 // hand: strings and byte lists go out as (ptr, len); results of more than one flat value
 // come back through IMPORT_RET, in memory the host allocated through cabi_realloc. Offsets and
 // discriminants come from generated/layout.ts (`cargo xtask gen-as`); the @external names are
@@ -9,49 +9,49 @@ import * as L from "./generated/layout";
 import { Instruction, LineColumns, Location, SourceFrame, SymbolInfo } from "./types";
 
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "log")
+@external("cannonball:script/host@0.3.1", "log")
 declare function hostLog(level: L.LogLevelTag, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "symbolize")
+@external("cannonball:script/host@0.3.1", "symbolize")
 declare function hostSymbolize(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "symbol-source")
+@external("cannonball:script/host@0.3.1", "symbol-source")
 declare function hostSymbolSource(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "source-frames")
+@external("cannonball:script/host@0.3.1", "source-frames")
 declare function hostSourceFrames(address: u64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "source-lines")
+@external("cannonball:script/host@0.3.1", "source-lines")
 declare function hostSourceLines(ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "read-memory")
+@external("cannonball:script/host@0.3.1", "read-memory")
 declare function hostReadMemory(address: u64, length: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "disassemble")
+@external("cannonball:script/host@0.3.1", "disassemble")
 declare function hostDisassemble(address: u64, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "write-report")
+@external("cannonball:script/host@0.3.1", "write-report")
 declare function hostWriteReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "append-report")
+@external("cannonball:script/host@0.3.1", "append-report")
 declare function hostAppendReport(namePtr: usize, nameLen: usize, ptr: usize, len: usize, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "emit")
+@external("cannonball:script/host@0.3.1", "emit")
 declare function hostEmit(tag: u32, ptr: usize, len: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "syscall-name")
+@external("cannonball:script/host@0.3.1", "syscall-name")
 declare function hostSyscallName(number: i64, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "errno-name")
+@external("cannonball:script/host@0.3.1", "errno-name")
 declare function hostErrnoName(errno: i32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "thread-id")
+@external("cannonball:script/host@0.3.1", "thread-id")
 declare function hostThreadId(vcpu: u32, ret: usize): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "memory-values")
+@external("cannonball:script/host@0.3.1", "memory-values")
 declare function hostMemoryValues(wanted: bool): void;
 // @ts-ignore: decorator
-@external("cannonball:script/host@0.3.0", "device-name")
+@external("cannonball:script/host@0.3.1", "device-name")
 declare function hostDeviceName(device: u16, ret: usize): void;
 
 /** The message of the last failed host call (readMemory, writeReport, appendReport). */

@@ -31,6 +31,7 @@ mod blocks;
 pub mod host;
 pub mod memory;
 mod privilege;
+pub mod probes;
 #[doc(hidden)]
 pub mod runtime;
 pub mod syscall_data;
@@ -73,6 +74,7 @@ pub use host::{
     source_lines, symbol_source, symbolize, syscall_name, thread_id, write_report,
 };
 pub use privilege::{is_user, privilege_name};
+pub use probes::{Probe, ProbeEvent, ProbeHit};
 pub use syscall_data::{SyscallBlob, syscall_data};
 
 /// An analysis script. One value of the implementing type lives from `init` to `finish`.
@@ -101,6 +103,10 @@ pub trait Script: Sized + 'static {
 
     /// A batch of one vCPU's events, in order.
     fn on_events(&mut self, _batch: &EventBatch) {}
+
+    /// Probe hits of `vcpu` (asked for with [`Probe::add`]), in order; called right before
+    /// `on_events` for the same stretch of the vCPU's execution. New in 0.3.1.
+    fn on_probes(&mut self, _vcpu: u32, _hits: &[ProbeHit<'_>]) {}
 
     /// A guest thread started or exited.
     fn on_thread(&mut self, _vcpu: u32, _event: ThreadEvent) {}

@@ -2,12 +2,18 @@
 //! thread-local is the whole story.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::{Args, Argument, Block, EventBatch, RunInfo, RunSummary, Script, Subscription, ThreadEvent};
 
 thread_local! {
     static STATE: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    /// The script asked for probes: each batch asks the host for its hits.
+    static PROBES: Cell<bool> = const { Cell::new(false) };
+}
+
+pub(crate) fn probes_asked() {
+    PROBES.set(true);
 }
 
 pub fn init<S: Script>(info: RunInfo, args: Vec<Argument>) -> Result<Subscription, String> {
@@ -30,6 +36,13 @@ pub fn on_blocks<S: Script>(blocks: Vec<Block>) {
 }
 
 pub fn on_events<S: Script>(batch: EventBatch) {
+    if PROBES.get() {
+        let columns = crate::bindings::cannonball::script::host::probe_hits();
+        if !columns.probe.is_empty() {
+            let hits = crate::probes::hits(&columns);
+            with_script::<S, ()>(|s| s.on_probes(batch.vcpu, &hits));
+        }
+    }
     with_script::<S, ()>(|s| s.on_events(&batch))
 }
 

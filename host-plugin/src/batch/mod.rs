@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::events::clear_batch;
-use crate::events::{Block, EventBatch, ThreadEvent};
+use crate::events::{Block, EventBatch, ProbeBatch, ThreadEvent};
 use crate::script::ScriptHost;
 use crate::services::thread_ids;
 use crate::sink::forward::Forwarding;
@@ -31,7 +31,8 @@ pub use consumer::Consumers;
 const CHANNEL_BOUND: usize = 8;
 
 enum Message {
-    Events(Box<EventBatch>),
+    /// A vCPU's batch, and the probe hits of the same stretch of its execution.
+    Events(Box<EventBatch>, Option<ProbeBatch>),
     /// A guest thread's Start (with its Linux tid) or Exit on a vCPU; `deliver`: the
     /// consumers asked for thread events (the tid is recorded for `thread-id` either way).
     Thread {
@@ -101,10 +102,13 @@ fn analysis_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match message {
-            Message::Events(mut batch) => {
+            Message::Events(mut batch, hits) => {
                 let events = batch.execs.len() + batch.mem_pc.len() + batch.sys_number.len();
                 crate::progress::EVENTS.fetch_add(events as u64, std::sync::atomic::Ordering::Relaxed);
                 deliver_blocks(&mut consumers);
+                if let Some(hits) = hits {
+                    consumers.each(|c| c.probe_hits(&hits));
+                }
                 consumers.each(|c| c.events(&mut batch));
                 clear_batch(&mut batch);
                 let _ = free.send(batch);
@@ -171,8 +175,8 @@ pub fn recycled_batch() -> Option<Box<EventBatch>> {
     pipeline().as_ref().and_then(|p| p.free.try_recv().ok())
 }
 
-pub fn submit_events(batch: Box<EventBatch>) {
-    send(Message::Events(batch));
+pub fn submit_events(batch: Box<EventBatch>, hits: Option<ProbeBatch>) {
+    send(Message::Events(batch, hits));
 }
 
 /// A guest thread started on `vcpu` with Linux thread id `tid`: submitted at vCPU init, on

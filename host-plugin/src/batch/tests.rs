@@ -17,7 +17,7 @@ fn batches_are_delivered_in_order_and_come_back_emptied() {
         let mut batch = empty_batch(vcpu);
         batch.first_exec = 1000;
         batch.execs.extend(0..=vcpu);
-        submit_events(batch);
+        submit_events(batch, None);
     }
     wait_until_delivered();
     // Every event counted by the analysis thread before the barrier was answered.

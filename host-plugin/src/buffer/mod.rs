@@ -4,6 +4,7 @@
 //! Only the owning vCPU thread touches its buffer, except at fork and at exit, when QEMU has
 //! stopped every vCPU (`start_exclusive`) and one thread flushes them all.
 
+mod probes;
 mod slot;
 #[cfg(test)]
 mod tests;
@@ -12,15 +13,17 @@ use std::marker::PhantomData;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::events::{Blobs, EventBatch};
+use crate::events::{Blobs, EventBatch, ProbeBatch};
 use crate::qemu::Vcpu;
 
+pub use probes::{Entry as ProbeEntry, empty_hits};
 pub use slot::Slot;
 
-/// Where full batches go and emptied ones come back from (the batch pipeline), connected at
-/// install: the buffers need not know the stage after them.
+/// Where full batches go (with the probe hits of the same stretch, when there are any) and
+/// emptied ones come back from (the batch pipeline), connected at install: the buffers need
+/// not know the stage after them.
 pub struct Handoff {
-    pub submit: fn(Box<EventBatch>),
+    pub submit: fn(Box<EventBatch>, Option<ProbeBatch>),
     pub recycled: fn() -> Option<Box<EventBatch>>,
 }
 
@@ -126,6 +129,22 @@ pub fn record_syscall_entry(vcpu: Vcpu<'_>, exec: u64, number: i64, args: [u64; 
 /// `data` adds what the call wrote, from the arguments saved at entry.
 pub fn record_syscall_return(vcpu: Vcpu<'_>, number: i64, ret: i64, data: impl FnOnce(&[u64; 6], &mut Blobs)) {
     slot(vcpu.index()).record_syscall_return(Owner::Vcpu(vcpu), number, ret, data)
+}
+
+/// A probed function's entry on `vcpu`.
+pub fn record_probe_entry(vcpu: Vcpu<'_>, entry: &ProbeEntry<'_>) {
+    slot(vcpu.index()).record_probe_entry(Owner::Vcpu(vcpu), entry)
+}
+
+/// A return site runs on `vcpu` with stack pointer `sp`; `values` reads what the returning
+/// probe wants (see `Slot::record_probe_return`).
+pub fn record_probe_return(vcpu: Vcpu<'_>, address: u64, sp: u64, exec: u64, values: impl FnOnce(u32) -> Vec<u64>) {
+    slot(vcpu.index()).record_probe_return(Owner::Vcpu(vcpu), address, sp, exec, values)
+}
+
+/// Whether `vcpu` has a probed call open that returns to `address`.
+pub fn awaits_return(vcpu: Vcpu<'_>, address: u64) -> bool {
+    slot(vcpu.index()).awaits_return(Owner::Vcpu(vcpu), address)
 }
 
 /// Proof that no vCPU runs (QEMU's exclusive section at fork and exit, or the only guest

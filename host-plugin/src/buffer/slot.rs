@@ -4,6 +4,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::Owner;
+use super::probes::{Entry, ProbeCells};
 use crate::events::{Blobs, DiscontinuityKind, EventBatch, clear_batch, empty_batch, is_empty};
 
 /// Flush thresholds: large enough that the cost of a call into the script vanishes per event,
@@ -50,6 +51,8 @@ struct Cells {
     /// QEMU's raw access descriptions -> packed `mem-info`, direct-mapped: a program uses a
     /// handful of distinct values, and decoding one costs four calls into QEMU.
     info_cache: [(u32, u8); INFO_CACHE],
+    /// Probe hits and the calls still open (empty unless the script asked for probes).
+    probes: ProbeCells,
 }
 
 const INFO_CACHE: usize = 64;
@@ -81,6 +84,7 @@ impl Slot {
                 pending: None,
                 pending_data: Blobs::default(),
                 info_cache: [(u32::MAX, 0); INFO_CACHE],
+                probes: ProbeCells::new(),
             }),
         }
     }
@@ -222,6 +226,36 @@ impl Slot {
         }
     }
 
+    /// A probed function's entry.
+    pub fn record_probe_entry(&self, owner: Owner<'_>, entry: &Entry<'_>) {
+        let cells = self.cells(owner);
+        cells.probes.entry(entry);
+        if cells.probes.full() {
+            cells.flush_soon(&self.shared);
+        }
+    }
+
+    /// A return site of some probed call runs (see `ProbeCells::maybe_return`).
+    pub fn record_probe_return(
+        &self,
+        owner: Owner<'_>,
+        address: u64,
+        sp: u64,
+        exec: u64,
+        values: impl FnOnce(u32) -> Vec<u64>,
+    ) {
+        let cells = self.cells(owner);
+        cells.probes.maybe_return(address, sp, exec, values);
+        if cells.probes.full() {
+            cells.flush_soon(&self.shared);
+        }
+    }
+
+    /// Whether this vCPU has a call open that returns to `address`.
+    pub fn awaits_return(&self, owner: Owner<'_>, address: u64) -> bool {
+        self.cells(owner).probes.awaits(address)
+    }
+
     /// Hands the batch to the analysis thread (blocking while it is behind: backpressure, not
     /// loss). With `final_`, a system call still waiting for its return goes out as
     /// unreturned: the thread or the process is ending.
@@ -235,6 +269,7 @@ impl Slot {
         clear_batch(&mut cells.batch);
         cells.pending = None;
         cells.pending_data.clear();
+        cells.probes.reset();
         self.set_alive(false);
         self.shared.last_flushed_exec.store(u32::MAX, Ordering::Relaxed);
     }
@@ -364,9 +399,13 @@ impl Cells {
         if final_ && let Some(call) = self.pending.take() {
             self.push_syscall(shared, call, None);
         }
+        if final_ {
+            let last = (self.batch.first_exec + self.batch.execs.len() as u64).saturating_sub(1);
+            self.probes.close_all(last);
+        }
         shared.flush_at_next_exec.store(false, Ordering::Relaxed);
         let b = &mut self.batch;
-        if is_empty(b) && b.cut_short.is_none() {
+        if is_empty(b) && b.cut_short.is_none() && self.probes.is_empty() {
             return;
         }
         if let Some(&last) = b.execs.last() {
@@ -378,6 +417,7 @@ impl Cells {
         fresh.vcpu = shared.vcpu;
         fresh.first_exec = next_first_exec;
         let full = std::mem::replace(b, fresh);
-        (handoff.submit)(full);
+        let hits = (!self.probes.is_empty()).then(|| self.probes.take());
+        (handoff.submit)(full, hits);
     }
 }

@@ -10,7 +10,7 @@ use crate::events::EventBatch;
 /// Every batch handed over, by vCPU (each test uses vCPU indices of its own).
 static HANDED: Mutex<Option<HashMap<u32, Vec<EventBatch>>>> = Mutex::new(None);
 
-fn submit(batch: Box<EventBatch>) {
+fn submit(batch: Box<EventBatch>, _probes: Option<crate::events::ProbeBatch>) {
     HANDED.lock().unwrap().get_or_insert_with(HashMap::new).entry(batch.vcpu).or_default().push(*batch);
 }
 

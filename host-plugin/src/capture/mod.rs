@@ -17,6 +17,7 @@ mod filter;
 mod icount;
 mod memory;
 pub mod partial_blocks;
+pub mod probes;
 mod reached;
 mod syscall_arch;
 mod syscall_data;
@@ -63,6 +64,9 @@ pub fn get() -> &'static Capture {
 pub fn vcpu_init(vcpu: crate::qemu::Vcpu<'_>) {
     if let Some(appended) = &get().appended {
         appended.vcpu_init(vcpu);
+    }
+    if let Some(probes) = &get().probes {
+        probes.vcpu_init();
     }
 }
 

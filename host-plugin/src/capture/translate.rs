@@ -44,6 +44,8 @@ pub struct Capture {
     pub syscall_data: Option<super::SyscallTable>,
     /// Every block reached, when the run writes coverage (`coverage=true`).
     pub reached: Option<super::ReachedBlocks>,
+    /// The script's probes (`host.add-probe`), if it asked for any.
+    pub probes: Option<super::probes::Probes>,
 }
 
 /// The syscall-data table of `arch`, or a warning that it has none.
@@ -77,15 +79,25 @@ fn remember_code(tb: Tb<'_>) {
 }
 
 impl Capture {
-    pub fn new(kinds: EventKinds, filter: CodeFilter, arch: &str, record_reached: bool, memory_values: bool) -> Self {
+    pub fn new(
+        kinds: EventKinds,
+        filter: CodeFilter,
+        arch: &str,
+        record_reached: bool,
+        memory_values: bool,
+        probes: Option<super::probes::Probes>,
+    ) -> Self {
         let wants_blocks = kinds.intersects(EventKinds::BLOCKS | EventKinds::TRACE | EventKinds::BLOCK_COUNTS);
         // Execution indices order memory and system-call events against the other ordered
         // kinds; with only one ordered kind, column order says it all and the per-event
         // counter read is saved.
         let ordered = [EventKinds::TRACE, EventKinds::MEMORY, EventKinds::SYSCALLS, EventKinds::DISCONTINUITIES];
-        let wants_exec_index = kinds
+        // Probe hits are ordered like memory and system-call events.
+        let ordered_kinds = ordered.iter().filter(|k| kinds.contains(**k)).count() + usize::from(probes.is_some());
+        let wants_exec_index = (kinds
             .intersects(EventKinds::MEMORY | EventKinds::SYSCALLS | EventKinds::DISCONTINUITIES)
-            && ordered.iter().filter(|k| kinds.contains(**k)).count() >= 2;
+            || probes.is_some())
+            && ordered_kinds >= 2;
         let trace = kinds.contains(EventKinds::TRACE);
         let memory_physical = kinds.contains(EventKinds::MEMORY_PHYSICAL) && crate::services::system_mode();
         // Appended memory records carry no physical address.
@@ -112,6 +124,7 @@ impl Capture {
             arm: arch == "arm",
             syscall_data: kinds.contains(EventKinds::SYSCALL_DATA).then(|| syscall_table(arch)).flatten(),
             reached: record_reached.then(super::ReachedBlocks::default),
+            probes,
         }
     }
 
@@ -139,6 +152,9 @@ impl Capture {
         }
         if self.arm {
             record_arm_block(tb);
+        }
+        if let Some(probes) = &self.probes {
+            probes.instrument(tb);
         }
         let allowed = self.filter.allows(tb);
         // Totals count all code, filtered or not. A block with its own execution counter

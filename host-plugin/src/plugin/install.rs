@@ -87,8 +87,16 @@ pub fn install(id: qemu::PluginId, target: &str, system: bool, raw_args: &[Strin
     let script_values =
         script.as_ref().is_some_and(|s| s.wants_memory_values()) && subscription.kinds.contains(EventKinds::MEMORY);
     let memory_values = forwarded.contains(EventKinds::MEMORY) || script_values;
-    let capture =
-        Capture::new(kinds, CodeFilter::from_wit(subscription.filter), target, opts.host.coverage, memory_values);
+    let probes = script.as_mut().map(|s| s.take_probes()).unwrap_or_default();
+    let probes = crate::capture::probes::Probes::new(target, probes);
+    let capture = Capture::new(
+        kinds,
+        CodeFilter::from_wit(subscription.filter),
+        target,
+        opts.host.coverage,
+        memory_values,
+        probes,
+    );
     crate::capture::install(capture, before_exec).map_err(anyhow::Error::msg)?;
     let coverage = opts.host.coverage.then_some(out);
     if RUN.set(Run { factory, info, args, endpoint, forwarding: forwarding.clone(), coverage }).is_err() {

@@ -116,6 +116,9 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
             "{lost} memory accesses made by QEMU helpers did not fit the vCPU's array and are missing from the events"
         ));
     }
+    if let Some(probes) = &crate::capture::get().probes {
+        report_probes(probes);
+    }
     let script: Option<ScriptHost> = batch::stop();
     startup::mark("analysis thread");
     let summary = summary(crate::capture::get());
@@ -135,6 +138,19 @@ unsafe fn finish_process(at_exit: bool, exiting: Option<Vcpu<'_>>) {
     super::run().forwarding.finish(summary.instructions.iter().map(|c| (c.vcpu, c.instructions)).collect(), exit);
     startup::mark("sink");
     startup::report("exit");
+}
+
+/// Probes that never fired for want of a definition, and returns that went unseen.
+fn report_probes(probes: &crate::capture::probes::Probes) {
+    for site in probes.never_found() {
+        console::warning(&format!("probe {site}: no module this process loaded defines it; it never fired"));
+    }
+    let late = probes.unobservable_returns();
+    if late > 0 {
+        console::warning(&format!(
+            "{late} return site(s) had been translated before a probed call returned there: those returns were not seen (their calls show as unreturned)"
+        ));
+    }
 }
 
 fn summary(capture: &Capture) -> RunSummary {

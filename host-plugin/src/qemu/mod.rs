@@ -39,6 +39,7 @@ pub use callbacks::{
 pub use discontinuities::{Discontinuity, register as on_discontinuity};
 pub use mem_info::{MemAccess, pack_mem_info};
 pub use memory::GuestMemory;
+pub use registers::{Register, register, register_names};
 pub use scoreboard::{Counter, Scoreboard};
 pub use tb::{ExecCallback, Insn, MemCallback, MemRw, Tb};
 
@@ -91,6 +92,7 @@ unsafe extern "C" {
     // glib, provided by the QEMU process.
     fn g_byte_array_new() -> *mut sys::GByteArray;
     fn g_byte_array_free(array: *mut sys::GByteArray, free_segment: bool) -> *mut u8;
+    fn g_byte_array_set_size(array: *mut sys::GByteArray, length: std::ffi::c_uint) -> *mut sys::GByteArray;
     fn g_array_free(array: *mut sys::GArray, free_segment: bool) -> *mut c_char;
 }
 
@@ -107,6 +109,12 @@ impl ByteArray {
 
     fn as_ptr(&self) -> *mut sys::GByteArray {
         self.0.as_ptr()
+    }
+
+    /// Empties the array (QEMU's register reads append to it).
+    fn clear(&self) {
+        // SAFETY: the array is ours and alive.
+        unsafe { g_byte_array_set_size(self.as_ptr(), 0) };
     }
 
     /// The array's current contents.

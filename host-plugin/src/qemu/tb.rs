@@ -266,6 +266,22 @@ impl Insn<'_> {
         unsafe { (api.inline_mem_accesses)(self.raw.as_ptr()) }
     }
 
+    /// Calls `C::on_exec` with `userdata` before each execution of this instruction, with the
+    /// guest's registers readable (`Vcpu::read_register`): QEMU writes them back to the CPU
+    /// state before the call.
+    #[inline]
+    pub fn register_exec_cb_reading_registers<C: ExecCallback>(self, userdata: usize) {
+        // SAFETY: as in `size`; the trampoline has the signature QEMU calls.
+        unsafe {
+            sys::qemu_plugin_register_vcpu_insn_exec_cb(
+                self.raw.as_ptr(),
+                Some(exec_trampoline::<C>),
+                sys::qemu_plugin_cb_flags::QEMU_PLUGIN_CB_R_REGS,
+                userdata as *mut c_void,
+            )
+        }
+    }
+
     /// Calls `C::on_access` with `userdata` at each memory access of kind `rw` (no register
     /// access).
     #[inline]

@@ -33,6 +33,10 @@ pub struct HostState {
     pub(crate) memory_values: bool,
     /// `init` has returned.
     pub(crate) initialized: bool,
+    /// The probes `init` asked for (`add-probe`), in id order.
+    pub(crate) probes: Vec<host::Probe>,
+    /// The probe hits of the batch `on-events` handles now.
+    pub(crate) probe_hits: Option<host::ProbeBatch>,
 }
 
 impl HostState {
@@ -61,6 +65,8 @@ impl HostState {
             log_lines: 0,
             memory_values: true,
             initialized: false,
+            probes: Vec::new(),
+            probe_hits: None,
         }
     }
 }
@@ -202,5 +208,22 @@ impl Host for HostState {
 
     fn device_name(&mut self, device: u16) -> Option<String> {
         crate::services::devices::name(device)
+    }
+
+    fn add_probe(&mut self, probe: host::Probe) -> Result<u32, String> {
+        if self.initialized {
+            return Err("add-probe works in init only: capture is set up when init returns".into());
+        }
+        crate::capture::probes::validate(&self.arch, &probe)?;
+        self.probes.push(probe);
+        Ok((self.probes.len() - 1) as u32)
+    }
+
+    fn probe_hits(&mut self) -> host::ProbeBatch {
+        self.probe_hits.take().unwrap_or_else(crate::buffer::empty_hits)
+    }
+
+    fn register_names(&mut self) -> Vec<String> {
+        crate::qemu::register_names()
     }
 }

@@ -191,6 +191,16 @@ impl ScriptHost {
         }
     }
 
+    /// The probes the script asked for in `init`.
+    pub fn take_probes(&mut self) -> Vec<crate::events::Probe> {
+        std::mem::take(&mut self.store.data_mut().probes)
+    }
+
+    /// The probe hits `probe-hits` hands out during the next `on-events`.
+    pub fn set_probe_hits(&mut self, hits: crate::events::ProbeBatch) {
+        self.store.data_mut().probe_hits = Some(hits);
+    }
+
     /// Whether the script wants memory values (`memory-values`, called from `init`).
     pub fn wants_memory_values(&self) -> bool {
         self.store.data().memory_values
@@ -271,6 +281,7 @@ impl ScriptHost {
                 self.trapped("on-events", e);
             }
         }
+        self.store.data_mut().probe_hits = None;
     }
 
     pub fn on_thread(&mut self, vcpu: u32, event: ThreadEvent) {

@@ -23,6 +23,9 @@ impl crate::events::Consumer for ScriptHost {
     fn events(&mut self, batch: &mut crate::events::EventBatch) {
         self.on_events(batch);
     }
+    fn probe_hits(&mut self, hits: &crate::events::ProbeBatch) {
+        self.set_probe_hits(hits.clone());
+    }
     fn thread(&mut self, vcpu: u32, event: crate::events::ThreadEvent) {
         self.on_thread(vcpu, event);
     }

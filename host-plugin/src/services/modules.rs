@@ -161,6 +161,15 @@ impl Modules {
         Some(Location { module: path, module_base, offset: guest - module_base, symbol })
     }
 
+    /// The guest address of the function called `name` in the module containing `guest`
+    /// (its symbol tables' names and aliases, and the names `symbolize` gives: `sub_...`,
+    /// `f@plt`).
+    pub fn function_address(&self, guest: u64, name: &str) -> Option<u64> {
+        let (_, _, table) = self.module_at(guest)?;
+        let (t, bias) = table?;
+        t.address_of(name).map(|rel| (rel + t.first_segment).wrapping_add(bias))
+    }
+
     /// Disassembles guest code at `address` for target `arch`; 32-bit ARM code in the
     /// instruction sets the module's ELF file gives (`disasm::disassemble`).
     pub fn disassemble(&self, arch: &str, address: u64, code: &[u8]) -> anyhow::Result<Vec<Instruction>> {

@@ -20,6 +20,9 @@ pub(super) struct SymbolTable {
     /// 32-bit ARM only: (relative start, end, instruction set), sorted, from the mapping
     /// symbols `$a`/`$t`/`$d` (each runs to the next), else from function symbols' low bit.
     pub(super) isa: Vec<(u64, u64, Isa)>,
+    /// Every function symbol's name (aliases too: glibc's `malloc` is also `__libc_malloc`,
+    /// and `functions` keeps one name per address), relative like `functions`.
+    names: std::collections::HashMap<String, u64>,
 }
 
 impl SymbolTable {
@@ -52,7 +55,17 @@ impl SymbolTable {
             .map(|(start, size, name)| (start - first_segment, size, name))
             .collect();
         let isa = if arm { arm_isa_ranges(file, first_segment) } else { Vec::new() };
-        Self { first_segment, functions, data, isa }
+        let names = file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .chain(debug.iter().flat_map(|d| d.symbols()))
+            .filter(|s| s.kind() == SymbolKind::Text && s.address() & !1 >= first_segment)
+            .filter_map(|s| {
+                let address = if arm { s.address() & !1 } else { s.address() };
+                Some((s.name().ok()?.to_owned(), address - first_segment))
+            })
+            .collect();
+        Self { first_segment, functions, data, isa, names }
     }
 
     /// A table from a symbol list without a file behind it (a `System.map`): functions and
@@ -67,11 +80,17 @@ impl SymbolTable {
             })
             .collect();
         let data = data.into_iter().map(|(start, size, name)| (start - first_segment, size, name)).collect();
-        Self { first_segment, functions, data, isa: Vec::new() }
+        Self { first_segment, functions, data, isa: Vec::new(), names: Default::default() }
     }
 
     /// The function, else the data object, containing relative address `rel`: (start, size,
     /// name, origin).
+    /// Where the function `name` starts, relative: a name `find` gives (`sub_...`, `f@plt`
+    /// included) or any alias the symbol tables have.
+    pub(super) fn address_of(&self, name: &str) -> Option<u64> {
+        self.names.get(name).copied().or_else(|| self.functions.iter().find(|f| f.name == name).map(|f| f.start))
+    }
+
     pub(super) fn find(&self, rel: u64) -> Option<(u64, u64, &str, Option<Origin>)> {
         let i = self.functions.partition_point(|f| f.start <= rel);
         if let Some(f) = i.checked_sub(1).map(|i| &self.functions[i]).filter(|f| rel < f.end) {

@@ -1,0 +1,336 @@
+//! Probes: a script names functions (or addresses) in `init`; at each call the capture reads
+//! the arguments, registers and memory the probe asks for at the function's first instruction,
+//! and, where the call returns to its caller, the return value. Both are vCPU callbacks
+//! (registers and memory are only right there), recorded in the vCPU's buffer in order with
+//! its other events (`buffer::probes` pairs returns with entries).
+//!
+//! Names resolve per module, the first time QEMU translates code of that module (so also for
+//! libraries loaded later and by dlopen); return sites are the return addresses entries saw
+//! (`sites`). Without probes none of this is set up.
+
+mod convention;
+mod sites;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use self::convention::{Convention, Place};
+use self::sites::{EntrySite, Sites};
+use crate::buffer::{self, ProbeEntry};
+use crate::events::{Probe, ProbeSite};
+use crate::qemu::{ExecCallback, GuestMemory, Register, Tb, Vcpu};
+
+/// Reads per probe at most (their index is 4 bits of `data-info`).
+const MAX_READS: usize = 16;
+const TRUNCATED: u8 = 1 << 4;
+const UNREADABLE: u8 = 1 << 5;
+
+/// Checks a request from `add-probe` against the guest's calling convention.
+pub fn validate(arch: &str, p: &Probe) -> Result<(), String> {
+    let c = convention::for_arch(arch)?;
+    let site = describe_site(&p.site);
+    if let ProbeSite::Symbol(name) = &p.site
+        && (name.is_empty() || name.ends_with(':'))
+    {
+        return Err(format!("probe '{site}': no function name"));
+    }
+    if usize::from(p.arguments) > c.arguments.len() {
+        return Err(format!(
+            "probe {site}: {} arguments asked, but the {} convention passes {} in registers{}",
+            p.arguments,
+            c.name,
+            c.arguments.len(),
+            if c.arguments.iter().all(|a| matches!(a, Place::Stack(_))) { " (here: stack words)" } else { "" }
+        ));
+    }
+    if p.reads.len() > MAX_READS {
+        return Err(format!("probe {site}: {} memory reads asked, at most {MAX_READS}", p.reads.len()));
+    }
+    for r in &p.reads {
+        for (what, arg) in [("reads argument", Some(r.argument)), ("takes its length from argument", r.length_argument)] {
+            if let Some(arg) = arg.filter(|&a| a >= p.arguments) {
+                return Err(format!(
+                    "probe {site}: a memory read {what} {arg}, but the probe captures {} argument(s) (0-based indices)",
+                    p.arguments
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_site(site: &ProbeSite) -> String {
+    match site {
+        ProbeSite::Symbol(name) => name.clone(),
+        ProbeSite::Address(a) => format!("{a:#x}"),
+    }
+}
+
+/// One probe, its registers looked up (at the first vCPU).
+struct Resolved {
+    arguments: Vec<Value>,
+    registers: Vec<Register>,
+}
+
+/// Where to read a value: a register, or a word at the stack pointer plus an offset.
+#[derive(Clone, Copy)]
+enum Value {
+    Register(Register),
+    Stack(u64),
+}
+
+/// The convention's registers, looked up.
+struct Machine {
+    stack_pointer: Register,
+    return_value: Register,
+    return_address: Value,
+    probes: Vec<Resolved>,
+}
+
+pub struct Probes {
+    requests: Vec<Probe>,
+    convention: &'static Convention,
+    machine: OnceLock<Machine>,
+    sites: Sites,
+    /// Per probe: some module defined it (reported at exit otherwise).
+    found: Vec<AtomicBool>,
+    any_return: bool,
+}
+
+impl Probes {
+    /// The probes of `init`, for guest `arch` (each was validated by `add-probe`).
+    pub fn new(arch: &str, requests: Vec<Probe>) -> Option<Self> {
+        if requests.is_empty() {
+            return None;
+        }
+        let convention = convention::for_arch(arch).ok()?;
+        let sites = Sites::new(&requests);
+        Some(Self {
+            found: requests.iter().map(|p| AtomicBool::new(matches!(p.site, ProbeSite::Address(_)))).collect(),
+            any_return: requests.iter().any(|p| p.at_return),
+            requests,
+            convention,
+            machine: OnceLock::new(),
+            sites,
+        })
+    }
+
+    /// At the first vCPU (QEMU lists registers only then): looks up every register the
+    /// probes and the convention need; an unknown one ends the run with one line.
+    pub fn vcpu_init(&self) {
+        if self.machine.get().is_some() {
+            return;
+        }
+        let lookup = |name: &str, whose: &str| {
+            crate::qemu::register(name).unwrap_or_else(|| {
+                let names = crate::qemu::register_names();
+                crate::console::error(&format!(
+                    "{whose}: this guest CPU has no register '{name}'; QEMU names: {}",
+                    if names.is_empty() { "none (QEMU describes no registers for it)".into() } else { names.join(" ") }
+                ));
+                std::process::exit(1)
+            })
+        };
+        let c = self.convention;
+        let place = |p: Place, whose: &str| match p {
+            Place::Register(name) => Value::Register(lookup(name, whose)),
+            Place::Stack(offset) => Value::Stack(offset),
+        };
+        let calling = format!("the {} calling convention", c.name);
+        let probes = self
+            .requests
+            .iter()
+            .map(|p| {
+                let whose = format!("probe {}", describe_site(&p.site));
+                Resolved {
+                    arguments: c.arguments[..usize::from(p.arguments)].iter().map(|&a| place(a, &calling)).collect(),
+                    registers: p.registers.iter().map(|r| lookup(r, &whose)).collect(),
+                }
+            })
+            .collect();
+        let _ = self.machine.set(Machine {
+            stack_pointer: lookup(c.stack_pointer, &calling),
+            return_value: lookup(c.return_value, &calling),
+            return_address: place(c.return_address, &calling),
+            probes,
+        });
+    }
+
+    /// Attaches the entry and return callbacks to a block being translated (any block: the
+    /// address filter does not apply to probes).
+    pub fn instrument(&self, tb: Tb<'_>) {
+        self.sites.resolve_module_of(tb.vaddr(), &self.requests, &self.found);
+        if self.any_return {
+            self.sites.translated(tb.vaddr());
+        }
+        for insn in tb.insns() {
+            let vaddr = insn.vaddr();
+            if let Some(site) = self.sites.entry_at(vaddr) {
+                insn.register_exec_cb_reading_registers::<OnEntry>(site as *const EntrySite as usize);
+            }
+            if self.any_return && self.sites.is_return_site(vaddr) {
+                insn.register_exec_cb_reading_registers::<OnReturnSite>(vaddr as usize);
+            }
+        }
+    }
+
+    /// Probes on names no module defined, for the warning at exit.
+    pub fn never_found(&self) -> Vec<String> {
+        self.requests
+            .iter()
+            .zip(&self.found)
+            .filter(|(_, f)| !f.load(Ordering::Relaxed))
+            .map(|(p, _)| describe_site(&p.site))
+            .collect()
+    }
+
+    /// Return sites that QEMU had translated before a call returning there was seen: their
+    /// returns went unobserved (reported at exit).
+    pub fn unobservable_returns(&self) -> u64 {
+        self.sites.late_return_sites()
+    }
+
+    /// A value at entry; stack words only on x86, which is little-endian.
+    fn read(&self, cpu: Vcpu<'_>, v: Value, sp: u64, memory: &mut GuestMemory<'_>) -> u64 {
+        match v {
+            Value::Register(r) => cpu.read_register(r).unwrap_or(0),
+            Value::Stack(offset) => {
+                let word = usize::from(self.convention.word);
+                let mut bytes = Vec::with_capacity(word);
+                if !memory.read(sp.wrapping_add(offset), word, &mut bytes) {
+                    return 0;
+                }
+                let mut le = [0u8; 8];
+                le[..word].copy_from_slice(&bytes);
+                u64::from_le_bytes(le)
+            }
+        }
+    }
+
+    fn on_entry(&self, cpu: Vcpu<'_>, site: &EntrySite) {
+        let Some(m) = self.machine.get() else { return };
+        let capture = super::get();
+        super::appended::drain(buffer::Owner::Vcpu(cpu));
+        let exec = capture.current_exec(cpu.index());
+        let mut memory = GuestMemory::new(cpu);
+        let sp = cpu.read_register(m.stack_pointer).unwrap_or(0);
+        let mut ra = self.read(cpu, m.return_address, sp, &mut memory);
+        if self.convention.clear_bit0 {
+            ra &= !1;
+        }
+        for &id in &site.probes {
+            let request = &self.requests[id as usize];
+            let resolved = &m.probes[id as usize];
+            let mut values: Vec<u64> =
+                resolved.arguments.iter().map(|&a| self.read(cpu, a, sp, &mut memory)).collect();
+            let arguments = values.clone();
+            values.extend(resolved.registers.iter().map(|&r| cpu.read_register(r).unwrap_or(0)));
+            let reads: Vec<(u8, Vec<u8>)> = request
+                .reads
+                .iter()
+                .enumerate()
+                .map(|(i, r)| read_at(&mut memory, i as u8, r, &arguments))
+                .collect();
+            if request.at_return {
+                self.sites.add_return_site(ra);
+            }
+            buffer::record_probe_entry(
+                cpu,
+                &ProbeEntry {
+                    probe: id,
+                    exec,
+                    return_address: ra,
+                    stack_pointer: sp,
+                    sp_after_return: sp.wrapping_add(self.convention.sp_after_return),
+                    wants_return: request.at_return,
+                    values: &values,
+                    reads: &reads,
+                },
+            );
+        }
+    }
+
+    fn on_return_site(&self, cpu: Vcpu<'_>, address: u64) {
+        let Some(m) = self.machine.get() else { return };
+        // Most executions of a return site come with no call open to it (a loop head).
+        if !buffer::awaits_return(cpu, address) {
+            return;
+        }
+        let capture = super::get();
+        super::appended::drain(buffer::Owner::Vcpu(cpu));
+        let exec = capture.current_exec(cpu.index());
+        let sp = cpu.read_register(m.stack_pointer).unwrap_or(0);
+        buffer::record_probe_return(cpu, address, sp, exec, |id| {
+            let mut values = vec![cpu.read_register(m.return_value).unwrap_or(0)];
+            values.extend(m.probes[id as usize].registers.iter().map(|&r| cpu.read_register(r).unwrap_or(0)));
+            values
+        });
+    }
+}
+
+/// One memory read of an entry: `(info, bytes)` for the `data-*` columns.
+fn read_at(memory: &mut GuestMemory<'_>, index: u8, r: &crate::events::ProbeRead, args: &[u64]) -> (u8, Vec<u8>) {
+    let address = args[usize::from(r.argument)];
+    let mut limit = u64::from(r.max_length);
+    let mut truncated = false;
+    if let Some(len_arg) = r.length_argument {
+        let asked = args[usize::from(len_arg)];
+        truncated = asked > limit;
+        limit = limit.min(asked);
+    }
+    let mut bytes = Vec::new();
+    let mut info = index & 0xf;
+    if r.until_nul {
+        // A page at a time: a string may end right before unmapped memory.
+        let mut at = address;
+        loop {
+            let left = limit - bytes.len() as u64;
+            if left == 0 {
+                info |= TRUNCATED;
+                break;
+            }
+            let chunk = left.min(0x1000 - (at & 0xfff));
+            let start = bytes.len();
+            if !memory.read(at, chunk as usize, &mut bytes) {
+                if start == 0 && at == address {
+                    info |= UNREADABLE;
+                }
+                break;
+            }
+            if let Some(nul) = bytes[start..].iter().position(|&b| b == 0) {
+                bytes.truncate(start + nul);
+                break;
+            }
+            at += chunk;
+        }
+    } else if !memory.read(address, limit as usize, &mut bytes) {
+        info |= UNREADABLE;
+    } else if truncated {
+        info |= TRUNCATED;
+    }
+    (info, bytes)
+}
+
+/// The entry callback: userdata points at the site's leaked `EntrySite`.
+struct OnEntry;
+
+impl ExecCallback for OnEntry {
+    fn on_exec(vcpu: Vcpu<'_>, userdata: usize) {
+        if let Some(p) = &super::get().probes {
+            // SAFETY: `instrument` passed a pointer to an `EntrySite` that `Sites` leaked:
+            // valid for the rest of the process.
+            p.on_entry(vcpu, unsafe { &*(userdata as *const EntrySite) });
+        }
+    }
+}
+
+/// The return-site callback: userdata is the site's address.
+struct OnReturnSite;
+
+impl ExecCallback for OnReturnSite {
+    fn on_exec(vcpu: Vcpu<'_>, userdata: usize) {
+        if let Some(p) = &super::get().probes {
+            p.on_return_site(vcpu, userdata as u64);
+        }
+    }
+}
