@@ -101,8 +101,18 @@ impl ProbeCells {
     }
 
     pub(super) fn entry(&mut self, e: &Entry<'_>) {
-        // A new call made from a frame above open ones: those were left (longjmp).
+        // A new call made from a frame above open ones: those were left (longjmp). One made
+        // from the same frame as an open call, to another return address, comes after that
+        // call ended without a return; to the same one, it is a tail call (`jmp f`), which
+        // returns with it.
         self.close_skipped(e.sp_after_return, e.exec);
+        while let Some(top) =
+            self.open.last().filter(|c| c.sp_after == e.sp_after_return && c.return_address != e.return_address)
+        {
+            let (probe, call, ra, entry_sp) = (top.probe, top.call, top.return_address, top.entry_sp);
+            self.open.pop();
+            self.push(probe, e.exec, ProbeEvent::Unreturned, call, ra, entry_sp, &[]);
+        }
         let call = self.next_call;
         self.next_call += 1;
         self.push(e.probe, e.exec, ProbeEvent::Entry, call, e.return_address, e.stack_pointer, e.values);

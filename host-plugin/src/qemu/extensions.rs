@@ -3,7 +3,9 @@
 //!
 //! Version 1: block cuts and the user exit status. Version 2: appending inline operations
 //! (`capture::appended`). Version 3: QEMU hands faults it does not own to the handlers
-//! installed before its own, so scripts may run with wasmtime's signal-based traps.
+//! installed before its own, so scripts may run with wasmtime's signal-based traps. Version
+//! 4: discontinuities and block privilege. Version 5: dropping every translation (probes'
+//! return sites learnt after their code was translated).
 //! `CANNONBALL_CAPTURE=callbacks` in QEMU's environment makes the plugin ignore versions 2
 //! and 3, as on a QEMU without them: callbacks and explicit bounds checks (the tests run both);
 //! `CANNONBALL_CAPTURE=plain` ignores them all, as on a QEMU without our patches.
@@ -48,6 +50,8 @@ struct Api {
     appends: Option<Appends>,
     /// Version 3 (and not forced off).
     hands_over_faults: bool,
+    /// Version 5: `qemu_plugin_flush_translations`.
+    flush_translations: Option<unsafe extern "C" fn()>,
 }
 
 /// Version 2: appending inline operations.
@@ -111,6 +115,10 @@ fn api() -> Option<&'static Api> {
                 // Whether scripts then use signal-based traps is script-cache's
                 // SIGNAL_TRAPS_IN_QEMU (see `script_traps`).
                 hands_over_faults: version >= 3 && !forced_callbacks,
+                flush_translations: (version >= 5)
+                    .then(|| lookup(c"qemu_plugin_flush_translations"))
+                    .flatten()
+                    .map(|f| std::mem::transmute::<*mut c_void, unsafe extern "C" fn()>(f)),
             })
         }
     })
@@ -151,6 +159,16 @@ pub fn register_tb_cut(id: sys::qemu_plugin_id_t, f: TbCutHandler) -> bool {
     let _ = TB_CUT.set(f);
     // SAFETY: a 'static callback with the documented signature.
     unsafe { (api.register_tb_cut)(id, tb_cut_trampoline) };
+    true
+}
+
+/// Drops every translation before the calling vCPU's next block (version 5), so that
+/// instrumentation decided since reaches code translated before; false without it. From a
+/// vCPU callback (`vcpu` proves it).
+pub fn flush_translations(_vcpu: super::Vcpu<'_>) -> bool {
+    let Some(flush) = api().and_then(|a| a.flush_translations) else { return false };
+    // SAFETY: on a vCPU thread inside its callback, as the function requires.
+    unsafe { flush() };
     true
 }
 

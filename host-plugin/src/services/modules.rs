@@ -164,10 +164,10 @@ impl Modules {
     /// The guest address of the function called `name` in the module containing `guest`
     /// (its symbol tables' names and aliases, and the names `symbolize` gives: `sub_...`,
     /// `f@plt`).
-    pub fn function_address(&self, guest: u64, name: &str) -> Option<u64> {
-        let (_, _, table) = self.module_at(guest)?;
-        let (t, bias) = table?;
-        t.address_of(name).map(|rel| (rel + t.first_segment).wrapping_add(bias))
+    /// Two on PowerPC64 ELFv2: the global and the local entry point.
+    pub fn function_addresses(&self, guest: u64, name: &str) -> Vec<u64> {
+        let Some((_, _, Some((t, bias)))) = self.module_at(guest) else { return Vec::new() };
+        t.addresses_of(name).into_iter().map(|rel| (rel + t.first_segment).wrapping_add(bias)).collect()
     }
 
     /// Disassembles guest code at `address` for target `arch`; 32-bit ARM code in the

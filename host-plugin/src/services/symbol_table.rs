@@ -22,7 +22,8 @@ pub(super) struct SymbolTable {
     pub(super) isa: Vec<(u64, u64, Isa)>,
     /// Every function symbol's name (aliases too: glibc's `malloc` is also `__libc_malloc`,
     /// and `functions` keeps one name per address), relative like `functions`.
-    names: std::collections::HashMap<String, u64>,
+    /// On PowerPC64 ELFv2 a function has two entries, the global and the local one.
+    names: std::collections::HashMap<String, Vec<u64>>,
 }
 
 impl SymbolTable {
@@ -55,16 +56,29 @@ impl SymbolTable {
             .map(|(start, size, name)| (start - first_segment, size, name))
             .collect();
         let isa = if arm { arm_isa_ranges(file, first_segment) } else { Vec::new() };
-        let names = file
+        let ppc64 = file.architecture() == Architecture::PowerPc64;
+        let mut names = std::collections::HashMap::new();
+        for sym in file
             .symbols()
             .chain(file.dynamic_symbols())
             .chain(debug.iter().flat_map(|d| d.symbols()))
             .filter(|s| s.kind() == SymbolKind::Text && s.address() & !1 >= first_segment)
-            .filter_map(|s| {
-                let address = if arm { s.address() & !1 } else { s.address() };
-                Some((s.name().ok()?.to_owned(), address - first_segment))
-            })
-            .collect();
+        {
+            let Ok(name) = sym.name() else { continue };
+            let address = if arm { sym.address() & !1 } else { sym.address() };
+            names.entry(name.to_owned()).or_insert_with(|| {
+                let mut entries = vec![address - first_segment];
+                // ELFv2: calls from code sharing the TOC enter past the TOC setup, at the
+                // local entry point st_other encodes.
+                if let (true, object::SymbolFlags::Elf { st_other, .. }) = (ppc64, sym.flags()) {
+                    let offset = ppc64_local_entry_offset(st_other);
+                    if offset > 0 {
+                        entries.push(address - first_segment + offset);
+                    }
+                }
+                entries
+            });
+        }
         Self { first_segment, functions, data, isa, names }
     }
 
@@ -87,8 +101,12 @@ impl SymbolTable {
     /// name, origin).
     /// Where the function `name` starts, relative: a name `find` gives (`sub_...`, `f@plt`
     /// included) or any alias the symbol tables have.
-    pub(super) fn address_of(&self, name: &str) -> Option<u64> {
-        self.names.get(name).copied().or_else(|| self.functions.iter().find(|f| f.name == name).map(|f| f.start))
+    /// Every entry address (two on PowerPC64 ELFv2: global and local).
+    pub(super) fn addresses_of(&self, name: &str) -> Vec<u64> {
+        if let Some(entries) = self.names.get(name) {
+            return entries.clone();
+        }
+        self.functions.iter().find(|f| f.name == name).map(|f| vec![f.start]).unwrap_or_default()
     }
 
     pub(super) fn find(&self, rel: u64) -> Option<(u64, u64, &str, Option<Origin>)> {
@@ -103,6 +121,14 @@ impl SymbolTable {
 }
 
 /// What an ARM ELF file says about its instruction sets, relative to `first_segment`.
+/// PPC64_LOCAL_ENTRY_OFFSET of the ELFv2 ABI: bits 5-7 of st_other.
+fn ppc64_local_entry_offset(st_other: u8) -> u64 {
+    match (st_other >> 5) & 7 {
+        v @ 2..=6 => (1u64 << v) >> 2 << 2,
+        _ => 0,
+    }
+}
+
 fn arm_isa_ranges(file: &object::File<'_>, first_segment: u64) -> Vec<(u64, u64, Isa)> {
     let mut marks: Vec<(u64, Isa)> = file
         .symbols()

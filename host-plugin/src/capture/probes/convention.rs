@@ -11,6 +11,19 @@ pub enum Place {
     Stack(u64),
 }
 
+/// What tells a return from a jump to the same place with the same stack (the code after a
+/// call is often also where `longjmp`'s `setjmp` branch joins): what the return instruction
+/// leaves behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReturnEvidence {
+    /// The return branched through this register, which still holds the return address.
+    LinkRegister(&'static str),
+    /// The return popped the return address: it is still in the word below the stack pointer.
+    PoppedWord,
+    /// Either (ARM: `bx lr`, or `pop {..., pc}`).
+    Either(&'static str),
+}
+
 #[derive(Debug)]
 pub struct Convention {
     /// The ABI's name, for messages.
@@ -26,6 +39,7 @@ pub struct Convention {
     pub word: u8,
     /// The return address may carry an instruction-set bit (ARM's Thumb bit): cleared.
     pub clear_bit0: bool,
+    pub evidence: ReturnEvidence,
 }
 
 use Place::{Register as R, Stack as S};
@@ -39,6 +53,7 @@ const X86_64: Convention = Convention {
     sp_after_return: 8,
     word: 8,
     clear_bit0: false,
+    evidence: ReturnEvidence::PoppedWord,
 };
 
 const I386: Convention = Convention {
@@ -50,6 +65,7 @@ const I386: Convention = Convention {
     sp_after_return: 4,
     word: 4,
     clear_bit0: false,
+    evidence: ReturnEvidence::PoppedWord,
 };
 
 const AARCH64: Convention = Convention {
@@ -61,6 +77,7 @@ const AARCH64: Convention = Convention {
     sp_after_return: 0,
     word: 8,
     clear_bit0: false,
+    evidence: ReturnEvidence::LinkRegister("x30"),
 };
 
 const ARM: Convention = Convention {
@@ -72,6 +89,7 @@ const ARM: Convention = Convention {
     sp_after_return: 0,
     word: 4,
     clear_bit0: true,
+    evidence: ReturnEvidence::Either("lr"),
 };
 
 const RISCV64: Convention = Convention {
@@ -83,6 +101,7 @@ const RISCV64: Convention = Convention {
     sp_after_return: 0,
     word: 8,
     clear_bit0: false,
+    evidence: ReturnEvidence::LinkRegister("ra"),
 };
 
 const PPC64LE: Convention = Convention {
@@ -94,6 +113,7 @@ const PPC64LE: Convention = Convention {
     sp_after_return: 0,
     word: 8,
     clear_bit0: false,
+    evidence: ReturnEvidence::LinkRegister("lr"),
 };
 
 /// The convention of QEMU target `arch`, or why there is none.

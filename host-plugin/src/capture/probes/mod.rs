@@ -14,7 +14,7 @@ mod sites;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use self::convention::{Convention, Place};
+use self::convention::{Convention, Place, ReturnEvidence};
 use self::sites::{EntrySite, Sites};
 use crate::buffer::{self, ProbeEntry};
 use crate::events::{Probe, ProbeSite};
@@ -84,6 +84,13 @@ struct Machine {
     stack_pointer: Register,
     return_value: Register,
     return_address: Value,
+    /// The register a return branched through, if the convention has one.
+    link_register: Option<Register>,
+    /// A return pops its address (x86, ARM's `pop {pc}`).
+    pops: bool,
+    /// QEMU's PC register: mid-block it holds the block's start, so a probe that asks for
+    /// it gets the probed instruction's address instead.
+    pc: Option<Register>,
     probes: Vec<Resolved>,
 }
 
@@ -148,10 +155,18 @@ impl Probes {
                 }
             })
             .collect();
+        let (link, pops) = match c.evidence {
+            ReturnEvidence::LinkRegister(r) => (Some(r), false),
+            ReturnEvidence::PoppedWord => (None, true),
+            ReturnEvidence::Either(r) => (Some(r), true),
+        };
         let _ = self.machine.set(Machine {
             stack_pointer: lookup(c.stack_pointer, &calling),
             return_value: lookup(c.return_value, &calling),
             return_address: place(c.return_address, &calling),
+            link_register: link.map(|r| lookup(r, &calling)),
+            pops,
+            pc: ["rip", "eip", "pc"].iter().find_map(|n| crate::qemu::register(n)),
             probes,
         });
     }
@@ -184,8 +199,8 @@ impl Probes {
             .collect()
     }
 
-    /// Return sites that QEMU had translated before a call returning there was seen: their
-    /// returns went unobserved (reported at exit).
+    /// Return sites that QEMU had translated before a call returning there was seen, on a
+    /// QEMU that cannot drop translations: their returns went unobserved (reported at exit).
     pub fn unobservable_returns(&self) -> u64 {
         self.sites.late_return_sites()
     }
@@ -224,15 +239,18 @@ impl Probes {
             let mut values: Vec<u64> =
                 resolved.arguments.iter().map(|&a| self.read(cpu, a, sp, &mut memory)).collect();
             let arguments = values.clone();
-            values.extend(resolved.registers.iter().map(|&r| cpu.read_register(r).unwrap_or(0)));
+            values.extend(resolved.registers.iter().map(|&r| read_register(m, cpu, r, site.address)));
             let reads: Vec<(u8, Vec<u8>)> = request
                 .reads
                 .iter()
                 .enumerate()
                 .map(|(i, r)| read_at(&mut memory, i as u8, r, &arguments))
                 .collect();
-            if request.at_return {
-                self.sites.add_return_site(ra);
+            if request.at_return
+                && self.sites.add_return_site(ra)
+                && !crate::qemu::extensions::flush_translations(cpu)
+            {
+                self.sites.missed();
             }
             buffer::record_probe_entry(
                 cpu,
@@ -260,12 +278,33 @@ impl Probes {
         super::appended::drain(buffer::Owner::Vcpu(cpu));
         let exec = capture.current_exec(cpu.index());
         let sp = cpu.read_register(m.stack_pointer).unwrap_or(0);
+        // What the return instruction left behind, or a jump that landed here instead.
+        let mut memory = GuestMemory::new(cpu);
+        let word = u64::from(self.convention.word);
+        let thumb = u64::from(self.convention.clear_bit0);
+        let returned = m.link_register.and_then(|r| cpu.read_register(r)).is_some_and(|lr| lr & !thumb == address)
+            || (m.pops && {
+                let mut bytes = Vec::new();
+                memory.read(sp.wrapping_sub(word), word as usize, &mut bytes) && {
+                    let mut le = [0u8; 8];
+                    le[..bytes.len()].copy_from_slice(&bytes);
+                    u64::from_le_bytes(le) & !thumb == address
+                }
+            });
+        if !returned {
+            return;
+        }
         buffer::record_probe_return(cpu, address, sp, exec, |id| {
             let mut values = vec![cpu.read_register(m.return_value).unwrap_or(0)];
-            values.extend(m.probes[id as usize].registers.iter().map(|&r| cpu.read_register(r).unwrap_or(0)));
+            values.extend(m.probes[id as usize].registers.iter().map(|&r| read_register(m, cpu, r, address)));
             values
         });
     }
+}
+
+/// Register `r`, or for the PC register the instruction's address `pc`.
+fn read_register(m: &Machine, cpu: Vcpu<'_>, r: Register, pc: u64) -> u64 {
+    if Some(r) == m.pc { pc } else { cpu.read_register(r).unwrap_or(0) }
 }
 
 /// One memory read of an entry: `(info, bytes)` for the `data-*` columns.

@@ -10,6 +10,7 @@ use crate::services::modules::MODULES;
 
 /// The probes at one entry address. Leaked: translated code keeps a pointer to it.
 pub struct EntrySite {
+    pub address: u64,
     pub probes: Vec<u32>,
 }
 
@@ -57,7 +58,7 @@ impl Sites {
             probes.push(probe);
         }
         // The previous site (if any) stays leaked: code translated before may point at it.
-        entries.insert(address, Box::leak(Box::new(EntrySite { probes })));
+        entries.insert(address, Box::leak(Box::new(EntrySite { address, probes })));
     }
 
     /// The first time code of a module is translated: looks the probes' names up in it
@@ -81,7 +82,7 @@ impl Sites {
             if module.is_some_and(|m| m != file && m != path) {
                 continue;
             }
-            if let Some(address) = MODULES.function_address(vaddr, name) {
+            for address in MODULES.function_addresses(vaddr, name) {
                 self.add_entry(address, id as u32);
                 found[id].store(true, Ordering::Relaxed);
             }
@@ -102,12 +103,17 @@ impl Sites {
     }
 
     /// An entry saw return address `address`: code translated from now on there gets the
-    /// return callback. Code QEMU translated there before keeps running without it.
-    pub fn add_return_site(&self, address: u64) {
+    /// return callback. True when QEMU had translated code there already (a jump target:
+    /// `if (x) f(); next;`), which runs without it until translated again.
+    pub fn add_return_site(&self, address: u64) -> bool {
         let mut r = lock(&self.returns);
-        if r.sites.insert(address) && r.translated.contains(&address) {
-            self.late.fetch_add(1, Ordering::Relaxed);
-        }
+        r.sites.insert(address) && r.translated.contains(&address)
+    }
+
+    /// A late return site whose code could not be translated again (a QEMU without
+    /// `qemu_plugin_flush_translations`): its returns go unseen.
+    pub fn missed(&self) {
+        self.late.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn late_return_sites(&self) -> u64 {
