@@ -15,6 +15,7 @@ pub mod cov;
 pub mod cross;
 pub mod guest;
 pub mod kernel_boot;
+pub mod ltrace;
 pub mod objdump;
 pub mod oracle;
 pub mod shards;

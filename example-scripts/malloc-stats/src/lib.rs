@@ -36,6 +36,8 @@ struct Open {
     func: Func,
     args: [u64; 2],
     caller: u64,
+    /// Made by the allocator itself (inside another allocator call of the thread).
+    nested: bool,
 }
 
 #[derive(Default)]
@@ -125,56 +127,50 @@ impl MallocStats {
 
     fn entry(&mut self, vcpu: u32, hit: &ProbeHit<'_>, func: Func) {
         let open = self.open.entry(vcpu).or_default();
-        // Inside another allocator call: the allocator's own work.
-        if !open.is_empty() {
-            if func != Func::Free {
-                open.insert(hit.call, Open { func, args: [0; 2], caller: u64::MAX });
-            }
+        // Inside another allocator call: the allocator's own work, logged but not counted.
+        let nested = !open.is_empty();
+        let args = [hit.values.first().copied().unwrap_or(0), hit.values.get(1).copied().unwrap_or(0)];
+        if func != Func::Free {
+            open.insert(hit.call, Open { func, args, caller: hit.return_address, nested });
             return;
         }
-        let args = [hit.values.first().copied().unwrap_or(0), hit.values.get(1).copied().unwrap_or(0)];
-        if func == Func::Free {
+        self.log(vcpu, hit.return_address, format_args!("free({:#x})", args[0]));
+        if !nested {
             self.totals[3].calls += 1;
-            self.log(vcpu, hit.return_address, format_args!("free({:#x})", args[0]));
             self.freed(args[0]);
             self.completed_call();
-        } else {
-            open.insert(hit.call, Open { func, args, caller: hit.return_address });
         }
     }
 
     fn returned(&mut self, vcpu: u32, hit: &ProbeHit<'_>) {
         let Some(call) = self.open.get_mut(&vcpu).and_then(|o| o.remove(&hit.call)) else { return };
-        if call.caller == u64::MAX {
-            return; // nested
-        }
         let ptr = hit.return_value().unwrap_or(0);
         let [a, b] = call.args;
-        match call.func {
+        let (index, asked) = match call.func {
             Func::Malloc => {
-                self.totals[0].calls += 1;
-                self.totals[0].bytes += a;
                 self.log(vcpu, call.caller, format_args!("malloc({a}) = {ptr:#x}"));
-                self.allocated(ptr, a, call.caller);
+                (0, a)
             }
             Func::Calloc => {
-                self.totals[1].calls += 1;
-                self.totals[1].bytes += a.wrapping_mul(b);
                 self.log(vcpu, call.caller, format_args!("calloc({a}, {b}) = {ptr:#x}"));
-                self.allocated(ptr, a.wrapping_mul(b), call.caller);
+                (1, a.wrapping_mul(b))
             }
             Func::Realloc => {
-                self.totals[2].calls += 1;
-                self.totals[2].bytes += b;
                 self.log(vcpu, call.caller, format_args!("realloc({a:#x}, {b}) = {ptr:#x}"));
-                // A failed realloc leaves the old block; size 0 frees it.
-                if ptr != 0 || b == 0 {
-                    self.freed(a);
-                }
-                self.allocated(ptr, b, call.caller);
+                (2, b)
             }
-            Func::Free => {}
+            Func::Free => return,
+        };
+        if call.nested {
+            return;
         }
+        self.totals[index].calls += 1;
+        self.totals[index].bytes += asked;
+        // A failed realloc leaves the old block; size 0 frees it.
+        if call.func == Func::Realloc && (ptr != 0 || b == 0) {
+            self.freed(a);
+        }
+        self.allocated(ptr, asked, call.caller);
         self.completed_call();
     }
 }
