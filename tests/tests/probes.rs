@@ -321,3 +321,54 @@ fn a_name_no_module_defines_is_said_at_exit() {
     let calls = std::fs::read_to_string(out.join("calls.txt")).unwrap();
     assert_eq!(calls.lines().filter(|l| l.contains("entry fact(")).count(), 12, "{calls}");
 }
+
+/// One extra fuzzing round with the dictionary: every magic value the program compares its
+/// input with (known by construction: tests/programs/probed.c) is in cmplog's dictionary,
+/// and running the program on the dictionary's tokens satisfies each comparison, which the
+/// first input satisfied none of.
+fn cmplog_round(arch: &str) {
+    let work = TempDir::new(&format!("probes-cmplog-{arch}"));
+    let prog = probed_for(arch, &work);
+    let module = prog.file_name().unwrap().to_string_lossy().into_owned();
+    let first = "hello-world-123";
+    let (run, out) =
+        run_script(arch, "cmplog", &[&format!("callers={module}")], &prog, &[first, "single"], &work, &[]);
+    assert!(run.output.status.success(), "{arch}: {}", run.stderr());
+    assert!(run.stdout().contains(&format!("compared {first}: 0")), "{}", run.stdout());
+    let dict = std::fs::read_to_string(out.join("cmplog.dict")).unwrap();
+    let tokens: Vec<String> = dict
+        .lines()
+        .filter(|l| l.starts_with('"'))
+        .map(|l| l.trim_matches('"').replace("\\\"", "\"").replace("\\\\", "\\"))
+        .collect();
+    for magic in ["MAGIC-strcmp", "MAGIC-strncmp", "MAGIC-memcmp", "magic-strcasecmp"] {
+        assert!(tokens.iter().any(|t| t == magic), "{arch}: {magic} not in the dictionary:\n{dict}");
+    }
+    // The round: each token as the input, run as a fuzzer would (natively for x86_64, under
+    // plain QEMU otherwise).
+    let mut satisfied = Vec::new();
+    for token in &tokens {
+        let output = if arch == "x86_64" {
+            std::process::Command::new(&prog).args([token.as_str(), "single"]).output().unwrap()
+        } else {
+            std::process::Command::new(cannonball_tests::qemu(arch)).arg(&prog).args([token.as_str(), "single"]).output().unwrap()
+        };
+        if String::from_utf8_lossy(&output.stdout).contains(&format!("compared {token}: 1")) {
+            satisfied.push(token.clone());
+        }
+    }
+    satisfied.sort();
+    assert_eq!(satisfied, ["MAGIC-memcmp", "MAGIC-strcmp", "MAGIC-strncmp", "magic-strcasecmp"], "{arch}: {dict}");
+}
+
+#[test]
+fn cmplog_dictionary_finds_every_magic_x86_64() {
+    // Dynamically linked: glibc's strcmp, strncmp, memcmp and strcasecmp are IFUNCs there,
+    // probed where their resolvers say they are.
+    cmplog_round("x86_64");
+}
+
+#[test]
+fn cmplog_dictionary_finds_every_magic_aarch64() {
+    cmplog_round("aarch64");
+}

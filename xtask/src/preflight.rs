@@ -80,6 +80,11 @@ const CHECKS: &[Check] = &[
         run: |_| succeeds(Command::new("strace").args(["-o", "/dev/null", "true"])),
     },
     Check {
+        what: "ltrace traces a library call",
+        package: "ltrace",
+        run: |_| succeeds(Command::new("ltrace").args(["-o", "/dev/null", "-L", "-x", "malloc", "true"])),
+    },
+    Check {
         what: "/usr/bin/python3.11 imports CPython's test suite",
         package: "python3.11 libpython3.11-testsuite",
         run: |_| succeeds(Command::new("/usr/bin/python3.11").args(["-c", "import test.test_signal"])),

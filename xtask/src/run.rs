@@ -95,6 +95,8 @@ pub fn test(args: &[String]) -> Result<()> {
     // A real Slurm on loopback for the documented job array (slurm.rs): the daemons, the
     // client commands, munge for their authentication.
     packages.extend(["slurmctld", "slurmd", "slurm-client", "munge"].map(String::from));
+    // ltrace: the oracle of library calls for the probes (probes.rs).
+    packages.push("ltrace".into());
     // A real OCI registry on loopback and an independent client of it (sharing.rs).
     packages.extend(["docker-registry", "skopeo"].map(String::from));
     // Java for PySpark (parquet.rs runs docs/parquet.md's queries in Spark SQL too).

@@ -64,6 +64,12 @@ impl Probe {
         self.read(argument, max, true, None)
     }
 
+    /// Reads the C string argument `argument` points to, at most as many bytes as argument
+    /// `length_argument` says and at most `max`: `strncmp(a, b, n)`.
+    pub fn read_string_up_to(self, argument: u8, length_argument: u8, max: u32) -> Self {
+        self.read(argument, max, true, Some(length_argument))
+    }
+
     /// Reads `len` bytes at the address argument `argument` holds.
     pub fn read_bytes(self, argument: u8, len: u32) -> Self {
         self.read(argument, len, false, None)

@@ -164,10 +164,14 @@ impl Modules {
     /// The guest address of the function called `name` in the module containing `guest`
     /// (its symbol tables' names and aliases, and the names `symbolize` gives: `sub_...`,
     /// `f@plt`).
-    /// Two on PowerPC64 ELFv2: the global and the local entry point.
-    pub fn function_addresses(&self, guest: u64, name: &str) -> Vec<u64> {
+    /// Two on PowerPC64 ELFv2: the global and the local entry point. With each, whether the
+    /// symbol is an IFUNC: the address is then a resolver's, which returns the function's.
+    pub fn function_addresses(&self, guest: u64, name: &str) -> Vec<(u64, bool)> {
         let Some((_, _, Some((t, bias)))) = self.module_at(guest) else { return Vec::new() };
-        t.addresses_of(name).into_iter().map(|rel| (rel + t.first_segment).wrapping_add(bias)).collect()
+        t.addresses_of(name)
+            .into_iter()
+            .map(|rel| ((rel + t.first_segment).wrapping_add(bias), t.is_ifunc(rel)))
+            .collect()
     }
 
     /// Disassembles guest code at `address` for target `arch`; 32-bit ARM code in the

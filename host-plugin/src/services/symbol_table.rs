@@ -24,6 +24,9 @@ pub(super) struct SymbolTable {
     /// and `functions` keeps one name per address), relative like `functions`.
     /// On PowerPC64 ELFv2 a function has two entries, the global and the local one.
     names: std::collections::HashMap<String, Vec<u64>>,
+    /// Functions whose symbol is an IFUNC (`STT_GNU_IFUNC`): the address is a resolver that
+    /// returns the implementation (glibc's strcmp, memcpy, ...).
+    ifuncs: std::collections::HashSet<u64>,
 }
 
 impl SymbolTable {
@@ -58,6 +61,7 @@ impl SymbolTable {
         let isa = if arm { arm_isa_ranges(file, first_segment) } else { Vec::new() };
         let ppc64 = file.architecture() == Architecture::PowerPc64;
         let mut names = std::collections::HashMap::new();
+        let mut ifuncs = std::collections::HashSet::new();
         for sym in file
             .symbols()
             .chain(file.dynamic_symbols())
@@ -66,6 +70,11 @@ impl SymbolTable {
         {
             let Ok(name) = sym.name() else { continue };
             let address = if arm { sym.address() & !1 } else { sym.address() };
+            if let object::SymbolFlags::Elf { st_info, .. } = sym.flags()
+                && st_info & 0xf == object::elf::STT_GNU_IFUNC
+            {
+                ifuncs.insert(address - first_segment);
+            }
             names.entry(name.to_owned()).or_insert_with(|| {
                 let mut entries = vec![address - first_segment];
                 // ELFv2: calls from code sharing the TOC enter past the TOC setup, at the
@@ -79,7 +88,7 @@ impl SymbolTable {
                 entries
             });
         }
-        Self { first_segment, functions, data, isa, names }
+        Self { first_segment, functions, data, isa, names, ifuncs }
     }
 
     /// A table from a symbol list without a file behind it (a `System.map`): functions and
@@ -94,13 +103,18 @@ impl SymbolTable {
             })
             .collect();
         let data = data.into_iter().map(|(start, size, name)| (start - first_segment, size, name)).collect();
-        Self { first_segment, functions, data, isa: Vec::new(), names: Default::default() }
+        Self { first_segment, functions, data, isa: Vec::new(), names: Default::default(), ifuncs: Default::default() }
     }
 
     /// The function, else the data object, containing relative address `rel`: (start, size,
     /// name, origin).
     /// Where the function `name` starts, relative: a name `find` gives (`sub_...`, `f@plt`
     /// included) or any alias the symbol tables have.
+    /// Whether the function at relative address `rel` is an IFUNC resolver.
+    pub(super) fn is_ifunc(&self, rel: u64) -> bool {
+        self.ifuncs.contains(&rel)
+    }
+
     /// Every entry address (two on PowerPC64 ELFv2: global and local).
     pub(super) fn addresses_of(&self, name: &str) -> Vec<u64> {
         if let Some(entries) = self.names.get(name) {

@@ -101,6 +101,7 @@ pub struct Probes {
     sites: Sites,
     /// Per probe: some module defined it (reported at exit otherwise).
     found: Vec<AtomicBool>,
+    /// Some probe waits for returns (its own, or an IFUNC resolver's): return sites are watched.
     any_return: bool,
 }
 
@@ -114,7 +115,7 @@ impl Probes {
         let sites = Sites::new(&requests);
         Some(Self {
             found: requests.iter().map(|p| AtomicBool::new(matches!(p.site, ProbeSite::Address(_)))).collect(),
-            any_return: requests.iter().any(|p| p.at_return),
+            any_return: requests.iter().any(|p| p.at_return || matches!(p.site, ProbeSite::Symbol(_))),
             requests,
             convention,
             machine: OnceLock::new(),
@@ -233,6 +234,11 @@ impl Probes {
         if self.convention.clear_bit0 {
             ra &= !1;
         }
+        if !site.resolves.is_empty() {
+            // An IFUNC resolver: the function it returns is the one to probe.
+            self.sites.resolving(cpu.index(), ra, sp.wrapping_add(self.convention.sp_after_return), &site.resolves);
+            self.watch_return_site(cpu, ra);
+        }
         for &id in &site.probes {
             let request = &self.requests[id as usize];
             let resolved = &m.probes[id as usize];
@@ -246,11 +252,8 @@ impl Probes {
                 .enumerate()
                 .map(|(i, r)| read_at(&mut memory, i as u8, r, &arguments))
                 .collect();
-            if request.at_return
-                && self.sites.add_return_site(ra)
-                && !crate::qemu::extensions::flush_translations(cpu)
-            {
-                self.sites.missed();
+            if request.at_return {
+                self.watch_return_site(cpu, ra);
             }
             buffer::record_probe_entry(
                 cpu,
@@ -268,8 +271,31 @@ impl Probes {
         }
     }
 
+    /// Code at `ra` gets the return callback; code translated there already is translated
+    /// again (or, on a QEMU that cannot, its returns are counted as missed).
+    fn watch_return_site(&self, cpu: Vcpu<'_>, ra: u64) {
+        if self.sites.add_return_site(ra) && !crate::qemu::extensions::flush_translations(cpu) {
+            self.sites.missed();
+        }
+    }
+
     fn on_return_site(&self, cpu: Vcpu<'_>, address: u64) {
         let Some(m) = self.machine.get() else { return };
+        if let Some(ids) = self.sites.resolved(cpu.index(), address, cpu.read_register(m.stack_pointer).unwrap_or(0)) {
+            let mut function = cpu.read_register(m.return_value).unwrap_or(0);
+            if self.convention.clear_bit0 {
+                function &= !1;
+            }
+            let mut translated = false;
+            for id in ids {
+                translated |= self.sites.add_entry(function, id, false);
+            }
+            if translated && !crate::qemu::extensions::flush_translations(cpu) {
+                crate::console::warning(&format!(
+                    "an IFUNC's implementation at {function:#x} ran before its probe was known: its calls are not seen"
+                ));
+            }
+        }
         // Most executions of a return site come with no call open to it (a loop head).
         if !buffer::awaits_return(cpu, address) {
             return;

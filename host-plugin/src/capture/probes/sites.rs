@@ -12,6 +12,16 @@ use crate::services::modules::MODULES;
 pub struct EntrySite {
     pub address: u64,
     pub probes: Vec<u32>,
+    /// An IFUNC resolver: the function it returns is where these probes go.
+    pub resolves: Vec<u32>,
+}
+
+/// A resolver call waiting for its return (its return value is an implementation).
+struct Resolving {
+    vcpu: u32,
+    return_address: u64,
+    sp_after: u64,
+    probes: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -28,6 +38,7 @@ pub struct Sites {
     has_names: bool,
     returns: Mutex<Returns>,
     late: AtomicU64,
+    resolving: Mutex<Vec<Resolving>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -42,23 +53,44 @@ impl Sites {
             has_names: requests.iter().any(|p| matches!(p.site, ProbeSite::Symbol(_))),
             returns: Mutex::new(Returns::default()),
             late: AtomicU64::new(0),
+            resolving: Mutex::new(Vec::new()),
         };
         for (id, p) in requests.iter().enumerate() {
             if let ProbeSite::Address(a) = p.site {
-                sites.add_entry(a, id as u32);
+                sites.add_entry(a, id as u32, false);
             }
         }
         sites
     }
 
-    fn add_entry(&self, address: u64, probe: u32) {
+    /// Probe `probe` at `address`: at the function itself, or (`resolver`) at the IFUNC
+    /// resolver that returns it. True when QEMU had translated code there already.
+    pub fn add_entry(&self, address: u64, probe: u32, resolver: bool) -> bool {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let mut probes = entries.get(&address).map(|s| s.probes.clone()).unwrap_or_default();
-        if !probes.contains(&probe) {
-            probes.push(probe);
+        let (mut probes, mut resolves) =
+            entries.get(&address).map(|s| (s.probes.clone(), s.resolves.clone())).unwrap_or_default();
+        let list = if resolver { &mut resolves } else { &mut probes };
+        if list.contains(&probe) {
+            return false;
         }
+        list.push(probe);
         // The previous site (if any) stays leaked: code translated before may point at it.
-        entries.insert(address, Box::leak(Box::new(EntrySite { address, probes })));
+        entries.insert(address, Box::leak(Box::new(EntrySite { address, probes, resolves })));
+        drop(entries);
+        lock(&self.returns).translated.contains(&address)
+    }
+
+    /// A resolver was entered on `vcpu`: its return value goes to `probes`.
+    pub fn resolving(&self, vcpu: u32, return_address: u64, sp_after: u64, probes: &[u32]) {
+        lock(&self.resolving).push(Resolving { vcpu, return_address, sp_after, probes: probes.to_vec() });
+    }
+
+    /// A return site runs on `vcpu` with stack pointer `sp`: the probes whose resolver
+    /// returns now, if one does.
+    pub fn resolved(&self, vcpu: u32, address: u64, sp: u64) -> Option<Vec<u32>> {
+        let mut r = lock(&self.resolving);
+        let i = r.iter().position(|c| c.vcpu == vcpu && c.return_address == address && c.sp_after == sp)?;
+        Some(r.swap_remove(i).probes)
     }
 
     /// The first time code of a module is translated: looks the probes' names up in it
@@ -82,8 +114,9 @@ impl Sites {
             if module.is_some_and(|m| m != file && m != path) {
                 continue;
             }
-            for address in MODULES.function_addresses(vaddr, name) {
-                self.add_entry(address, id as u32);
+            for (address, ifunc) in MODULES.function_addresses(vaddr, name) {
+                // Nothing of this module is translated yet (this is its first block).
+                self.add_entry(address, id as u32, ifunc);
                 found[id].store(true, Ordering::Relaxed);
             }
         }
