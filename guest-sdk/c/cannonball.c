@@ -27,6 +27,11 @@ __attribute__((weak)) void cb_on_blocks(const cb_block *blocks, size_t count) {
     (void)count;
 }
 __attribute__((weak)) void cb_on_events(const cb_event_batch *batch) { (void)batch; }
+__attribute__((weak)) void cb_on_probes(uint32_t vcpu, const cb_probe_hit *hits, size_t count) {
+    (void)vcpu;
+    (void)hits;
+    (void)count;
+}
 __attribute__((weak)) void cb_on_thread(uint32_t vcpu, cb_thread_event event) {
     (void)vcpu;
     (void)event;
@@ -98,9 +103,115 @@ void exports_script_on_blocks(script_list_block_t *blocks) {
     script_list_block_free(blocks);
 }
 
+static char *cstring(const script_string_t *s);
+
+/* The script asked for probes: each batch asks the host for its hits. */
+static bool probes_asked;
+
+/* Hands the probe hits of the batch being delivered to cb_on_probes. */
+static void deliver_probe_hits(uint32_t vcpu) {
+    cannonball_script_host_probe_batch_t b;
+    cannonball_script_host_probe_hits(&b);
+    size_t n = b.probe.len;
+    if (n > 0) {
+        cb_probe_hit *hits = calloc(n, sizeof *hits);
+        cb_probe_data *reads = calloc(b.data_hit.len ? b.data_hit.len : 1, sizeof *reads);
+        size_t value_at = 0;
+        for (size_t i = 0; i < n; i++) {
+            hits[i] = (cb_probe_hit){
+                .probe = b.probe.ptr[i],
+                .exec = b.exec.ptr[i],
+                .event = b.event.ptr[i],
+                .call = b.call.ptr[i],
+                .return_address = b.return_address.ptr[i],
+                .stack_pointer = b.stack_pointer.ptr[i],
+                .values = b.values.ptr + value_at,
+                .value_count = b.value_count.ptr[i],
+            };
+            value_at += b.value_count.ptr[i];
+        }
+        /* Reads are in hit order: each hit's are consecutive. */
+        size_t at = 0;
+        for (size_t r = 0; r < b.data_hit.len; r++) {
+            cb_probe_hit *h = &hits[b.data_hit.ptr[r]];
+            reads[r] = (cb_probe_data){b.data_info.ptr[r] & 0xf, b.data_info.ptr[r], b.data.ptr + at, b.data_len.ptr[r]};
+            if (h->read_count == 0) h->reads = &reads[r];
+            h->read_count++;
+            at += b.data_len.ptr[r];
+        }
+        cb_on_probes(vcpu, hits, n);
+        free(reads);
+        free(hits);
+    }
+    cannonball_script_host_probe_batch_free(&b);
+}
+
 void exports_script_on_events(script_event_batch_t *batch) {
+    if (probes_asked) deliver_probe_hits(batch->vcpu);
     cb_on_events(batch);
     script_event_batch_free(batch);
+}
+
+int64_t cb_add_probe(const cb_probe *probe, char **error) {
+    cannonball_script_host_probe_t p = {0};
+    if (probe->symbol) {
+        p.site.tag = CANNONBALL_SCRIPT_HOST_PROBE_SITE_SYMBOL;
+        p.site.val.symbol = (script_string_t){(uint8_t *)probe->symbol, strlen(probe->symbol)};
+    } else {
+        p.site.tag = CANNONBALL_SCRIPT_HOST_PROBE_SITE_ADDRESS;
+        p.site.val.address = probe->address;
+    }
+    p.at_return = probe->at_return;
+    p.arguments = probe->arguments;
+    script_string_t *regs = calloc(probe->register_count ? probe->register_count : 1, sizeof *regs);
+    for (size_t i = 0; i < probe->register_count; i++)
+        regs[i] = (script_string_t){(uint8_t *)probe->registers[i], strlen(probe->registers[i])};
+    p.registers = (script_list_string_t){regs, probe->register_count};
+    cannonball_script_host_probe_read_t *reads = calloc(probe->read_count ? probe->read_count : 1, sizeof *reads);
+    for (size_t i = 0; i < probe->read_count; i++) {
+        const cb_probe_read *r = &probe->reads[i];
+        reads[i] = (cannonball_script_host_probe_read_t){
+            r->argument, r->max_length, r->until_nul, {r->length_argument >= 0, (uint8_t)(r->length_argument >= 0 ? r->length_argument : 0)}};
+    }
+    p.reads = (cannonball_script_host_list_probe_read_t){reads, probe->read_count};
+    uint32_t id;
+    script_string_t err;
+    bool ok = cannonball_script_host_add_probe(&p, &id, &err);
+    free(regs);
+    free(reads);
+    if (!ok) {
+        if (error) *error = cstring(&err);
+        script_string_free(&err);
+        return -1;
+    }
+    probes_asked = true;
+    return id;
+}
+
+const uint8_t *cb_probe_read_bytes(const cb_probe_hit *hit, uint8_t index, size_t *len) {
+    for (size_t i = 0; i < hit->read_count; i++) {
+        if (hit->reads[i].index == index && !(hit->reads[i].info & CB_PROBE_UNREADABLE)) {
+            if (len) *len = hit->reads[i].len;
+            return hit->reads[i].bytes;
+        }
+    }
+    return NULL;
+}
+
+size_t cb_register_names(char ***names) {
+    script_list_string_t list;
+    cannonball_script_host_register_names(&list);
+    char **out = calloc(list.len ? list.len : 1, sizeof *out);
+    for (size_t i = 0; i < list.len; i++) out[i] = cstring(&list.ptr[i]);
+    size_t n = list.len;
+    script_list_string_free(&list);
+    *names = out;
+    return n;
+}
+
+void cb_register_names_free(char **names, size_t count) {
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
 }
 
 void exports_script_on_thread(uint32_t vcpu, script_thread_event_t event) { cb_on_thread(vcpu, event); }

@@ -238,6 +238,83 @@ bool cb_privilege_is_user(const char *arch, uint8_t level);
  * for a level without a name on `arch` (a static string). New in 0.3.0. */
 const char *cb_privilege_name(const char *arch, uint8_t level);
 
+/* --- probes (new in 0.3.1) --------------------------------------------------------------
+ * Name a function (or an address); get its arguments at entry and its return value at exit.
+ * Ask from cb_init with cb_add_probe; the hits arrive in cb_on_probes, right before the
+ * cb_on_events of the same stretch of the vCPU's execution. */
+
+/* A memory read at entry, at the address argument `argument` holds: at most max_length bytes,
+ * up to the first NUL when until_nul, and no more than argument `length_argument` says when
+ * it is 0 or more (-1: none). */
+typedef struct {
+    uint8_t argument;
+    uint32_t max_length;
+    bool until_nul;
+    int16_t length_argument;
+} cb_probe_read;
+
+/* A probe: at `symbol` ("malloc", "libc.so.6:malloc", "sub_1a2b") or, when symbol is NULL, at
+ * `address`; the first `arguments` arguments of the calling convention and the registers
+ * named (QEMU's names) at entry, the return value (and those registers) at the return when
+ * at_return, and the memory reads at entry. */
+typedef struct {
+    const char *symbol;
+    uint64_t address;
+    bool at_return;
+    uint8_t arguments;
+    const char *const *registers;
+    size_t register_count;
+    const cb_probe_read *reads;
+    size_t read_count;
+} cb_probe;
+
+/* Asks for a probe (from cb_init only). Returns its id, or -1 and sets *error (malloc'd) if
+ * error is not NULL. */
+int64_t cb_add_probe(const cb_probe *probe, char **error);
+
+/* cb_probe_hit.event */
+#define CB_PROBE_ENTRY CANNONBALL_SCRIPT_HOST_PROBE_EVENT_ENTRY
+#define CB_PROBE_RETURNED CANNONBALL_SCRIPT_HOST_PROBE_EVENT_RETURNED
+#define CB_PROBE_UNRETURNED CANNONBALL_SCRIPT_HOST_PROBE_EVENT_UNRETURNED
+/* cb_probe_data.info bits above the read's index (bits 0-3). */
+#define CB_PROBE_TRUNCATED 0x10  /* stopped at max_length or the length argument before a NUL */
+#define CB_PROBE_UNREADABLE 0x20 /* the address was not readable: no bytes */
+
+/* One memory read of an entry. */
+typedef struct {
+    uint8_t index; /* which of the probe's reads */
+    uint8_t info;
+    const uint8_t *bytes;
+    size_t len;
+} cb_probe_data;
+
+/* One probe hit; valid during cb_on_probes. */
+typedef struct {
+    uint32_t probe;    /* the id cb_add_probe returned */
+    uint64_t exec;     /* the block execution it happened in (like mem_exec) */
+    uint8_t event;     /* CB_PROBE_ENTRY, CB_PROBE_RETURNED or CB_PROBE_UNRETURNED */
+    uint64_t call;     /* the call's number on this vCPU: an entry and its return share it */
+    uint64_t return_address;
+    uint64_t stack_pointer; /* at entry */
+    /* entry: the arguments then the registers; return: the return value then the registers */
+    const uint64_t *values;
+    size_t value_count;
+    const cb_probe_data *reads;
+    size_t read_count;
+} cb_probe_hit;
+
+/* Optional hook: the probe hits of `vcpu`, in order. */
+void cb_on_probes(uint32_t vcpu, const cb_probe_hit *hits, size_t count);
+
+/* The bytes of read `index` of an entry hit (NULL when absent or unreadable). */
+const uint8_t *cb_probe_read_bytes(const cb_probe_hit *hit, uint8_t index, size_t *len);
+
+/* The guest CPU's register names as QEMU gives them (empty during cb_init: QEMU creates the
+ * CPU afterwards). Returns the count and sets *names (malloc'd strings in a malloc'd array,
+ * release with cb_register_names_free). */
+size_t cb_register_names(char ***names);
+void cb_register_names_free(char **names, size_t count);
+
 /* Decoding event_batch.sys_data_info (CB_SYSCALL_DATA): blob i belongs to call
  * sys_data_call.ptr[i], is sys_data_len.ptr[i] bytes of sys_data, after blob i-1. */
 #define CB_SYSDATA_TRUNCATED 0x08  /* the string or buffer goes on past what was captured */

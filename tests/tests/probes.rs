@@ -372,3 +372,73 @@ fn cmplog_dictionary_finds_every_magic_x86_64() {
 fn cmplog_dictionary_finds_every_magic_aarch64() {
     cmplog_round("aarch64");
 }
+
+/// `cannonball new --lang LANG`, its source replaced by tests/fixtures/sdk_units/`fixture`,
+/// `cannonball build`.
+fn build_sdk_script(lang: &str, fixture: &str, source: &str, work: &TempDir) -> PathBuf {
+    use cannonball_tests::{cli, watchdog};
+    let name = format!("probes_{lang}");
+    let run = |args: &[&str]| {
+        let out = watchdog::output(std::process::Command::new(cli()).args(args).current_dir(work.path()));
+        assert!(out.status.success(), "cannonball {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["new", "--lang", lang, &name]);
+    std::fs::copy(root().join("tests/fixtures/sdk_units").join(fixture), work.join(&name).join(source)).unwrap();
+    let wasm = format!("{name}.wasm");
+    run(&["build", &name, "-o", &wasm]);
+    work.join(&wasm)
+}
+
+#[test]
+fn the_c_and_assemblyscript_sdks_probe_as_the_rust_one_does() {
+    // The same probes through each SDK's API: fact's argument and result, strcmp's first
+    // string. Oracle: the program's own lines, and its input.
+    let work = TempDir::new("probes-sdks");
+    for (lang, fixture, source) in [("c", "probes.c", "main.c"), ("as", "probes.ts", "assembly/index.ts")] {
+        let wasm = build_sdk_script(lang, fixture, source, &work);
+        let out = work.join(&format!("out-{lang}"));
+        let options = [format!("script={}", wasm.display()), format!("out={}", out.display())];
+        let run = cannonball_tests::run_qemu(
+            "x86_64",
+            &[plugin_arg(&plugin(), &options)],
+            &program("probed"),
+            &["word-from-the-test"],
+            &work,
+        );
+        assert!(run.output.status.success(), "{lang}: {}", run.stderr());
+        let text = std::fs::read_to_string(out.join("probes.txt")).unwrap();
+        // Per thread: entries push n, returns pop and give n!; every pair the program printed.
+        let mut printed: Vec<(u64, u64)> = run
+            .stdout()
+            .lines()
+            .filter_map(|l| l.strip_prefix("fact("))
+            .map(|l| {
+                let (n, v) = l.split_once(") = ").unwrap();
+                (n.parse().unwrap(), v.parse().unwrap())
+            })
+            .collect();
+        let mut stacks: BTreeMap<&str, Vec<(String, u64)>> = BTreeMap::new();
+        let mut seen = Vec::new();
+        for line in text.lines() {
+            let w: Vec<&str> = line.split(' ').collect();
+            match w.as_slice() {
+                [tid, call, "entry", f] => {
+                    let n = f.trim_start_matches("fact(").trim_end_matches(')').parse().unwrap();
+                    stacks.entry(tid).or_default().push((call.to_string(), n));
+                }
+                [tid, call, "return", "fact", "=", v] => {
+                    let (entry, n) = stacks.get_mut(tid).and_then(|s| s.pop()).expect(line);
+                    assert_eq!(entry, *call, "{lang}: {text}");
+                    seen.push((n, v.parse().unwrap()));
+                }
+                _ => {}
+            }
+        }
+        printed.sort();
+        seen.sort();
+        assert_eq!(seen, printed, "{lang}: {text}");
+        assert!(text.contains(" strcmp word-from-the-test\n"), "{lang}: {text}");
+        let registers: usize = text.lines().find_map(|l| l.strip_prefix("registers ")).unwrap().parse().unwrap();
+        assert!(registers > 16, "{lang}: x86_64 has more registers than that: {text}");
+    }
+}

@@ -25,6 +25,7 @@ import * as L from "./generated/layout";
 import { Report, ReportSet } from "./merge";
 import { Argument, Args } from "./args";
 import { log } from "./host";
+import { probesAsked, takeProbeHits } from "./probes";
 import { scriptDescription, scriptName, scriptVersion, takeFailure, theScript } from "./script";
 import {
   AddressFilter,
@@ -230,6 +231,10 @@ export function on_events(at: usize): void {
   b.discKind = column<u8>(at + L.EventBatch.DISC_KIND);
   b.discFrom = column<u64>(at + L.EventBatch.DISC_FROM);
   b.discTo = column<u64>(at + L.EventBatch.DISC_TO);
+  if (probesAsked) {
+    const hits = takeProbeHits();
+    if (hits.length > 0) theScript().onProbes(b.vcpu, hits);
+  }
   theScript().onEvents(b);
   for (let i = 0; i < LISTS.length; i++) {
     const list = at + unchecked(LISTS[i]);

@@ -45,6 +45,7 @@ export {
   threadId,
   writeReport,
 } from "./host";
+export { Probe, ProbeData, ProbeEvent, ProbeHit, probeRead, registerNames } from "./probes";
 export { ReportWriter, hex } from "./report";
 export { SymbolOrigin } from "./generated/layout";
 export { Report, ReportSet } from "./merge";

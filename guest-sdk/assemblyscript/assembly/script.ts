@@ -2,6 +2,7 @@
 
 import { Args, ArgumentSpec } from "./args";
 import { ReportSet } from "./merge";
+import { ProbeHit } from "./probes";
 import { Block, EventBatch, EventKinds, RunInfo, RunSummary, Subscription, ThreadEvent } from "./types";
 
 /**
@@ -25,6 +26,10 @@ export class Script {
 
   /** A batch of one vCPU's events, in order. Its columns are valid during this call only. */
   onEvents(batch: EventBatch): void {}
+
+  /** Probe hits of `vcpu` (asked for with `Probe.add` in `init`), in order; called right
+   *  before `onEvents` for the same stretch of the vCPU's execution. New in 0.3.1. */
+  onProbes(vcpu: u32, hits: ProbeHit[]): void {}
 
   /** A guest thread started or exited. */
   onThread(vcpu: u32, event: ThreadEvent): void {}
