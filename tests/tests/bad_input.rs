@@ -139,7 +139,7 @@ fn component_of_another_world() {
     let path = component_of(&[("tool.wit", wit.to_string())], "tool", &work);
     let line = expect_error(&[format!("script={}", path.display())]);
     assert!(line.contains("is a component of another world"), "{line}");
-    assert!(line.contains("not a cannonball:script@0.3.0 script"), "{line}");
+    assert!(line.contains("not a cannonball:script@0.3.1 script"), "{line}");
 }
 
 #[test]
@@ -150,14 +150,14 @@ fn component_of_another_interface_version() {
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(cannonball_tests::root().join("wit").join(f)).unwrap();
-            (*f, text.replace("cannonball:script@0.3.0", "cannonball:script@0.4.0"))
+            (*f, text.replace("cannonball:script@0.3.1", "cannonball:script@0.4.0"))
         })
         .collect();
     let path = component_of(&files, "script", &work);
     let line = expect_error(&[format!("script={}", path.display())]);
     assert!(
         line.contains(
-            "was built for cannonball:script@0.4.0; this host speaks cannonball:script@0.3.0 (and 0.2.x and 0.1.0)"
+            "was built for cannonball:script@0.4.0; this host speaks cannonball:script@0.3.1 (and 0.3.0, 0.2.x and 0.1.0)"
         ),
         "{line}"
     );

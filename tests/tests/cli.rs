@@ -138,7 +138,7 @@ fn inspect_every_example_script() {
         let text = ok(&cannonball(&["inspect", path.to_str().unwrap()], &work));
         assert!(text.contains(&format!("name:        {name}\n")), "{text}");
         assert!(text.contains("version:     0.1.0\n"), "{text}");
-        assert!(text.contains("interface:   cannonball:script@0.3.0\n"), "{text}");
+        assert!(text.contains("interface:   cannonball:script@0.3.1\n"), "{text}");
         assert!(text.contains("host services: "), "{text}");
         assert!(text.contains("arguments"), "{text}");
         seen += 1;

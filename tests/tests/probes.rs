@@ -442,3 +442,30 @@ fn the_c_and_assemblyscript_sdks_probe_as_the_rust_one_does() {
         assert!(registers > 16, "{lang}: x86_64 has more registers than that: {text}");
     }
 }
+
+#[test]
+fn a_script_built_for_0_3_0_runs_unchanged() {
+    // 0.3.1 only added host functions: a 0.3.0 component links to them (wasmtime's linker
+    // takes 0.3.1 for 0.3.0) and reports what today's build of the same source reports
+    // (which examples.rs checks against QEMU's hotblocks plugin).
+    let work = TempDir::new("probes-compat");
+    let old = root().join("tests/fixtures/hotblocks-0.3.0.wasm");
+    let inspect = cannonball_tests::watchdog::output(
+        std::process::Command::new(cannonball_tests::cli()).arg("inspect").arg(&old).current_dir(work.path()),
+    );
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains("interface:   cannonball:script@0.3.0\n"));
+    let report = |wasm: &Path, name: &str| {
+        let out = work.join(name);
+        let options = [format!("script={}", wasm.display()), format!("out={}", out.display())];
+        let run = cannonball_tests::run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], &program("demo"), &[], &work);
+        assert!(run.output.status.success(), "{name}: {}", run.stderr());
+        std::fs::read_to_string(out.join("hotblocks.txt")).unwrap()
+    };
+    // Libraries land elsewhere in each run: compare all but the address.
+    let without_pc = |t: String| -> Vec<String> {
+        t.lines().map(|l| l.split_once(", ").map_or(l, |(_, rest)| rest).to_owned()).collect()
+    };
+    let (old, new) = (without_pc(report(&old, "old")), without_pc(report(&script("hotblocks"), "new")));
+    assert!(old.len() > 10, "{old:?}");
+    assert_eq!(old, new);
+}
