@@ -469,3 +469,51 @@ fn a_script_built_for_0_3_0_runs_unchanged() {
     assert!(old.len() > 10, "{old:?}");
     assert_eq!(old, new);
 }
+
+/// System mode: probes on the firmware's functions, named by its `symbols=` ELF file, on each
+/// CPU. Oracle: the firmware's own per-CPU result line (square_sum's + fill_and_sum's return
+/// values) and its source's arguments (1000 + 500·cpu, 200).
+#[test]
+fn probes_on_a_kernels_functions_in_system_mode() {
+    use cannonball_tests::system::{AARCH64, CORTEX_M3, RISCV64};
+    for board in [RISCV64, RISCV64.smp(2), AARCH64, AARCH64.smp(2), CORTEX_M3] {
+        let work = TempDir::new(&format!("probes-system-{}-{}", board.arch, board.cpus));
+        let fw = board.firmware(&work, &[]);
+        let out = work.join("out");
+        let options = [
+            format!("script={}", script("calls").display()),
+            format!("out={}", out.display()),
+            format!("symbols={}", fw.display()),
+            "at=square_sum+fill_and_sum".into(),
+            "args=2".into(),
+            "ret=true".into(),
+        ];
+        let run = board.run(&fw, &[plugin_arg(&plugin(), &options)], &work);
+        let what = format!("{} x{}", board.arch, board.cpus);
+        assert_eq!(run.output.status.code(), Some(3), "{what}: {}", run.stderr());
+        let lines = parse_calls(&std::fs::read_to_string(out.join("calls.txt")).unwrap());
+        // Pair each return with its entry by call number (per vCPU numbering restarts, so
+        // pair in order: an entry is followed by its return, nothing nested here).
+        let mut results: Vec<(i64, i64)> = Vec::new();
+        for pair in lines.chunks(2) {
+            assert_eq!((pair[0].event.as_str(), pair[1].event.as_str()), ("entry", "return"), "{what}: {lines:?}");
+            assert_eq!(pair[0].name, pair[1].name, "{what}");
+            assert_eq!(pair[0].call, pair[1].call, "{what}");
+            if pair[0].name == "fill_and_sum" {
+                assert_eq!(pair[0].values[1], 200, "{what}: fill_and_sum's second argument");
+            }
+            results.push((pair[0].values[0], pair[1].values[0]));
+        }
+        let mask: i64 = if board.arch == "arm" { 0xffff_ffff } else { -1 };
+        let stdout = run.stdout();
+        for cpu in 0..board.cpus as i64 {
+            let n = 1000 + 500 * cpu;
+            let square = results.iter().find(|r| r.0 == n).unwrap_or_else(|| panic!("{what}: square_sum({n}): {results:?}"));
+            let fill = results.iter().filter(|r| r.0 != n && !(1000..=1500).contains(&r.0)).nth(cpu as usize);
+            let fill = fill.unwrap_or_else(|| panic!("{what}: fill_and_sum: {results:?}"));
+            let printed = format!("firmware: cpu {cpu} result 0x{:x}", (square.1 + fill.1) & mask);
+            assert!(stdout.contains(&printed), "{what}: {printed:?} in {stdout}");
+        }
+        assert_eq!(results.len(), 2 * board.cpus as usize, "{what}: {results:?}");
+    }
+}
