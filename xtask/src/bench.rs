@@ -7,8 +7,9 @@
 //! (bench/startup.rs). `--only system`: a Linux kernel boot under qemu-system-x86_64
 //! (bench/system.rs), measured only when asked for (it takes minutes). Then guests with 1, 2,
 //! 4 and as many threads as cores, spread and pinned to one core (bench/threads.rs; alone:
-//! `--only threads`).
+//! `--only threads`). Then the cost of probes (bench/probes.rs; alone: `--only probes`).
 
+mod probes;
 mod startup;
 mod system;
 mod threads;
@@ -103,6 +104,9 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     if only == Some("threads") {
         return threads::run(runs, &dir);
     }
+    if only == Some("probes") {
+        return probes::run(runs, &dir);
+    }
     let wanted = |name: &str| only.is_none_or(|o| name.contains(o));
     if !configs.iter().any(|c| wanted(c.name)) && !wanted("forwarding") {
         // `--only start-up` (or another text no configuration has): start-up alone.
@@ -143,6 +147,7 @@ pub fn run(runs: usize, input_mb: usize, only: Option<&str>) -> Result<()> {
     }
     if only.is_none() {
         threads::run(runs, &dir)?;
+        probes::run(runs, &dir)?;
     }
     Ok(())
 }
@@ -300,7 +305,7 @@ fn writer_alone(gzip: &Path, input: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn which(program: &str) -> Result<PathBuf> {
+pub(crate) fn which(program: &str) -> Result<PathBuf> {
     for dir in ["/usr/bin", "/bin"] {
         let p = Path::new(dir).join(program);
         if p.exists() {
@@ -405,7 +410,7 @@ fn gzip_args(input: &Path) -> Vec<OsString> {
     vec!["-9".into(), "-c".into(), input.as_os_str().to_owned()]
 }
 
-fn time_runs(
+pub(crate) fn time_runs(
     program: &Path,
     args: &[OsString],
     plugins: &[String],
@@ -434,7 +439,7 @@ fn time_runs(
     Ok(times)
 }
 
-fn median(times: &[f64]) -> f64 {
+pub(crate) fn median(times: &[f64]) -> f64 {
     let mut t = times.to_vec();
     t.sort_by(|a, b| a.partial_cmp(b).unwrap());
     t[t.len() / 2]

@@ -10,6 +10,8 @@
 //!
 //! `args=N` arguments (default 0), `ret=true` return values, `regs=rax+rbx` registers at
 //! entry and return, `string=I` the C string argument I points to (up to 256 bytes).
+//! `count=true`: only how many times each function was called, and returned (bpftrace's
+//! `@[probe] = count()`), in `calls.txt`.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -20,6 +22,8 @@ use cannonball_sdk::{
 
 struct Calls {
     names: HashMap<u32, String>,
+    /// `count=true`: per probe, entries and returns.
+    counts: Option<HashMap<u32, (u64, u64)>>,
     arguments: usize,
     registers: Vec<String>,
     out: String,
@@ -37,6 +41,7 @@ impl Script for Calls {
             ArgumentSpec::boolean("ret", "show return values").default("false"),
             ArgumentSpec::text("regs", "registers to show at entry and return, `+` between them").default(""),
             ArgumentSpec::integer("string", "show the C string this argument (0-based) points to").default("-1"),
+            ArgumentSpec::boolean("count", "only count calls and returns per function").default("false"),
         ]
     }
 
@@ -46,6 +51,7 @@ impl Script for Calls {
         let at_return = args.flag("ret");
         let regs = args.take("regs").unwrap_or_default();
         let string: i64 = args.parse_or("string", -1i64)?;
+        let count = args.flag("count");
         args.finish()?;
         let registers: Vec<String> = regs.split('+').filter(|r| !r.is_empty()).map(str::to_owned).collect();
         let mut names = HashMap::new();
@@ -66,10 +72,22 @@ impl Script for Calls {
             }
             names.insert(probe.add()?, name.rsplit(':').next().unwrap_or(name).to_owned());
         }
-        Ok(Calls { names, arguments: usize::from(arguments), registers, out: String::new() })
+        let counts = count.then(HashMap::new);
+        Ok(Calls { names, counts, arguments: usize::from(arguments), registers, out: String::new() })
     }
 
     fn on_probes(&mut self, vcpu: u32, hits: &[ProbeHit<'_>]) {
+        if let Some(counts) = &mut self.counts {
+            for hit in hits {
+                let c = counts.entry(hit.probe).or_default();
+                match hit.event {
+                    ProbeEvent::Entry => c.0 += 1,
+                    ProbeEvent::Returned => c.1 += 1,
+                    ProbeEvent::Unreturned => {}
+                }
+            }
+            return;
+        }
         let tid = thread_id(vcpu).unwrap_or(-1);
         for hit in hits {
             let name = self.names.get(&hit.probe).map_or("?", String::as_str);
@@ -98,6 +116,14 @@ impl Script for Calls {
     }
 
     fn finish(&mut self, _summary: &RunSummary) -> Result<(), String> {
+        if let Some(counts) = &self.counts {
+            let mut names: Vec<(&u32, &String)> = self.names.iter().collect();
+            names.sort();
+            for (id, name) in names {
+                let (calls, returns) = counts.get(id).copied().unwrap_or_default();
+                let _ = writeln!(self.out, "{name} {calls} calls, {returns} returns");
+            }
+        }
         write_report("calls.txt", &self.out)
     }
 }

@@ -138,7 +138,7 @@ pub fn record_probe_entry(vcpu: Vcpu<'_>, entry: &ProbeEntry<'_>) {
 
 /// A return site runs on `vcpu` with stack pointer `sp`; `values` reads what the returning
 /// probe wants (see `Slot::record_probe_return`).
-pub fn record_probe_return(vcpu: Vcpu<'_>, address: u64, sp: u64, exec: u64, values: impl FnOnce(u32) -> Vec<u64>) {
+pub fn record_probe_return(vcpu: Vcpu<'_>, address: u64, sp: u64, exec: u64, values: impl FnOnce(u32, &mut Vec<u64>)) {
     slot(vcpu.index()).record_probe_return(Owner::Vcpu(vcpu), address, sp, exec, values)
 }
 

@@ -32,6 +32,8 @@ pub(super) struct ProbeCells {
     pub(super) hits: ProbeBatch,
     open: Vec<OpenCall>,
     next_call: u64,
+    /// A return's values, reused.
+    scratch: Vec<u64>,
 }
 
 /// Flush thresholds for hits and their bytes.
@@ -57,7 +59,7 @@ pub fn empty_hits() -> ProbeBatch {
 
 impl ProbeCells {
     pub(super) fn new() -> Self {
-        Self { hits: empty_hits(), open: Vec::new(), next_call: 0 }
+        Self { hits: empty_hits(), open: Vec::new(), next_call: 0, scratch: Vec::new() }
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -138,21 +140,27 @@ impl ProbeCells {
     /// The instruction at `address`, a return site of some call, runs with stack pointer
     /// `sp`: a return when the innermost open call returns there with its stack. `values`
     /// reads the return value and registers for the probe that returned.
-    pub(super) fn maybe_return(&mut self, address: u64, sp: u64, exec: u64, values: impl FnOnce(u32) -> Vec<u64>) {
+    pub(super) fn maybe_return(
+        &mut self,
+        address: u64,
+        sp: u64,
+        exec: u64,
+        values: impl FnOnce(u32, &mut Vec<u64>),
+    ) {
         self.close_skipped(sp, exec);
         let mut read = Some(values);
-        let mut last_values = Vec::new();
         // Calls that jumped to another probed function (a tail call) return with it, at the
-        // same place with the same stack.
+        // same place with the same stack, with the same values.
         while let Some(top) = self.open.last().filter(|c| c.return_address == address && c.sp_after == sp) {
             let (probe, call, entry_sp) = (top.probe, top.call, top.entry_sp);
             self.open.pop();
             if let Some(read) = read.take() {
-                last_values = read(probe);
+                self.scratch.clear();
+                read(probe, &mut self.scratch);
             }
-            let values = std::mem::take(&mut last_values);
+            let values = std::mem::take(&mut self.scratch);
             self.push(probe, exec, ProbeEvent::Returned, call, address, entry_sp, &values);
-            last_values = values;
+            self.scratch = values;
         }
     }
 

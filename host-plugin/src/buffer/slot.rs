@@ -242,7 +242,7 @@ impl Slot {
         address: u64,
         sp: u64,
         exec: u64,
-        values: impl FnOnce(u32) -> Vec<u64>,
+        values: impl FnOnce(u32, &mut Vec<u64>),
     ) {
         let cells = self.cells(owner);
         cells.probes.maybe_return(address, sp, exec, values);

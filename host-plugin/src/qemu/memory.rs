@@ -6,17 +6,21 @@ use qemu_plugin_sys as sys;
 
 use super::{ByteArray, Vcpu};
 
-/// Reads of the guest's virtual memory, from a vCPU callback `'a`. One glib array is reused
-/// for all reads.
+/// Reads of the guest's virtual memory, from a vCPU callback `'a`. One glib array per vCPU
+/// thread serves every read (probes read at each call of a probed function: allocating one
+/// each time showed in profiles).
 pub struct GuestMemory<'a> {
-    array: ByteArray,
     _vcpu: PhantomData<Vcpu<'a>>,
+}
+
+thread_local! {
+    static ARRAY: ByteArray = ByteArray::new();
 }
 
 impl<'a> GuestMemory<'a> {
     /// Guest memory as seen by `vcpu`, for the callback it was lent to.
     pub fn new(_vcpu: Vcpu<'a>) -> Self {
-        Self { array: ByteArray::new(), _vcpu: PhantomData }
+        Self { _vcpu: PhantomData }
     }
 
     /// Appends `len` bytes at guest address `addr` to `out`; false (and `out` unchanged) if
@@ -25,16 +29,19 @@ impl<'a> GuestMemory<'a> {
         if len == 0 {
             return true;
         }
-        // SAFETY: on a vCPU thread inside its callback (the `Vcpu` proof this value was built
-        // from); the array is ours, and QEMU sets its size to `len` on success.
-        if !unsafe { sys::qemu_plugin_read_memory_vaddr(addr, self.array.as_ptr(), len) } {
-            return false;
-        }
-        let got = self.array.bytes();
-        if got.len() < len {
-            return false;
-        }
-        out.extend_from_slice(&got[..len]);
-        true
+        ARRAY.with(|array| {
+            // SAFETY: on a vCPU thread inside its callback (the `Vcpu` proof this value was
+            // built from); the array is this thread's, and QEMU sets its size to `len` on
+            // success.
+            if !unsafe { sys::qemu_plugin_read_memory_vaddr(addr, array.as_ptr(), len) } {
+                return false;
+            }
+            let got = array.bytes();
+            if got.len() < len {
+                return false;
+            }
+            out.extend_from_slice(&got[..len]);
+            true
+        })
     }
 }

@@ -20,6 +20,13 @@ use crate::buffer::{self, ProbeEntry};
 use crate::events::{Probe, ProbeSite};
 use crate::qemu::{ExecCallback, GuestMemory, Register, Tb, Vcpu};
 
+thread_local! {
+    /// One hit's values, reused: a probe on a hot function fires millions of times.
+    static VALUES: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The return site this vCPU thread watched last (already in the shared set).
+    static LAST_WATCHED: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+}
+
 /// Reads per probe at most (their index is 4 bits of `data-info`).
 const MAX_READS: usize = 16;
 const TRUNCATED: u8 = 1 << 4;
@@ -242,38 +249,43 @@ impl Probes {
         for &id in &site.probes {
             let request = &self.requests[id as usize];
             let resolved = &m.probes[id as usize];
-            let mut values: Vec<u64> =
-                resolved.arguments.iter().map(|&a| self.read(cpu, a, sp, &mut memory)).collect();
-            let arguments = values.clone();
-            values.extend(resolved.registers.iter().map(|&r| read_register(m, cpu, r, site.address)));
-            let reads: Vec<(u8, Vec<u8>)> = request
-                .reads
-                .iter()
-                .enumerate()
-                .map(|(i, r)| read_at(&mut memory, i as u8, r, &arguments))
-                .collect();
-            if request.at_return {
-                self.watch_return_site(cpu, ra);
-            }
-            buffer::record_probe_entry(
-                cpu,
-                &ProbeEntry {
-                    probe: id,
-                    exec,
-                    return_address: ra,
-                    stack_pointer: sp,
-                    sp_after_return: sp.wrapping_add(self.convention.sp_after_return),
-                    wants_return: request.at_return,
-                    values: &values,
-                    reads: &reads,
-                },
-            );
+            VALUES.with_borrow_mut(|values| {
+                values.clear();
+                values.extend(resolved.arguments.iter().map(|&a| self.read(cpu, a, sp, &mut memory)));
+                let reads: Vec<(u8, Vec<u8>)> = request
+                    .reads
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| read_at(&mut memory, i as u8, r, &values[..resolved.arguments.len()]))
+                    .collect();
+                values.extend(resolved.registers.iter().map(|&r| read_register(m, cpu, r, site.address)));
+                if request.at_return {
+                    self.watch_return_site(cpu, ra);
+                }
+                buffer::record_probe_entry(
+                    cpu,
+                    &ProbeEntry {
+                        probe: id,
+                        exec,
+                        return_address: ra,
+                        stack_pointer: sp,
+                        sp_after_return: sp.wrapping_add(self.convention.sp_after_return),
+                        wants_return: request.at_return,
+                        values,
+                        reads: &reads,
+                    },
+                );
+            });
         }
     }
 
     /// Code at `ra` gets the return callback; code translated there already is translated
     /// again (or, on a QEMU that cannot, its returns are counted as missed).
     fn watch_return_site(&self, cpu: Vcpu<'_>, ra: u64) {
+        // A hot function is mostly called from the same place: skip the shared set's lock.
+        if LAST_WATCHED.replace(ra) == ra {
+            return;
+        }
         if self.sites.add_return_site(ra) && !crate::qemu::extensions::flush_translations(cpu) {
             self.sites.missed();
         }
@@ -320,10 +332,9 @@ impl Probes {
         if !returned {
             return;
         }
-        buffer::record_probe_return(cpu, address, sp, exec, |id| {
-            let mut values = vec![cpu.read_register(m.return_value).unwrap_or(0)];
+        buffer::record_probe_return(cpu, address, sp, exec, |id, values| {
+            values.push(cpu.read_register(m.return_value).unwrap_or(0));
             values.extend(m.probes[id as usize].registers.iter().map(|&r| read_register(m, cpu, r, address)));
-            values
         });
     }
 }

@@ -39,6 +39,8 @@ pub struct Sites {
     returns: Mutex<Returns>,
     late: AtomicU64,
     resolving: Mutex<Vec<Resolving>>,
+    /// How many resolver calls wait: return sites skip the lock when none does.
+    resolving_count: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -54,6 +56,7 @@ impl Sites {
             returns: Mutex::new(Returns::default()),
             late: AtomicU64::new(0),
             resolving: Mutex::new(Vec::new()),
+            resolving_count: std::sync::atomic::AtomicUsize::new(0),
         };
         for (id, p) in requests.iter().enumerate() {
             if let ProbeSite::Address(a) = p.site {
@@ -82,15 +85,22 @@ impl Sites {
 
     /// A resolver was entered on `vcpu`: its return value goes to `probes`.
     pub fn resolving(&self, vcpu: u32, return_address: u64, sp_after: u64, probes: &[u32]) {
-        lock(&self.resolving).push(Resolving { vcpu, return_address, sp_after, probes: probes.to_vec() });
+        let mut r = lock(&self.resolving);
+        r.push(Resolving { vcpu, return_address, sp_after, probes: probes.to_vec() });
+        self.resolving_count.store(r.len(), Ordering::Release);
     }
 
     /// A return site runs on `vcpu` with stack pointer `sp`: the probes whose resolver
     /// returns now, if one does.
     pub fn resolved(&self, vcpu: u32, address: u64, sp: u64) -> Option<Vec<u32>> {
+        if self.resolving_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut r = lock(&self.resolving);
         let i = r.iter().position(|c| c.vcpu == vcpu && c.return_address == address && c.sp_after == sp)?;
-        Some(r.swap_remove(i).probes)
+        let probes = r.swap_remove(i).probes;
+        self.resolving_count.store(r.len(), Ordering::Release);
+        Some(probes)
     }
 
     /// The first time code of a module is translated: looks the probes' names up in it
