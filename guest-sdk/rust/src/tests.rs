@@ -125,3 +125,32 @@ fn arguments_are_taken_parsed_and_checked_for_leftovers() {
     assert_eq!(args.parse_or::<u32>("absent", 7), Ok(7));
     assert!(args.finish().unwrap_err().contains("extra"), "an argument nobody took is an error");
 }
+
+#[test]
+fn probe_columns_become_hits_with_their_values_and_reads() {
+    use crate::bindings::cannonball::script::host::ProbeBatch;
+    use crate::probes::{ProbeEvent, flags, hits};
+    let batch = ProbeBatch {
+        probe: vec![0, 1, 0],
+        exec: vec![5, 6, 9],
+        event: vec![ProbeEvent::Entry, ProbeEvent::Entry, ProbeEvent::Returned],
+        call: vec![0, 1, 0],
+        return_address: vec![0x401000, 0x401100, 0x401000],
+        stack_pointer: vec![0x7000, 0x6f00, 0x7000],
+        value_count: vec![2, 1, 1],
+        values: vec![10, 20, 30, 99],
+        data_hit: vec![0, 0, 1],
+        data_info: vec![0, 1 | flags::TRUNCATED, flags::UNREADABLE],
+        data_len: vec![3, 2, 0],
+        data: b"abcde".to_vec(),
+    };
+    let h = hits(&batch);
+    assert_eq!(h.len(), 3);
+    assert_eq!((h[0].argument(0), h[0].argument(1), h[0].argument(2)), (Some(10), Some(20), None));
+    assert_eq!(h[0].read(0), Some(&b"abc"[..]));
+    assert_eq!(h[0].read(1), Some(&b"de"[..]));
+    assert_eq!(h[0].reads[1].1 & flags::TRUNCATED, flags::TRUNCATED);
+    assert_eq!(h[1].read(0), None, "unreadable");
+    assert_eq!((h[1].argument(0), h[1].return_value()), (Some(30), None));
+    assert_eq!((h[2].return_value(), h[2].argument(0), h[2].call, h[2].exec), (Some(99), None, 0, 9));
+}

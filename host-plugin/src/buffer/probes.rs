@@ -174,3 +174,93 @@ impl ProbeCells {
         self.open.iter().any(|c| c.return_address == address)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Pairing without QEMU: what a stack of calls on one thread looks like to the cells.
+    use super::*;
+
+    /// An x86-like entry: the stack pointer at entry; the return pops one word.
+    fn enter(cells: &mut ProbeCells, probe: u32, ra: u64, sp: u64) {
+        cells.entry(&Entry {
+            probe,
+            exec: 0,
+            return_address: ra,
+            stack_pointer: sp,
+            sp_after_return: sp + 8,
+            wants_return: true,
+            values: &[sp],
+            reads: &[],
+        });
+    }
+
+    fn ret(cells: &mut ProbeCells, ra: u64, sp: u64) {
+        cells.maybe_return(ra, sp, 0, |probe, v| v.push(u64::from(probe) * 100));
+    }
+
+    /// (event, call) of every hit so far.
+    fn events(cells: &mut ProbeCells) -> Vec<(ProbeEvent, u64)> {
+        let hits = cells.take();
+        hits.event.into_iter().zip(hits.call).collect()
+    }
+
+    use ProbeEvent::{Entry as E, Returned as R, Unreturned as U};
+
+    #[test]
+    fn recursion_returns_innermost_first() {
+        let mut c = ProbeCells::new();
+        enter(&mut c, 0, 0x400100, 0x7000);
+        enter(&mut c, 0, 0x400200, 0x6f00);
+        enter(&mut c, 0, 0x400200, 0x6e00);
+        // The return site runs deeper than any open call (a loop in the innermost): nothing.
+        ret(&mut c, 0x400200, 0x6d00);
+        ret(&mut c, 0x400200, 0x6e08);
+        ret(&mut c, 0x400200, 0x6f08);
+        ret(&mut c, 0x400100, 0x7008);
+        assert_eq!(events(&mut c), [(E, 0), (E, 1), (E, 2), (R, 2), (R, 1), (R, 0)]);
+    }
+
+    #[test]
+    fn a_longjmp_past_open_calls_leaves_them_unreturned() {
+        let mut c = ProbeCells::new();
+        enter(&mut c, 0, 0x400100, 0x7000);
+        enter(&mut c, 1, 0x400200, 0x6f00);
+        enter(&mut c, 1, 0x400300, 0x6e00);
+        // The outermost call returns: the thread is above the inner two, which never will.
+        ret(&mut c, 0x400100, 0x7008);
+        assert_eq!(events(&mut c), [(E, 0), (E, 1), (E, 2), (U, 2), (U, 1), (R, 0)]);
+    }
+
+    #[test]
+    fn a_call_from_the_same_frame_ends_the_open_one() {
+        let mut c = ProbeCells::new();
+        enter(&mut c, 0, 0x400100, 0x7000);
+        // longjmp back into the caller, which calls again from elsewhere at the same depth.
+        enter(&mut c, 0, 0x400180, 0x7000);
+        assert_eq!(events(&mut c), [(E, 0), (U, 0), (E, 1)]);
+    }
+
+    #[test]
+    fn a_tail_call_returns_with_its_caller() {
+        let mut c = ProbeCells::new();
+        enter(&mut c, 0, 0x400100, 0x7000);
+        // `jmp g`: the same return address and stack.
+        enter(&mut c, 1, 0x400100, 0x7000);
+        ret(&mut c, 0x400100, 0x7008);
+        let hits = c.take();
+        let events: Vec<(ProbeEvent, u64)> = hits.event.iter().copied().zip(hits.call.iter().copied()).collect();
+        assert_eq!(events, [(E, 0), (E, 1), (R, 1), (R, 0)]);
+        // Both returns carry the value read once (for the innermost probe, 1).
+        assert_eq!(&hits.values[2..], [100, 100]);
+    }
+
+    #[test]
+    fn the_end_of_a_thread_leaves_open_calls_unreturned() {
+        let mut c = ProbeCells::new();
+        enter(&mut c, 0, 0x400100, 0x7000);
+        enter(&mut c, 0, 0x400200, 0x6f00);
+        c.close_all(0);
+        assert_eq!(events(&mut c), [(E, 0), (E, 1), (U, 1), (U, 0)]);
+        assert!(!c.awaits(0x400100));
+    }
+}
