@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use crate::events::{Blobs, EventBatch, ProbeBatch};
 use crate::qemu::Vcpu;
 
-pub use probes::{Entry as ProbeEntry, empty_hits};
+pub use probes::Entry as ProbeEntry;
 pub use slot::Slot;
 
 /// Where full batches go (with the probe hits of the same stretch, when there are any) and

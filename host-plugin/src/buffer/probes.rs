@@ -2,7 +2,7 @@
 //! stack for the return to its caller, paired by return address and stack pointer, so that
 //! recursion pairs innermost first and frames skipped by `longjmp` come out as unreturned.
 
-use crate::events::{ProbeEvent, ProbeBatch};
+use crate::events::{ProbeBatch, ProbeEvent, empty_probe_batch as empty_hits};
 
 /// An entry whose probe asked for the return.
 struct OpenCall {
@@ -39,23 +39,6 @@ pub(super) struct ProbeCells {
 /// Flush thresholds for hits and their bytes.
 const HITS_CAP: usize = 1 << 12;
 const DATA_CAP: usize = 1 << 20;
-
-pub fn empty_hits() -> ProbeBatch {
-    ProbeBatch {
-        probe: Vec::new(),
-        exec: Vec::new(),
-        event: Vec::new(),
-        call: Vec::new(),
-        return_address: Vec::new(),
-        stack_pointer: Vec::new(),
-        value_count: Vec::new(),
-        values: Vec::new(),
-        data_hit: Vec::new(),
-        data_info: Vec::new(),
-        data_len: Vec::new(),
-        data: Vec::new(),
-    }
-}
 
 impl ProbeCells {
     pub(super) fn new() -> Self {

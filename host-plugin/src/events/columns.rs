@@ -2,7 +2,25 @@
 //! both the per-vCPU buffers that fill batches and the pipeline that delivers them, so that
 //! neither stage needs the other.
 
-use super::EventBatch;
+use super::{EventBatch, ProbeBatch};
+
+/// Probe columns with no hit.
+pub fn empty_probe_batch() -> ProbeBatch {
+    ProbeBatch {
+        probe: Vec::new(),
+        exec: Vec::new(),
+        event: Vec::new(),
+        call: Vec::new(),
+        return_address: Vec::new(),
+        stack_pointer: Vec::new(),
+        value_count: Vec::new(),
+        values: Vec::new(),
+        data_hit: Vec::new(),
+        data_info: Vec::new(),
+        data_len: Vec::new(),
+        data: Vec::new(),
+    }
+}
 
 /// A batch with empty columns.
 pub fn empty_batch(vcpu: u32) -> Box<EventBatch> {

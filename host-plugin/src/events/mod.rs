@@ -11,5 +11,5 @@ pub use bindings::exports::{
     Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
 pub use bindings::cannonball::script::host::{Probe, ProbeEvent, ProbeBatch, ProbeRead, ProbeSite};
-pub use columns::{Blobs, clear_batch, empty_batch, is_empty};
+pub use columns::{Blobs, clear_batch, empty_batch, empty_probe_batch, is_empty};
 pub use consumer::Consumer;

@@ -214,13 +214,13 @@ impl Host for HostState {
         if self.initialized {
             return Err("add-probe works in init only: capture is set up when init returns".into());
         }
-        crate::capture::probes::validate(&self.arch, &probe)?;
+        crate::services::calling_convention::validate(&self.arch, &probe)?;
         self.probes.push(probe);
         Ok((self.probes.len() - 1) as u32)
     }
 
     fn probe_hits(&mut self) -> host::ProbeBatch {
-        self.probe_hits.take().unwrap_or_else(crate::buffer::empty_hits)
+        self.probe_hits.take().unwrap_or_else(crate::events::empty_probe_batch)
     }
 
     fn register_names(&mut self) -> Vec<String> {

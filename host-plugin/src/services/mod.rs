@@ -11,6 +11,7 @@
 //! from the first translated instruction; these services translate guest addresses with it.
 
 pub mod arm_isa;
+pub mod calling_convention;
 pub mod code_seen;
 pub mod debug_files;
 pub mod devices;

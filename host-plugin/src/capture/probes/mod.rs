@@ -8,13 +8,12 @@
 //! libraries loaded later and by dlopen); return sites are the return addresses entries saw
 //! (`sites`). Without probes none of this is set up.
 
-mod convention;
 mod sites;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use self::convention::{Convention, Place, ReturnEvidence};
+use crate::services::calling_convention::{self as convention, Convention, Place, ReturnEvidence, describe_site};
 use self::sites::{EntrySite, Sites};
 use crate::buffer::{self, ProbeEntry};
 use crate::events::{Probe, ProbeSite};
@@ -27,51 +26,8 @@ thread_local! {
     static LAST_WATCHED: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
 }
 
-/// Reads per probe at most (their index is 4 bits of `data-info`).
-const MAX_READS: usize = 16;
 const TRUNCATED: u8 = 1 << 4;
 const UNREADABLE: u8 = 1 << 5;
-
-/// Checks a request from `add-probe` against the guest's calling convention.
-pub fn validate(arch: &str, p: &Probe) -> Result<(), String> {
-    let c = convention::for_arch(arch)?;
-    let site = describe_site(&p.site);
-    if let ProbeSite::Symbol(name) = &p.site
-        && (name.is_empty() || name.ends_with(':'))
-    {
-        return Err(format!("probe '{site}': no function name"));
-    }
-    if usize::from(p.arguments) > c.arguments.len() {
-        return Err(format!(
-            "probe {site}: {} arguments asked, but the {} convention passes {} in registers{}",
-            p.arguments,
-            c.name,
-            c.arguments.len(),
-            if c.arguments.iter().all(|a| matches!(a, Place::Stack(_))) { " (here: stack words)" } else { "" }
-        ));
-    }
-    if p.reads.len() > MAX_READS {
-        return Err(format!("probe {site}: {} memory reads asked, at most {MAX_READS}", p.reads.len()));
-    }
-    for r in &p.reads {
-        for (what, arg) in [("reads argument", Some(r.argument)), ("takes its length from argument", r.length_argument)] {
-            if let Some(arg) = arg.filter(|&a| a >= p.arguments) {
-                return Err(format!(
-                    "probe {site}: a memory read {what} {arg}, but the probe captures {} argument(s) (0-based indices)",
-                    p.arguments
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn describe_site(site: &ProbeSite) -> String {
-    match site {
-        ProbeSite::Symbol(name) => name.clone(),
-        ProbeSite::Address(a) => format!("{a:#x}"),
-    }
-}
 
 /// One probe, its registers looked up (at the first vCPU).
 struct Resolved {

@@ -1,6 +1,8 @@
 //! Where a function's arguments, return value, return address and stack pointer are at its
 //! first instruction and after it returned, per guest architecture's calling convention (the
-//! integer/pointer class only), in QEMU's (gdb's) register names.
+//! integer/pointer class only), in QEMU's (gdb's) register names; and whether a probe request
+//! (`host.add-probe`) can work with it. Capture reads the values (`capture::probes`); the
+//! script host checks requests here when the script makes them.
 
 /// Where a value lives at the function's first instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,12 @@ pub struct Convention {
 }
 
 use Place::{Register as R, Stack as S};
+
+use crate::events::{Probe, ProbeSite};
+
+/// Reads per probe at most (their index is 4 bits of `data-info`).
+const MAX_READS: usize = 16;
+
 
 const X86_64: Convention = Convention {
     name: "x86_64 System V",
@@ -132,4 +140,45 @@ pub fn for_arch(arch: &str) -> Result<&'static Convention, String> {
         }
         other => return Err(format!("probes are not available for {other} guests (no calling convention known)")),
     })
+}
+
+/// Checks a request from `add-probe` against the guest's calling convention.
+pub fn validate(arch: &str, p: &Probe) -> Result<(), String> {
+    let c = for_arch(arch)?;
+    let site = describe_site(&p.site);
+    if let ProbeSite::Symbol(name) = &p.site
+        && (name.is_empty() || name.ends_with(':'))
+    {
+        return Err(format!("probe '{site}': no function name"));
+    }
+    if usize::from(p.arguments) > c.arguments.len() {
+        return Err(format!(
+            "probe {site}: {} arguments asked, but the {} convention passes {} in registers{}",
+            p.arguments,
+            c.name,
+            c.arguments.len(),
+            if c.arguments.iter().all(|a| matches!(a, Place::Stack(_))) { " (here: stack words)" } else { "" }
+        ));
+    }
+    if p.reads.len() > MAX_READS {
+        return Err(format!("probe {site}: {} memory reads asked, at most {MAX_READS}", p.reads.len()));
+    }
+    for r in &p.reads {
+        for (what, arg) in [("reads argument", Some(r.argument)), ("takes its length from argument", r.length_argument)] {
+            if let Some(arg) = arg.filter(|&a| a >= p.arguments) {
+                return Err(format!(
+                    "probe {site}: a memory read {what} {arg}, but the probe captures {} argument(s) (0-based indices)",
+                    p.arguments
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn describe_site(site: &ProbeSite) -> String {
+    match site {
+        ProbeSite::Symbol(name) => name.clone(),
+        ProbeSite::Address(a) => format!("{a:#x}"),
+    }
 }
