@@ -12,11 +12,12 @@ use std::process::Command;
 /// One call: function, arguments as printed, return value as printed ("" for free).
 type Call = (String, Vec<String>, String);
 
-/// Runs `program args` natively under ltrace; returns its output file's text.
+/// Runs `program args` (single-threaded: on threads ltrace crashes programs and misses calls)
+/// natively under ltrace; returns its output file's text.
 pub fn run(program: &Path, args: &[&str], work: &Path) -> String {
     let out = work.join("ltrace.out");
     let status = Command::new("ltrace")
-        .args(["-f", "-L", "-x", "malloc+calloc+realloc+free", "-o"])
+        .args(["-f", "-i", "-L", "-x", "malloc+calloc+realloc+free", "-o"])
         .arg(&out)
         .arg(program)
         .args(args)
@@ -31,17 +32,25 @@ pub fn run(program: &Path, args: &[&str], work: &Path) -> String {
 
 const FUNCTIONS: [&str; 4] = ["malloc", "calloc", "realloc", "free"];
 
-/// `NAME@LIB(ARGS) = RET`, `NAME@LIB(ARGS <unfinished ...>` and `<... NAME resumed> ) = RET`,
-/// per pid (thread).
-pub fn parse_ltrace(text: &str) -> BTreeMap<String, Vec<Call>> {
+/// `[CALLER] NAME@LIB(ARGS) = RET`, `[CALLER] NAME@LIB(ARGS <unfinished ...>` and
+/// `[...] <... NAME resumed> ) = RET`, per pid (thread), the calls whose return address
+/// (CALLER) `keep` accepts.
+pub fn parse_ltrace_from(text: &str, keep: impl Fn(u64) -> bool) -> BTreeMap<String, Vec<Call>> {
     let mut threads: BTreeMap<String, Vec<Call>> = BTreeMap::new();
-    let mut pending: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut pending: HashMap<(String, String), Option<Vec<String>>> = HashMap::new();
     for line in text.lines() {
         let Some((pid, rest)) = line.split_once(' ') else { continue };
-        let rest = rest.trim();
+        let mut rest = rest.trim();
+        let mut caller = 0;
+        if let Some(tail) = rest.strip_prefix('[')
+            && let Some((ip, after)) = tail.split_once("] ")
+        {
+            caller = u64::from_str_radix(ip.trim_start_matches("0x"), 16).unwrap_or(0);
+            rest = after.trim();
+        }
         if let Some(resumed) = rest.strip_prefix("<... ") {
             let name = resumed.split([' ', '@']).next().unwrap_or("").to_owned();
-            if let Some(args) = pending.remove(&(pid.to_owned(), name.clone())) {
+            if let Some(Some(args)) = pending.remove(&(pid.to_owned(), name.clone())) {
                 let ret = resumed.rsplit_once("= ").map(|(_, r)| r.trim().to_owned()).unwrap_or_default();
                 threads.entry(pid.to_owned()).or_default().push((name, args, ret));
             }
@@ -52,9 +61,10 @@ pub fn parse_ltrace(text: &str) -> BTreeMap<String, Vec<Call>> {
         if !FUNCTIONS.contains(&name) {
             continue;
         }
+        let kept = keep(caller);
         if let Some(args) = tail.strip_suffix(" <unfinished ...>") {
-            pending.insert((pid.to_owned(), name.to_owned()), split_args(args));
-        } else if let Some((args, ret)) = tail.rsplit_once(") ") {
+            pending.insert((pid.to_owned(), name.to_owned()), kept.then(|| split_args(args)));
+        } else if let (true, Some((args, ret))) = (kept, tail.rsplit_once(") ")) {
             let ret = ret.trim().trim_start_matches('=').trim().to_owned();
             threads.entry(pid.to_owned()).or_default().push((name.to_owned(), split_args(args), ret));
         }
@@ -62,18 +72,32 @@ pub fn parse_ltrace(text: &str) -> BTreeMap<String, Vec<Call>> {
     threads
 }
 
-/// malloc-stats' `TID CALLER->NAME(ARGS) = RET` lines, per tid.
-pub fn parse_malloc_calls(text: &str) -> BTreeMap<String, Vec<Call>> {
+/// Every call, per pid.
+pub fn parse_ltrace(text: &str) -> BTreeMap<String, Vec<Call>> {
+    parse_ltrace_from(text, |_| true)
+}
+
+/// malloc-stats' `TID CALLER->NAME(ARGS) = RET` lines, per tid, the calls whose caller module
+/// (file name) `keep` accepts.
+pub fn parse_malloc_calls_from(text: &str, keep: impl Fn(&str) -> bool) -> BTreeMap<String, Vec<Call>> {
     let mut threads: BTreeMap<String, Vec<Call>> = BTreeMap::new();
     for line in text.lines() {
         let (tid, rest) = line.split_once(' ').unwrap_or_else(|| panic!("{line}"));
-        let call = rest.split_once("->").map_or(rest, |(_, c)| c);
+        let (caller, call) = rest.split_once("->").unwrap_or(("", rest));
+        if !keep(caller) {
+            continue;
+        }
         let (name, tail) = call.split_once('(').unwrap_or_else(|| panic!("{line}"));
         let (args, ret) = tail.rsplit_once(')').unwrap();
         let ret = ret.trim().trim_start_matches('=').trim().to_owned();
         threads.entry(tid.to_owned()).or_default().push((name.to_owned(), split_args(args), ret));
     }
     threads
+}
+
+/// Every call, per tid.
+pub fn parse_malloc_calls(text: &str) -> BTreeMap<String, Vec<Call>> {
+    parse_malloc_calls_from(text, |_| true)
 }
 
 fn split_args(args: &str) -> Vec<String> {

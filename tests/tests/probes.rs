@@ -221,12 +221,20 @@ fn malloc_stats_against_the_program(arch: &str) {
 /// calls, with the same sizes and the same blocks, call by call, per thread.
 fn agrees_with_ltrace(prog: &Path, args: &[&str], work: &TempDir) -> usize {
     let native = ltrace::parse_ltrace(&ltrace::run(prog, args, work.path()));
+    let ours = malloc_calls(prog, args, work);
+    same_calls(prog, &ltrace::per_thread(&native), &ltrace::per_thread(&ltrace::parse_malloc_calls(&ours)))
+}
+
+/// malloc-stats' call log of `prog args` under qemu-x86_64.
+fn malloc_calls(prog: &Path, args: &[&str], work: &TempDir) -> String {
     let (run, out) = run_script("x86_64", "malloc-stats", &["calls=true"], prog, args, work, &[]);
     assert!(run.output.status.success(), "{}", run.stderr());
-    let ours = ltrace::parse_malloc_calls(&std::fs::read_to_string(out.join("malloc-calls.txt")).unwrap());
-    let (native, ours) = (ltrace::per_thread(&native), ltrace::per_thread(&ours));
-    assert_eq!(native.len(), ours.len(), "threads");
-    for (n, o) in native.iter().zip(&ours) {
+    std::fs::read_to_string(out.join("malloc-calls.txt")).unwrap()
+}
+
+fn same_calls(prog: &Path, native: &[Vec<String>], ours: &[Vec<String>]) -> usize {
+    assert_eq!(native.len(), ours.len(), "threads: ltrace {native:#?}, malloc-stats {ours:#?}");
+    for (n, o) in native.iter().zip(ours) {
         if let Some(i) = (0..n.len().max(o.len())).find(|&i| n.get(i) != o.get(i)) {
             panic!(
                 "{}: call {i} differs: ltrace {:?}, malloc-stats {:?}\nltrace: {:#?}\nmalloc-stats: {:#?}",
@@ -254,9 +262,11 @@ fn malloc_stats_agrees_with_ltrace_on_debians_sort() {
 
 #[test]
 fn malloc_stats_agrees_with_ltrace_on_the_test_program() {
+    // Single-threaded ("single"): on this program's threads ltrace is no oracle: it crashed
+    // the program in about one run of five (`unexpected breakpoint`) and missed calls other
+    // threads made while it stepped over a breakpoint in most of the rest. Threads are
+    // checked against the program's own output (malloc_stats_against_the_program).
     let work = TempDir::new("probes-ltrace-probed");
-    // Single-threaded: ltrace's breakpoints crash threaded programs now and then (threads are
-    // checked against the program's own output above).
     let calls = agrees_with_ltrace(&program("probed"), &["x", "single"], &work);
     assert!(calls >= 12, "{calls} calls");
 }
