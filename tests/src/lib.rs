@@ -84,6 +84,21 @@ pub fn program(name: &str) -> PathBuf {
     artifact(Tree::source().program(name))
 }
 
+/// `cannonball new --lang LANG NAME` in `work`, its source file `source` replaced by
+/// tests/fixtures/sdk_units/`fixture`, then `cannonball build NAME`: the script as a user of the
+/// C or AssemblyScript SDK builds it.
+pub fn build_sdk_fixture(lang: &str, name: &str, fixture: &str, source: &str, work: &TempDir) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = watchdog::output(Command::new(cli()).args(args).current_dir(work.path()));
+        assert!(out.status.success(), "cannonball {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["new", "--lang", lang, name]);
+    std::fs::copy(root().join("tests/fixtures/sdk_units").join(fixture), work.join(name).join(source)).unwrap();
+    let wasm = format!("{name}.wasm");
+    run(&["build", name, "-o", &wasm]);
+    work.join(&wasm)
+}
+
 /// A fresh directory under target/test-tmp/, removed when dropped.
 pub struct TempDir(PathBuf);
 

@@ -82,6 +82,18 @@ fn by_thread(lines: &[Line]) -> BTreeMap<String, Vec<Line>> {
     threads
 }
 
+/// The `fact(N) = V` lines probed.c prints, one per level of each recursion.
+fn printed_facts(stdout: &str) -> Vec<(i64, i64)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("fact("))
+        .map(|l| {
+            let (n, v) = l.split_once(") = ").unwrap();
+            (n.parse().unwrap(), v.parse().unwrap())
+        })
+        .collect()
+}
+
 fn arguments_and_returns(arch: &str) {
     let work = TempDir::new(&format!("probes-calls-{arch}"));
     let prog = probed_for(arch, &work);
@@ -102,14 +114,7 @@ fn arguments_and_returns(arch: &str) {
 
     // fact: the program prints each level's n and result; every entry pairs with its own
     // return, innermost first, in every thread.
-    let printed: Vec<(i64, i64)> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("fact("))
-        .map(|l| {
-            let (n, v) = l.split_once(") = ").unwrap();
-            (n.parse().unwrap(), v.parse().unwrap())
-        })
-        .collect();
+    let printed = printed_facts(&stdout);
     assert_eq!(printed.len(), 5 + 3 + 4, "{arch}: {stdout}");
     let mut seen = Vec::new();
     for (tid, thread) in by_thread(&lines) {
@@ -383,29 +388,13 @@ fn cmplog_dictionary_finds_every_magic_aarch64() {
     cmplog_round("aarch64");
 }
 
-/// `cannonball new --lang LANG`, its source replaced by tests/fixtures/sdk_units/`fixture`,
-/// `cannonball build`.
-fn build_sdk_script(lang: &str, fixture: &str, source: &str, work: &TempDir) -> PathBuf {
-    use cannonball_tests::{cli, watchdog};
-    let name = format!("probes_{lang}");
-    let run = |args: &[&str]| {
-        let out = watchdog::output(std::process::Command::new(cli()).args(args).current_dir(work.path()));
-        assert!(out.status.success(), "cannonball {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    run(&["new", "--lang", lang, &name]);
-    std::fs::copy(root().join("tests/fixtures/sdk_units").join(fixture), work.join(&name).join(source)).unwrap();
-    let wasm = format!("{name}.wasm");
-    run(&["build", &name, "-o", &wasm]);
-    work.join(&wasm)
-}
-
 #[test]
 fn the_c_and_assemblyscript_sdks_probe_as_the_rust_one_does() {
     // The same probes through each SDK's API: fact's argument and result, strcmp's first
     // string. Oracle: the program's own lines, and its input.
     let work = TempDir::new("probes-sdks");
     for (lang, fixture, source) in [("c", "probes.c", "main.c"), ("as", "probes.ts", "assembly/index.ts")] {
-        let wasm = build_sdk_script(lang, fixture, source, &work);
+        let wasm = cannonball_tests::build_sdk_fixture(lang, &format!("probes_{lang}"), fixture, source, &work);
         let out = work.join(&format!("out-{lang}"));
         let options = [format!("script={}", wasm.display()), format!("out={}", out.display())];
         let run = cannonball_tests::run_qemu(
@@ -418,17 +407,9 @@ fn the_c_and_assemblyscript_sdks_probe_as_the_rust_one_does() {
         assert!(run.output.status.success(), "{lang}: {}", run.stderr());
         let text = std::fs::read_to_string(out.join("probes.txt")).unwrap();
         // Per thread: entries push n, returns pop and give n!; every pair the program printed.
-        let mut printed: Vec<(u64, u64)> = run
-            .stdout()
-            .lines()
-            .filter_map(|l| l.strip_prefix("fact("))
-            .map(|l| {
-                let (n, v) = l.split_once(") = ").unwrap();
-                (n.parse().unwrap(), v.parse().unwrap())
-            })
-            .collect();
-        let mut stacks: BTreeMap<&str, Vec<(String, u64)>> = BTreeMap::new();
-        let mut seen = Vec::new();
+        let mut printed = printed_facts(&run.stdout());
+        let mut stacks: BTreeMap<&str, Vec<(String, i64)>> = BTreeMap::new();
+        let mut seen: Vec<(i64, i64)> = Vec::new();
         for line in text.lines() {
             let w: Vec<&str> = line.split(' ').collect();
             match w.as_slice() {

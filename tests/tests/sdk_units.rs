@@ -5,22 +5,11 @@
 //! SDK's own tests run on the host: guest-sdk/rust/src/tests.rs.)
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use cannonball_tests::{TempDir, cli, plugin, plugin_arg, program, root, run_qemu, watchdog};
+use cannonball_tests::{TempDir, plugin, plugin_arg, program, run_qemu};
 
-/// `cannonball new --lang LANG`, its source replaced by the fixture, `cannonball build`.
 fn build(lang: &str, fixture: &str, source: &str, work: &TempDir) -> PathBuf {
-    let name = format!("units_{lang}");
-    let run = |args: &[&str]| {
-        let out = watchdog::output(Command::new(cli()).args(args).current_dir(work.path()));
-        assert!(out.status.success(), "cannonball {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    run(&["new", "--lang", lang, &name]);
-    std::fs::copy(root().join("tests/fixtures/sdk_units").join(fixture), work.join(&name).join(source)).unwrap();
-    let wasm = format!("{name}.wasm");
-    run(&["build", &name, "-o", &wasm]);
-    work.join(&wasm)
+    cannonball_tests::build_sdk_fixture(lang, &format!("units_{lang}"), fixture, source, work)
 }
 
 /// Runs `wasm` on the demo program with the arguments the fixtures expect; units.txt's lines.

@@ -192,4 +192,5 @@ const CALLBACK_PATH_TESTS: &[&str] = &[
     "jit",
     "system_sdks",
     "spawn_and_dlopen",
+    "probes",
 ];
