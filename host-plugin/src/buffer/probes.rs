@@ -59,10 +59,6 @@ impl ProbeCells {
         std::mem::replace(&mut self.hits, empty_hits())
     }
 
-    pub(super) fn reset(&mut self) {
-        *self = Self::new();
-    }
-
     fn push(&mut self, probe: u32, exec: u64, event: ProbeEvent, call: u64, ra: u64, sp: u64, values: &[u64]) {
         let h = &mut self.hits;
         h.probe.push(probe);

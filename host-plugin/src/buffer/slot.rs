@@ -51,8 +51,9 @@ struct Cells {
     /// QEMU's raw access descriptions -> packed `mem-info`, direct-mapped: a program uses a
     /// handful of distinct values, and decoding one costs four calls into QEMU.
     info_cache: [(u32, u8); INFO_CACHE],
-    /// Probe hits and the calls still open (empty unless the script asked for probes).
-    probes: ProbeCells,
+    /// Probe hits and the calls still open, made at the vCPU's first probe hit: a run without
+    /// probes keeps the buffer as it was.
+    probes: Option<Box<ProbeCells>>,
 }
 
 const INFO_CACHE: usize = 64;
@@ -84,7 +85,7 @@ impl Slot {
                 pending: None,
                 pending_data: Blobs::default(),
                 info_cache: [(u32::MAX, 0); INFO_CACHE],
-                probes: ProbeCells::new(),
+                probes: None,
             }),
         }
     }
@@ -229,8 +230,9 @@ impl Slot {
     /// A probed function's entry.
     pub fn record_probe_entry(&self, owner: Owner<'_>, entry: &Entry<'_>) {
         let cells = self.cells(owner);
-        cells.probes.entry(entry);
-        if cells.probes.full() {
+        let probes = cells.probes.get_or_insert_with(|| Box::new(ProbeCells::new()));
+        probes.entry(entry);
+        if probes.full() {
             cells.flush_soon(&self.shared);
         }
     }
@@ -245,15 +247,16 @@ impl Slot {
         values: impl FnOnce(u32, &mut Vec<u64>),
     ) {
         let cells = self.cells(owner);
-        cells.probes.maybe_return(address, sp, exec, values);
-        if cells.probes.full() {
+        let Some(probes) = cells.probes.as_mut() else { return };
+        probes.maybe_return(address, sp, exec, values);
+        if probes.full() {
             cells.flush_soon(&self.shared);
         }
     }
 
     /// Whether this vCPU has a call open that returns to `address`.
     pub fn awaits_return(&self, owner: Owner<'_>, address: u64) -> bool {
-        self.cells(owner).probes.awaits(address)
+        self.cells(owner).probes.as_ref().is_some_and(|p| p.awaits(address))
     }
 
     /// Hands the batch to the analysis thread (blocking while it is behind: backpressure, not
@@ -269,7 +272,7 @@ impl Slot {
         clear_batch(&mut cells.batch);
         cells.pending = None;
         cells.pending_data.clear();
-        cells.probes.reset();
+        cells.probes = None;
         self.set_alive(false);
         self.shared.last_flushed_exec.store(u32::MAX, Ordering::Relaxed);
     }
@@ -399,13 +402,14 @@ impl Cells {
         if final_ && let Some(call) = self.pending.take() {
             self.push_syscall(shared, call, None);
         }
-        if final_ {
+        if let (true, Some(probes)) = (final_, self.probes.as_mut()) {
             let last = (self.batch.first_exec + self.batch.execs.len() as u64).saturating_sub(1);
-            self.probes.close_all(last);
+            probes.close_all(last);
         }
         shared.flush_at_next_exec.store(false, Ordering::Relaxed);
         let b = &mut self.batch;
-        if is_empty(b) && b.cut_short.is_none() && self.probes.is_empty() {
+        let no_hits = self.probes.as_ref().is_none_or(|p| p.is_empty());
+        if is_empty(b) && b.cut_short.is_none() && no_hits {
             return;
         }
         if let Some(&last) = b.execs.last() {
@@ -417,7 +421,7 @@ impl Cells {
         fresh.vcpu = shared.vcpu;
         fresh.first_exec = next_first_exec;
         let full = std::mem::replace(b, fresh);
-        let hits = (!self.probes.is_empty()).then(|| self.probes.take());
+        let hits = self.probes.as_mut().filter(|p| !p.is_empty()).map(|p| p.take());
         (handoff.submit)(full, hits);
     }
 }
