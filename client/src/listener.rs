@@ -61,6 +61,9 @@ impl Listener {
         let mut open = 0usize;
         loop {
             tokio::select! {
+                // Accepts first: a connection already queued (a forked child connects before its
+                // parent goes on) is taken before the end of another one can look like the last.
+                biased;
                 accepted = self.listener.accept() => {
                     let (stream, _) = accepted?;
                     let id = next_id;

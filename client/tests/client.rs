@@ -104,10 +104,12 @@ async fn the_listener_serves_every_producer_until_all_ended() {
     let listener = Listener::bind(&path).unwrap();
     let mut producers = Vec::new();
     for pid in [1, 2] {
-        let path = path.clone();
+        // Both connect before either writes, as a forked child connects while its parent
+        // lives (a producer that connects after every other ended finds the listener gone:
+        // the run is over).
+        let mut socket = std::os::unix::net::UnixStream::connect(&path).unwrap();
         producers.push(std::thread::spawn(move || {
             let (bytes, _) = stream(pid);
-            let mut socket = std::os::unix::net::UnixStream::connect(&path).unwrap();
             // In pieces, as a producer's writes arrive.
             for piece in bytes.chunks(7) {
                 socket.write_all(piece).unwrap();
