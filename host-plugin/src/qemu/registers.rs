@@ -93,19 +93,6 @@ impl Vcpu<'_> {
     /// start: QEMU does not update it mid-block.
     pub fn read_pc(self) -> Option<u64> {
         let handle = PC_REGISTER.load(Ordering::Relaxed);
-        if handle.is_null() {
-            return None;
-        }
-        let buf = ByteArray::new();
-        // SAFETY: on the vCPU's thread inside its callback (`self`); the handle came from
-        // QEMU and the byte array is ours.
-        let n = unsafe { sys::qemu_plugin_read_register(handle, buf.as_ptr()) };
-        let bytes = buf.bytes();
-        (n >= 4 && bytes.len() >= 4).then(|| {
-            let mut le = [0u8; 8];
-            let len = bytes.len().min(8);
-            le[..len].copy_from_slice(&bytes[..len]);
-            u64::from_le_bytes(le)
-        })
+        (!handle.is_null()).then(|| self.read_register(Register(handle as usize))).flatten()
     }
 }

@@ -173,17 +173,20 @@ impl Probes {
     fn read(&self, cpu: Vcpu<'_>, v: Value, sp: u64, memory: &mut GuestMemory<'_>) -> u64 {
         match v {
             Value::Register(r) => cpu.read_register(r).unwrap_or(0),
-            Value::Stack(offset) => {
-                let word = usize::from(self.convention.word);
-                let mut bytes = Vec::with_capacity(word);
-                if !memory.read(sp.wrapping_add(offset), word, &mut bytes) {
-                    return 0;
-                }
-                let mut le = [0u8; 8];
-                le[..word].copy_from_slice(&bytes);
-                u64::from_le_bytes(le)
-            }
+            Value::Stack(offset) => self.word_at(memory, sp.wrapping_add(offset)).unwrap_or(0),
         }
+    }
+
+    /// The little-endian stack word at `address` (x86 and ARM, the conventions that keep
+    /// words on the stack here, are little-endian guests).
+    fn word_at(&self, memory: &mut GuestMemory<'_>, address: u64) -> Option<u64> {
+        let word = usize::from(self.convention.word);
+        let mut bytes = Vec::with_capacity(word);
+        memory.read(address, word, &mut bytes).then(|| {
+            let mut le = [0u8; 8];
+            le[..word].copy_from_slice(&bytes);
+            u64::from_le_bytes(le)
+        })
     }
 
     fn on_entry(&self, cpu: Vcpu<'_>, site: &EntrySite) {
@@ -277,14 +280,7 @@ impl Probes {
         let word = u64::from(self.convention.word);
         let thumb = u64::from(self.convention.clear_bit0);
         let returned = m.link_register.and_then(|r| cpu.read_register(r)).is_some_and(|lr| lr & !thumb == address)
-            || (m.pops && {
-                let mut bytes = Vec::new();
-                memory.read(sp.wrapping_sub(word), word as usize, &mut bytes) && {
-                    let mut le = [0u8; 8];
-                    le[..bytes.len()].copy_from_slice(&bytes);
-                    u64::from_le_bytes(le) & !thumb == address
-                }
-            });
+            || (m.pops && self.word_at(&mut memory, sp.wrapping_sub(word)).is_some_and(|w| w & !thumb == address));
         if !returned {
             return;
         }
