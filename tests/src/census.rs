@@ -8,6 +8,8 @@ pub struct Census {
     /// number -> (calls, errors, never returned)
     pub syscalls: BTreeMap<i64, (u64, u64, u64)>,
     pub trace_checksum: String,
+    /// vCPU -> its trace hash (`trace-checksum-vcpu-N`)
+    pub trace_by_vcpu: BTreeMap<u32, u64>,
     /// vCPU -> (interrupts, exceptions, host calls)
     pub discontinuities: BTreeMap<u32, (u64, u64, u64)>,
     /// The first discontinuities as listed: (vcpu, kind, from, to)
@@ -34,6 +36,12 @@ pub fn parse(text: &str) -> Census {
                 );
             }
             ["trace-checksum", sum] => census.trace_checksum = sum.to_string(),
+            [key, hash] if key.starts_with("trace-checksum-vcpu-") => {
+                census.trace_by_vcpu.insert(
+                    key["trace-checksum-vcpu-".len()..].parse().unwrap(),
+                    u64::from_str_radix(hash, 16).unwrap(),
+                );
+            }
             [key, interrupts, exceptions, hostcalls] if key.starts_with("discontinuities-vcpu-") => {
                 census.discontinuities.insert(
                     key["discontinuities-vcpu-".len()..].parse().unwrap(),

@@ -125,6 +125,27 @@ pub fn execlog_pcs(log: &str) -> Vec<u64> {
         .collect()
 }
 
+/// contrib execlog.so: per vCPU, the polynomial hash of its executed PCs in order (`h = h·B +
+/// pc` modulo 2^64, B = 0x100000001b3, from 0), counting only PCs `keep` accepts: what census
+/// reports as `trace-checksum-vcpu-N`, computed here PC by PC from QEMU's own log.
+pub fn execlog_trace_hashes(log: &str, keep: impl Fn(u64) -> bool) -> std::collections::BTreeMap<u32, u64> {
+    let mut hashes = std::collections::BTreeMap::new();
+    for line in log.lines() {
+        let mut fields = line.split(", ");
+        let (Some(cpu), Some(pc)) = (fields.next(), fields.next()) else { continue };
+        let (Ok(cpu), Some(Ok(pc))) =
+            (cpu.trim().parse::<u32>(), pc.strip_prefix("0x").map(|pc| u64::from_str_radix(pc, 16)))
+        else {
+            continue;
+        };
+        if keep(pc) {
+            let h: &mut u64 = hashes.entry(cpu).or_default();
+            *h = h.wrapping_mul(0x100_0000_01b3).wrapping_add(pc);
+        }
+    }
+    hashes
+}
+
 /// contrib execlog.so: how many loads and stores each address saw.
 pub fn execlog_access_counts(log: &str) -> std::collections::HashMap<u64, u64> {
     let mut per_addr = std::collections::HashMap::new();

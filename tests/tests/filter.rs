@@ -94,6 +94,8 @@ fn assert_filtered_exact(filter: &str, run: &Observed, segment: (u64, u64)) {
     assert_eq!(c.get("mem-reads") + c.get("mem-writes"), mem, "{filter}: memory accesses = execlog's inside");
     assert_eq!(c.get("range-mem"), mem, "{filter}: no access from outside the filter");
     assert_eq!(c.get("block-counts-total"), c.get("block-execs"), "{filter}");
+    let hashes = oracle::execlog_trace_hashes(&run.execlog, |pc| (segment.0..segment.1).contains(&pc));
+    assert_eq!(c.trace_by_vcpu, hashes, "{filter}: the trace checksum is execlog's sequence inside, in order");
 }
 
 #[test]
@@ -102,6 +104,10 @@ fn main_binary_filter_instruments_only_the_main_binary() {
     let segment = executable_segment(&demo);
     let range = format!("range={:x}-{:x}", segment.0, segment.1);
     let all = census_run(&demo, std::slice::from_ref(&range));
+    // Unfiltered: every instruction of the process, in order (execlog's sequence hashed PC by
+    // PC; census folds whole blocks).
+    assert_eq!(all.census.get("trace-instructions"), all.total);
+    assert_eq!(all.census.trace_by_vcpu, oracle::execlog_trace_hashes(&all.execlog, |_| true));
     for filter in
         ["filter=main".to_string(), "filter=module:demo".into(), format!("filter={:x}-{:x}", segment.0, segment.1)]
     {

@@ -60,7 +60,10 @@ fn parse_calls(text: &str) -> Vec<Line> {
                 "entry" => {
                     let (name, args) = rest.split_once('(').unwrap();
                     let args = args.split_once(')').unwrap().0;
-                    (name, args.split(", ").filter(|a| !a.is_empty()).map(|a| a.parse::<u64>().unwrap() as i64).collect())
+                    (
+                        name,
+                        args.split(", ").filter(|a| !a.is_empty()).map(|a| a.parse::<u64>().unwrap() as i64).collect(),
+                    )
                 }
                 "return" => {
                     let (name, value) = rest.split_once(" = ").unwrap();
@@ -296,7 +299,11 @@ fn without_dropping_translations_late_returns_are_missed_and_said() {
     assert_eq!(lines.iter().filter(|l| l.event == "entry").count(), 3, "{lines:?}");
     assert_eq!(lines.iter().filter(|l| l.event == "return").count(), 0, "{lines:?}");
     assert_eq!(lines.iter().filter(|l| l.event == "unreturned").count(), 3, "{lines:?}");
-    assert!(run.stderr().contains("1 return site(s) had been translated before a probed call returned there"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("1 return site(s) had been translated before a probed call returned there"),
+        "{}",
+        run.stderr()
+    );
 }
 
 /// Bad probe requests: one line, exit status 1, no backtrace.
@@ -313,13 +320,33 @@ fn refused(arch: &str, options: &[&str], prog: &Path, expected: &str) {
 #[test]
 fn bad_requests_get_one_line() {
     let prog = program("probed");
-    refused("x86_64", &["at=fact", "regs=rax+nosuch"], &prog, "probe fact: this guest CPU has no register 'nosuch'; QEMU names: rax rbx");
-    refused("x86_64", &["at=fact", "args=7"], &prog, "probe fact: 7 arguments asked, but the x86_64 System V convention passes 6 in registers");
-    refused("x86_64", &["at=fact", "args=2", "string=3"], &prog, "a memory read reads argument 3, but the probe captures 2 argument(s)");
+    refused(
+        "x86_64",
+        &["at=fact", "regs=rax+nosuch"],
+        &prog,
+        "probe fact: this guest CPU has no register 'nosuch'; QEMU names: rax rbx",
+    );
+    refused(
+        "x86_64",
+        &["at=fact", "args=7"],
+        &prog,
+        "probe fact: 7 arguments asked, but the x86_64 System V convention passes 6 in registers",
+    );
+    refused(
+        "x86_64",
+        &["at=fact", "args=2", "string=3"],
+        &prog,
+        "a memory read reads argument 3, but the probe captures 2 argument(s)",
+    );
     let work = TempDir::new("probes-mips");
     let mips = work.join("probed");
     Cross::by_arch("mips").compile(&root().join("tests/programs/probed.c"), &mips, Linking::Static, &[]);
-    refused("mips", &["at=fact"], &mips, "probes are not available for mips guests: QEMU 10.0 describes no registers for MIPS CPUs");
+    refused(
+        "mips",
+        &["at=fact"],
+        &mips,
+        "probes are not available for mips guests: QEMU 10.0 describes no registers for MIPS CPUs",
+    );
 }
 
 #[test]
@@ -346,8 +373,7 @@ fn cmplog_round(arch: &str) {
     let prog = probed_for(arch, &work);
     let module = prog.file_name().unwrap().to_string_lossy().into_owned();
     let first = "hello-world-123";
-    let (run, out) =
-        run_script(arch, "cmplog", &[&format!("callers={module}")], &prog, &[first, "single"], &work, &[]);
+    let (run, out) = run_script(arch, "cmplog", &[&format!("callers={module}")], &prog, &[first, "single"], &work, &[]);
     assert!(run.output.status.success(), "{arch}: {}", run.stderr());
     assert!(run.stdout().contains(&format!("compared {first}: 0")), "{}", run.stdout());
     let dict = std::fs::read_to_string(out.join("cmplog.dict")).unwrap();
@@ -366,7 +392,11 @@ fn cmplog_round(arch: &str) {
         let output = if arch == "x86_64" {
             std::process::Command::new(&prog).args([token.as_str(), "single"]).output().unwrap()
         } else {
-            std::process::Command::new(cannonball_tests::qemu(arch)).arg(&prog).args([token.as_str(), "single"]).output().unwrap()
+            std::process::Command::new(cannonball_tests::qemu(arch))
+                .arg(&prog)
+                .args([token.as_str(), "single"])
+                .output()
+                .unwrap()
         };
         if String::from_utf8_lossy(&output.stdout).contains(&format!("compared {token}: 1")) {
             satisfied.push(token.clone());
@@ -448,7 +478,8 @@ fn a_script_built_for_0_3_0_runs_unchanged() {
     let report = |wasm: &Path, name: &str| {
         let out = work.join(name);
         let options = [format!("script={}", wasm.display()), format!("out={}", out.display())];
-        let run = cannonball_tests::run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], &program("demo"), &[], &work);
+        let run =
+            cannonball_tests::run_qemu("x86_64", &[plugin_arg(&plugin(), &options)], &program("demo"), &[], &work);
         assert!(run.output.status.success(), "{name}: {}", run.stderr());
         std::fs::read_to_string(out.join("hotblocks.txt")).unwrap()
     };
@@ -499,7 +530,8 @@ fn probes_on_a_kernels_functions_in_system_mode() {
         let stdout = run.stdout();
         for cpu in 0..board.cpus as i64 {
             let n = 1000 + 500 * cpu;
-            let square = results.iter().find(|r| r.0 == n).unwrap_or_else(|| panic!("{what}: square_sum({n}): {results:?}"));
+            let square =
+                results.iter().find(|r| r.0 == n).unwrap_or_else(|| panic!("{what}: square_sum({n}): {results:?}"));
             let fill = results.iter().filter(|r| r.0 != n && !(1000..=1500).contains(&r.0)).nth(cpu as usize);
             let fill = fill.unwrap_or_else(|| panic!("{what}: fill_and_sum: {results:?}"));
             let printed = format!("firmware: cpu {cpu} result 0x{:x}", (square.1 + fill.1) & mask);

@@ -48,8 +48,22 @@ fn is_conditional(arch: &str, disas: &str) -> bool {
         }
         "riscv64" => matches!(
             mnemonic.trim_start_matches("c."),
-            "beq" | "bne" | "blt" | "bge" | "bltu" | "bgeu" | "beqz" | "bnez" | "blez" | "bgez" | "bltz" | "bgtz"
-                | "bgt" | "ble" | "bgtu" | "bleu"
+            "beq"
+                | "bne"
+                | "blt"
+                | "bge"
+                | "bltu"
+                | "bgeu"
+                | "beqz"
+                | "bnez"
+                | "blez"
+                | "bgez"
+                | "bltz"
+                | "bgtz"
+                | "bgt"
+                | "ble"
+                | "bgtu"
+                | "bleu"
         ),
         "mips" | "mipsel" => {
             // Every b*/j* but b, bal, j, jal, jr, jalr (and break) tests a condition; the
@@ -75,7 +89,8 @@ fn is_conditional(arch: &str, disas: &str) -> bool {
 /// transfer, so a block ends with the branch and then its delay slot.
 fn has_delay_slot(arch: &str, disas: &str) -> bool {
     let mnemonic = disas.split_whitespace().next().unwrap_or("");
-    matches!(arch, "mips" | "mipsel") && (mnemonic.starts_with('j') || (mnemonic.starts_with('b') && mnemonic != "break"))
+    matches!(arch, "mips" | "mipsel")
+        && (mnemonic.starts_with('j') || (mnemonic.starts_with('b') && mnemonic != "break"))
 }
 
 impl Script for Branches {
@@ -151,8 +166,12 @@ impl Script for Branches {
         for (pc, (taken, not_taken)) in &self.conditional {
             writeln!(r, "{pc:#x} {taken} {not_taken} {} <{}>", texts[pc], names.at(*pc)).unwrap();
         }
-        writeln!(r, "# edges: {} distinct taken transfers, source -> target <function+offset -> function+offset>", self.edges.len())
-            .unwrap();
+        writeln!(
+            r,
+            "# edges: {} distinct taken transfers, source -> target <function+offset -> function+offset>",
+            self.edges.len()
+        )
+        .unwrap();
         for (s, t) in &self.edges {
             writeln!(r, "{s:#x} -> {t:#x} <{} -> {}>", names.at(*s), names.at(*t)).unwrap();
         }

@@ -36,7 +36,8 @@ fn parse_address(text: &str) -> Option<u64> {
 impl Script for Calls {
     fn arguments() -> Vec<ArgumentSpec> {
         vec![
-            ArgumentSpec::text("at", "functions to probe, `+` between them: NAME, MODULE:NAME or 0xADDRESS").default("main"),
+            ArgumentSpec::text("at", "functions to probe, `+` between them: NAME, MODULE:NAME or 0xADDRESS")
+                .default("main"),
             ArgumentSpec::integer("args", "arguments to show").default("0"),
             ArgumentSpec::boolean("ret", "show return values").default("false"),
             ArgumentSpec::text("regs", "registers to show at entry and return, `+` between them").default(""),

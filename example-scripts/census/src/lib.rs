@@ -10,14 +10,17 @@
 //! - `range=START-END`: also count the traced instructions and memory accesses whose
 //!   instruction lies in this range (the tests compare filtered and unfiltered runs with it)
 //!
-//! With `trace`, it expands every block execution into its instructions and folds each PC,
-//! in order, into a checksum; with `memory`, it counts accesses by direction and size; with
+//! With `trace`, it folds every executed instruction's address, in order, into its vCPU's
+//! checksum (a block execution at a time, `checksum.rs`); with `memory`, it counts accesses by direction and size; with
 //! `discontinuities`, interrupts, exceptions and host calls per vCPU (and lists the first
 //! ones); with `block-counts`, instructions per privilege level; with `memory-physical`,
 //! accesses per device.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+
+mod checksum;
+use checksum::TraceChecksum;
 
 use cannonball_sdk::{
     AddressFilter, AddressRange, Args, ArgumentSpec, Block, BlockTable, DiscontinuityKind, EventBatch, EventKinds,
@@ -38,9 +41,8 @@ struct Counts {
     table: BlockTable,
     blocks_translated: u64,
     block_execs: u64,
-    trace_insns: u64,
-    /// The trace checksum's four lanes (see `fold`).
-    trace_lanes: [u64; 4],
+    /// Every vCPU's trace hash (see `checksum`).
+    trace: TraceChecksum,
     mem_reads: u64,
     mem_writes: u64,
     /// Accesses by size: index = log2 of the size in bytes (1 to 128).
@@ -71,30 +73,6 @@ struct Counts {
 
 /// How many discontinuities census.txt lists one by one.
 const DISC_LISTED: usize = 200;
-
-const FNV_PRIME: u64 = 0x100_0000_01b3;
-
-/// Folds `pcs` into the lanes: PC i of the whole trace goes to lane i mod 4 (a partial group
-/// rotates the lanes, so how the trace is split into calls does not matter).
-fn fold(lanes: &mut [u64; 4], pcs: &[u64]) {
-    let [mut a, mut b, mut c, mut d] = *lanes;
-    let mut groups = pcs.chunks_exact(4);
-    for g in &mut groups {
-        a = (a ^ g[0]).wrapping_mul(FNV_PRIME);
-        b = (b ^ g[1]).wrapping_mul(FNV_PRIME);
-        c = (c ^ g[2]).wrapping_mul(FNV_PRIME);
-        d = (d ^ g[3]).wrapping_mul(FNV_PRIME);
-    }
-    for &pc in groups.remainder() {
-        a = (a ^ pc).wrapping_mul(FNV_PRIME);
-        (a, b, c, d) = (b, c, d, a);
-    }
-    *lanes = [a, b, c, d];
-}
-
-fn checksum(lanes: &[u64; 4]) -> u64 {
-    lanes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &l| (h ^ l).wrapping_mul(FNV_PRIME))
-}
 
 fn parse_kinds(text: &str) -> Result<EventKinds, String> {
     let mut kinds = EventKinds::empty();
@@ -217,12 +195,13 @@ impl Script for Census {
     fn on_blocks(&mut self, blocks: &[Block]) {
         self.counts.blocks_translated += blocks.len() as u64;
         self.counts.table.add(blocks);
+        self.counts.trace.add_blocks(blocks);
         self.counts.privilege.extend(blocks.iter().map(|b| (b.id, b.privilege)));
     }
 
     fn on_events(&mut self, batch: &EventBatch) {
         if self.spin > 0 {
-            let mut x = self.counts.trace_lanes[0] | 1;
+            let mut x = self.counts.block_execs | 1;
             for _ in 0..self.spin * batch.execs.len() as u64 {
                 x ^= x << 13;
                 x ^= x >> 7;
@@ -236,27 +215,16 @@ impl Script for Census {
             record.extend_from_slice(&(batch.execs.len() as u32).to_le_bytes());
             emit(1, record);
         }
-        // Every executed instruction's address, in order, folded into four interleaved
-        // FNV-style lanes: the checksum depends on every PC and its position, and the four
-        // multiply chains run in parallel (one chain costs a multiply's latency per PC).
-        let (mut n, mut lanes) = (self.counts.trace_insns, self.counts.trace_lanes);
-        let table = &self.counts.table;
-        match self.range {
-            None => table.for_each_execution(batch, |pcs| {
-                n += pcs.len() as u64;
-                fold(&mut lanes, pcs);
-            }),
-            Some((start, end)) => {
-                let mut in_range = 0;
-                table.for_each_execution(batch, |pcs| {
-                    n += pcs.len() as u64;
-                    fold(&mut lanes, pcs);
-                    in_range += pcs.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
-                });
-                self.counts.range_insns += in_range;
-            }
+        // Every executed instruction's address, in order, into its vCPU's hash: one
+        // multiply-add per block execution (see `checksum`).
+        self.counts.trace.fold_batch(&self.counts.table, batch);
+        if let Some((start, end)) = self.range {
+            let mut in_range = 0;
+            self.counts.table.for_each_execution(batch, |pcs| {
+                in_range += pcs.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
+            });
+            self.counts.range_insns += in_range;
         }
-        (self.counts.trace_insns, self.counts.trace_lanes) = (n, lanes);
         if let Some((start, end)) = self.range {
             self.counts.range_mem += batch.mem_pc.iter().filter(|&&pc| pc >= start && pc < end).count() as u64;
         }
@@ -309,8 +277,11 @@ impl Script for Census {
         }
         writeln!(r, "blocks-translated {}", self.counts.blocks_translated).unwrap();
         writeln!(r, "block-execs {}", self.counts.block_execs).unwrap();
-        writeln!(r, "trace-instructions {}", self.counts.trace_insns).unwrap();
-        writeln!(r, "trace-checksum {:016x}", checksum(&self.counts.trace_lanes)).unwrap();
+        writeln!(r, "trace-instructions {}", self.counts.trace.instructions()).unwrap();
+        writeln!(r, "trace-checksum {:016x}", self.counts.trace.combined()).unwrap();
+        for (vcpu, hash) in self.counts.trace.per_vcpu() {
+            writeln!(r, "trace-checksum-vcpu-{vcpu} {hash:016x}").unwrap();
+        }
         writeln!(r, "block-counts-total {}", summary.block_execs.iter().sum::<u64>()).unwrap();
         writeln!(r, "mem-reads {}", self.counts.mem_reads).unwrap();
         writeln!(r, "mem-writes {}", self.counts.mem_writes).unwrap();
@@ -368,26 +339,3 @@ impl Script for Census {
 }
 
 export_script!(Census);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fold_depends_on_order_but_not_on_how_the_trace_is_split() {
-        let pcs: Vec<u64> = (0..23).map(|i| 0x40_1000 + i * 7).collect();
-        let mut whole = [0u64; 4];
-        fold(&mut whole, &pcs);
-        for split in 0..pcs.len() {
-            let mut parts = [0u64; 4];
-            fold(&mut parts, &pcs[..split]);
-            fold(&mut parts, &pcs[split..]);
-            assert_eq!(checksum(&parts), checksum(&whole), "split at {split}");
-        }
-        let mut swapped = pcs.clone();
-        swapped.swap(3, 4);
-        let mut other = [0u64; 4];
-        fold(&mut other, &swapped);
-        assert_ne!(checksum(&other), checksum(&whole));
-    }
-}

@@ -8,7 +8,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use cannonball_sdk::{Args, ArgumentSpec, Probe, ProbeEvent, ProbeHit, RunInfo, RunSummary, Script, symbolize, write_report};
+use cannonball_sdk::{
+    Args, ArgumentSpec, Probe, ProbeEvent, ProbeHit, RunInfo, RunSummary, Script, symbolize, write_report,
+};
 
 const MAX: u32 = 128;
 

@@ -63,9 +63,8 @@ fn disassembly_into(out: &mut String, text: &str, anchors: &HashSet<u64>) {
     let mut done = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let starts_number = bytes[i] == b'0'
-            && bytes.get(i + 1) == Some(&b'x')
-            && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
+        let starts_number =
+            bytes[i] == b'0' && bytes.get(i + 1) == Some(&b'x') && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
         if !starts_number {
             i += 1;
             continue;

@@ -23,13 +23,12 @@ enum Func {
     Free,
 }
 
-const FUNCS: [(Func, &str, u8, bool); 4] =
-    [(Func::Malloc, "malloc", 1, true), (Func::Calloc, "calloc", 2, true), (Func::Realloc, "realloc", 2, true), (
-        Func::Free,
-        "free",
-        1,
-        false,
-    )];
+const FUNCS: [(Func, &str, u8, bool); 4] = [
+    (Func::Malloc, "malloc", 1, true),
+    (Func::Calloc, "calloc", 2, true),
+    (Func::Realloc, "realloc", 2, true),
+    (Func::Free, "free", 1, false),
+];
 
 /// An allocator call whose return is awaited.
 struct Open {
@@ -177,7 +176,10 @@ impl MallocStats {
 
 impl Script for MallocStats {
     fn arguments() -> Vec<ArgumentSpec> {
-        vec![ArgumentSpec::boolean("calls", "also write malloc-calls.txt: every call, ltrace's notation").default("false")]
+        vec![
+            ArgumentSpec::boolean("calls", "also write malloc-calls.txt: every call, ltrace's notation")
+                .default("false"),
+        ]
     }
 
     fn init(_info: &RunInfo, mut args: Args) -> Result<Self, String> {

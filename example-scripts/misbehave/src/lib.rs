@@ -150,4 +150,3 @@ impl Script for Misbehave {
 }
 
 export_script!(Misbehave);
-

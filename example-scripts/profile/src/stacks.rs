@@ -70,7 +70,13 @@ pub struct Tree {
 
 impl Tree {
     pub fn new() -> Self {
-        Tree { names: Vec::new(), nodes: Vec::new(), counts: Vec::new(), children: HashMap::new(), roots: HashMap::new() }
+        Tree {
+            names: Vec::new(),
+            nodes: Vec::new(),
+            counts: Vec::new(),
+            children: HashMap::new(),
+            roots: HashMap::new(),
+        }
     }
 
     pub fn add_name(&mut self, name: String) -> FuncId {

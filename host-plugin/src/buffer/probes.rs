@@ -119,13 +119,7 @@ impl ProbeCells {
     /// The instruction at `address`, a return site of some call, runs with stack pointer
     /// `sp`: a return when the innermost open call returns there with its stack. `values`
     /// reads the return value and registers for the probe that returned.
-    pub(super) fn maybe_return(
-        &mut self,
-        address: u64,
-        sp: u64,
-        exec: u64,
-        values: impl FnOnce(u32, &mut Vec<u64>),
-    ) {
+    pub(super) fn maybe_return(&mut self, address: u64, sp: u64, exec: u64, values: impl FnOnce(u32, &mut Vec<u64>)) {
         self.close_skipped(sp, exec);
         let mut read = Some(values);
         // Calls that jumped to another probed function (a tail call) return with it, at the

@@ -6,10 +6,10 @@ pub(crate) mod bindings;
 mod columns;
 mod consumer;
 
+pub use bindings::cannonball::script::host::{Probe, ProbeBatch, ProbeEvent, ProbeRead, ProbeSite};
 pub use bindings::exports::{
     AddressFilter, AddressRange, Argument, Block, DiscontinuityKind, EventBatch, EventKinds, RunInfo, RunSummary,
     Subscription, ThreadEvent, VcpuInstructions, VcpuMemory,
 };
-pub use bindings::cannonball::script::host::{Probe, ProbeEvent, ProbeBatch, ProbeRead, ProbeSite};
 pub use columns::{Blobs, clear_batch, empty_batch, empty_probe_batch, is_empty};
 pub use consumer::Consumer;

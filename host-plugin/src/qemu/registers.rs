@@ -76,9 +76,8 @@ impl Vcpu<'_> {
             // SAFETY: on the vCPU's thread inside its callback (`self`); the handle came from
             // QEMU and the byte array is this thread's.
             buf.clear();
-            let n = unsafe {
-                sys::qemu_plugin_read_register(register.0 as *mut sys::qemu_plugin_register, buf.as_ptr())
-            };
+            let n =
+                unsafe { sys::qemu_plugin_read_register(register.0 as *mut sys::qemu_plugin_register, buf.as_ptr()) };
             let bytes = buf.bytes();
             (n > 0 && !bytes.is_empty()).then(|| {
                 let mut le = [0u8; 8];

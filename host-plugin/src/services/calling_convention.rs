@@ -51,7 +51,6 @@ use crate::events::{Probe, ProbeSite};
 /// Reads per probe at most (their index is 4 bits of `data-info`).
 const MAX_READS: usize = 16;
 
-
 const X86_64: Convention = Convention {
     name: "x86_64 System V",
     arguments: &[R("rdi"), R("rsi"), R("rdx"), R("rcx"), R("r8"), R("r9")],
@@ -164,7 +163,8 @@ pub fn validate(arch: &str, p: &Probe) -> Result<(), String> {
         return Err(format!("probe {site}: {} memory reads asked, at most {MAX_READS}", p.reads.len()));
     }
     for r in &p.reads {
-        for (what, arg) in [("reads argument", Some(r.argument)), ("takes its length from argument", r.length_argument)] {
+        for (what, arg) in [("reads argument", Some(r.argument)), ("takes its length from argument", r.length_argument)]
+        {
             if let Some(arg) = arg.filter(|&a| a >= p.arguments) {
                 return Err(format!(
                     "probe {site}: a memory read {what} {arg}, but the probe captures {} argument(s) (0-based indices)",

@@ -68,7 +68,10 @@ pub fn run(runs: usize, dir: &Path) -> Result<()> {
                 format!("calls at={hot} args=1 ret=true count=true"),
                 vec![cb("calls", &[&at, "args=1", "ret=true", "count=true"])?],
             ),
-            (format!("calls at={hot} args=1 ret=true, a line per call"), vec![cb("calls", &[&at, "args=1", "ret=true"])?]),
+            (
+                format!("calls at={hot} args=1 ret=true, a line per call"),
+                vec![cb("calls", &[&at, "args=1", "ret=true"])?],
+            ),
             ("malloc-stats (malloc, calloc, realloc, free with returns)".into(), vec![cb("malloc-stats", &[])?]),
         ];
         println!("\nprobes: {name}, median of {runs} runs (wall time)\n");

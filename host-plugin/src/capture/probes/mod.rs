@@ -13,11 +13,11 @@ mod sites;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::services::calling_convention::{self as convention, Convention, Place, ReturnEvidence, describe_site};
 use self::sites::{EntrySite, Sites};
 use crate::buffer::{self, ProbeEntry};
 use crate::events::{Probe, ProbeSite};
 use crate::qemu::{ExecCallback, GuestMemory, Register, Tb, Vcpu};
+use crate::services::calling_convention::{self as convention, Convention, Place, ReturnEvidence, describe_site};
 
 thread_local! {
     /// One hit's values, reused: a probe on a hot function fires millions of times.
