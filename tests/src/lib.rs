@@ -99,7 +99,9 @@ pub fn build_sdk_fixture(lang: &str, name: &str, fixture: &str, source: &str, wo
     work.join(&wasm)
 }
 
-/// A fresh directory under target/test-tmp/, removed when dropped.
+/// A fresh directory under target/test-tmp/, removed when dropped, except by a failing test:
+/// its QEMU log, reports and outputs stay for a look (the path is printed), since a rare
+/// failure may not come back.
 pub struct TempDir(PathBuf);
 
 impl TempDir {
@@ -123,6 +125,10 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the failing test's directory {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -91,6 +91,11 @@ impl TraceChecksum {
         self.per_vcpu.values().map(|&(_, n)| n).sum()
     }
 
+    /// `(vcpu, instructions)` in vCPU order.
+    pub fn instructions_per_vcpu(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.per_vcpu.iter().map(|(&v, &(_, n))| (v, n))
+    }
+
     /// `(vcpu, hash)` in vCPU order.
     pub fn per_vcpu(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         self.per_vcpu.iter().map(|(&v, &(h, _))| (v, h))

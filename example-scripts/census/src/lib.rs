@@ -217,7 +217,9 @@ impl Script for Census {
         }
         // Every executed instruction's address, in order, into its vCPU's hash: one
         // multiply-add per block execution (see `checksum`).
-        self.counts.trace.fold_batch(&self.counts.table, batch);
+        if self.kinds.contains(EventKinds::TRACE) {
+            self.counts.trace.fold_batch(&self.counts.table, batch);
+        }
         if let Some((start, end)) = self.range {
             let mut in_range = 0;
             self.counts.table.for_each_execution(batch, |pcs| {
@@ -281,6 +283,9 @@ impl Script for Census {
         writeln!(r, "trace-checksum {:016x}", self.counts.trace.combined()).unwrap();
         for (vcpu, hash) in self.counts.trace.per_vcpu() {
             writeln!(r, "trace-checksum-vcpu-{vcpu} {hash:016x}").unwrap();
+        }
+        for (vcpu, n) in self.counts.trace.instructions_per_vcpu() {
+            writeln!(r, "trace-instructions-vcpu-{vcpu} {n}").unwrap();
         }
         writeln!(r, "block-counts-total {}", summary.block_execs.iter().sum::<u64>()).unwrap();
         writeln!(r, "mem-reads {}", self.counts.mem_reads).unwrap();
