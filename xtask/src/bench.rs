@@ -173,7 +173,7 @@ fn forwarding(gzip: &Path, input: &Path, runs: usize, plain: f64, dir: &Path) ->
         let mut samples = Vec::new();
         for _ in 0..runs {
             let _ = fs::remove_dir_all(&tables);
-            samples.push(forward_once(gzip, input, &options, dir)?);
+            samples.push(forward_once(gzip, &gzip_args(input), &options, dir)?);
         }
         samples.sort_by(|a, b| a.seconds.partial_cmp(&b.seconds).unwrap());
         let s = &samples[samples.len() / 2];
@@ -201,7 +201,7 @@ fn per(bytes: f64, events: f64) -> String {
 
 /// CPU seconds (user + system) of this process's waited-for children: fields cutime and
 /// cstime of /proc/self/stat, in clock ticks (100 per second on Linux).
-fn children_cpu_seconds() -> Result<f64> {
+pub(crate) fn children_cpu_seconds() -> Result<f64> {
     let stat = fs::read_to_string("/proc/self/stat")?;
     let fields: Vec<&str> = stat.rsplit_once(')').context("/proc/self/stat")?.1.split_whitespace().collect();
     let ticks = |i: usize| -> Result<f64> { Ok(fields.get(i).context("/proc/self/stat")?.parse::<f64>()?) };
@@ -209,10 +209,12 @@ fn children_cpu_seconds() -> Result<f64> {
 }
 
 /// One forwarding run's figures, from dump's `--count` summary.
-struct Forwarded {
-    seconds: f64,
-    insns: f64,
-    end: f64,
+pub(crate) struct Forwarded {
+    pub seconds: f64,
+    /// Instruction addresses the consumer expanded from the stream.
+    pub insns: f64,
+    /// The producer's own inline instruction count, from the stream's end frame.
+    pub end: f64,
     execs: f64,
     bytes: f64,
     parquet_bytes: f64,
@@ -224,7 +226,9 @@ fn summary_field(text: &str, key: &str) -> Result<f64> {
     Ok(text[at..].split([',', '}']).next().unwrap_or("0").parse()?)
 }
 
-fn forward_once(gzip: &Path, input: &Path, options: &[String], dir: &Path) -> Result<Forwarded> {
+/// `program args` under QEMU with `forward=trace` into `cannonball dump --count` (and
+/// `options`) over a Unix socket in `dir`.
+pub(crate) fn forward_once(program: &Path, args: &[OsString], options: &[String], dir: &Path) -> Result<Forwarded> {
     let tree = Tree::source();
     let sock = dir.join("bench.sock");
     let summary = dir.join("dump.json");
@@ -241,7 +245,7 @@ fn forward_once(gzip: &Path, input: &Path, options: &[String], dir: &Path) -> Re
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let plugin = plugin_arg(&tree.plugin(), [format!("sock={}", sock.display()), "forward=trace".into()])?;
-    let seconds = median(&time_runs(gzip, &gzip_args(input), &[plugin], &[], 1)?);
+    let seconds = median(&time_runs(program, args, &[plugin], &[], 1)?);
     if !dump.wait()?.success() {
         bail!("cannonball dump failed: the stream was incomplete");
     }

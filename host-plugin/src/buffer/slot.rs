@@ -25,6 +25,11 @@ struct PendingSyscall {
 /// A vCPU's buffer. What other threads read (liveness, where the last system call returns,
 /// whether to flush soon) is atomic; the rest (`Cells`) belongs to whoever holds the
 /// [`Owner`] proof for the vCPU, and every method that touches it takes that proof.
+///
+/// Aligned to a cache line (and so a whole number of them): slots are allocated by the
+/// threads that first use them, and two neighbours in the heap would otherwise share the line
+/// between them across vCPUs.
+#[repr(align(64))]
 pub struct Slot {
     shared: Shared,
     cells: UnsafeCell<Cells>,

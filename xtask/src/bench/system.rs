@@ -28,7 +28,7 @@ pub fn run(runs: usize, dir: &Path) -> Result<()> {
     let configs: Vec<(&str, Vec<String>)> = vec![
         ("plain QEMU", vec![]),
         ("cannonball icount", vec![cb("icount", &[])?]),
-        ("cannonball cov (block counts, kallsyms symbols)", vec![cb("cov", &[symbols.clone()])?]),
+        ("cannonball cov (block counts, kallsyms symbols)", vec![cb("cov", std::slice::from_ref(&symbols))?]),
         ("cannonball PC trace, every PC into Wasm", vec![cb("census", &["kinds=trace".into()])?]),
         ("cannonball memory, every access into Wasm", vec![cb("census", &["kinds=memory".into()])?]),
         ("C libinsn inline=true", vec![c("insn", &["inline=true"])?]),

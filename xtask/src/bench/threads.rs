@@ -87,25 +87,69 @@ pub fn run(runs: usize, dir: &Path) -> Result<()> {
     println!("| configuration | {} |", header.join(" | "));
     println!("|---|{}", "---|---|".repeat(counts.len()));
     let mut plain = Vec::new();
+    let mut cpu_rows = Vec::new();
     for (name, plugins) in &configs {
-        let mut cells = Vec::new();
+        let (mut cells, mut cpu_cells) = (Vec::new(), Vec::new());
         for (i, n) in counts.iter().enumerate() {
-            let spread = median(&times(&program, *n, plugins, false, runs)?);
-            let pinned = median(&times(&program, *n, plugins, true, runs)?);
+            let (spread, spread_cpu) = medians(&times(&program, *n, plugins, false, runs)?);
+            let (pinned, pinned_cpu) = medians(&times(&program, *n, plugins, true, runs)?);
             if plain.len() <= i {
                 plain.push((spread, pinned));
             }
             let (base, base_pinned) = plain[i];
             cells.push(format!("{spread:.2} ({:.2}×) | {pinned:.2} ({:.2}×)", spread / base, pinned / base_pinned));
+            cpu_cells.push(format!("{spread_cpu:.2} | {pinned_cpu:.2} ({:.2}×)", spread_cpu / pinned_cpu));
         }
         println!("| {name} | {} |", cells.join(" | "));
+        cpu_rows.push(format!("| {name} | {} |", cpu_cells.join(" | ")));
+    }
+    // The same runs' CPU time: work done pinned to one core cannot fight over cache lines, so
+    // CPU seconds that grow when the threads spread over the cores are contention (lines
+    // moving between cores, futex wake-ups), not the guest's work.
+    println!("\nCPU seconds of the same runs (user + system, median), and spread over pinned\n");
+    let header: Vec<String> = counts
+        .iter()
+        .map(|&n| format!("{n} thread{} | pinned (spread ÷ pinned)", if n == 1 { "" } else { "s" }))
+        .collect();
+    println!("| configuration | {} |", header.join(" | "));
+    println!("|---|{}", "---|---|".repeat(counts.len()));
+    for row in cpu_rows {
+        println!("{row}");
+    }
+    forwarding(&program, &counts, runs, &dir)
+}
+
+/// The trace of every vCPU through one socket to `cannonball dump --count` (one writer for
+/// all vCPUs): the rate in instruction addresses per second at each thread count, and
+/// whether the consumer expanded exactly the producer's own instruction count.
+fn forwarding(program: &Path, counts: &[usize], runs: usize, dir: &Path) -> Result<()> {
+    println!("\nforward=trace over a Unix socket to `cannonball dump --count`, median of {runs}\n");
+    println!("| threads | wall s | PCs | PC events/s | per thread | lossless |");
+    println!("|---|---|---|---|---|---|");
+    for &n in counts {
+        let args = [std::ffi::OsString::from(n.to_string()), ITERATIONS.into()];
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            samples.push(super::forward_once(program, &args, &[], dir)?);
+        }
+        samples.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        let s = &samples[samples.len() / 2];
+        let rate = s.insns / s.seconds;
+        println!(
+            "| {n} | {:.2} | {:.2} G | {:.0} M/s | {:.0} M/s | {} |",
+            s.seconds,
+            s.insns / 1e9,
+            rate / 1e6,
+            rate / 1e6 / n as f64,
+            if s.insns == s.end { "yes" } else { "NO" }
+        );
     }
     Ok(())
 }
 
-/// `runs` wall times of the program with `threads` threads under `plugins`, pinned to core 0
-/// or not; QEMU spawned as a harness spawns it.
-fn times(program: &Path, threads: usize, plugins: &[String], pinned: bool, runs: usize) -> Result<Vec<f64>> {
+/// `runs` (wall, CPU) seconds of the program with `threads` threads under `plugins`, pinned to
+/// core 0 or not; QEMU spawned as a harness spawns it.
+fn times(program: &Path, threads: usize, plugins: &[String], pinned: bool, runs: usize) -> Result<Vec<(f64, f64)>> {
     let mut out = Vec::new();
     for _ in 0..runs {
         let qemu = QemuCommand::new(Tree::source().qemu("x86_64"), program)
@@ -127,9 +171,9 @@ fn times(program: &Path, threads: usize, plugins: &[String], pinned: bool, runs:
             qemu
         };
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        let start = Instant::now();
+        let (start, cpu_before) = (Instant::now(), super::children_cpu_seconds()?);
         let result = cmd.output().context("cannot run qemu")?;
-        out.push(start.elapsed().as_secs_f64());
+        out.push((start.elapsed().as_secs_f64(), super::children_cpu_seconds()? - cpu_before));
         if !result.status.success() {
             bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&result.stderr));
         }
@@ -137,6 +181,8 @@ fn times(program: &Path, threads: usize, plugins: &[String], pinned: bool, runs:
     Ok(out)
 }
 
-fn median(times: &[f64]) -> f64 {
-    super::median(times)
+/// The medians of the wall and the CPU times.
+fn medians(times: &[(f64, f64)]) -> (f64, f64) {
+    let (wall, cpu): (Vec<f64>, Vec<f64>) = times.iter().copied().unzip();
+    (super::median(&wall), super::median(&cpu))
 }
