@@ -75,12 +75,12 @@ impl TraceChecksum {
             h = h.wrapping_mul(step.power).wrapping_add(step.digest);
             n += step.insns;
         }
-        if let (Some(&id), Some(executed)) = (last.first(), cut_short) {
-            if let Some(block) = table.get(id) {
-                for &pc in block.insn_addrs.iter().take(executed as usize) {
-                    h = fold_pc(h, pc);
-                    n += 1;
-                }
+        if let (Some(&id), Some(executed)) = (last.first(), cut_short)
+            && let Some(block) = table.get(id)
+        {
+            for &pc in block.insn_addrs.iter().take(executed as usize) {
+                h = fold_pc(h, pc);
+                n += 1;
             }
         }
         (*hash, *insns) = (h, n);

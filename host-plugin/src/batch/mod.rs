@@ -31,8 +31,9 @@ pub use consumer::Consumers;
 const CHANNEL_BOUND: usize = 8;
 
 enum Message {
-    /// A vCPU's batch, and the probe hits of the same stretch of its execution.
-    Events(Box<EventBatch>, Option<ProbeBatch>),
+    /// A vCPU's batch, and the probe hits of the same stretch of its execution (boxed like
+    /// the batch: the message stays small).
+    Events(Box<EventBatch>, Option<Box<ProbeBatch>>),
     /// A guest thread's Start (with its Linux tid) or Exit on a vCPU; `deliver`: the
     /// consumers asked for thread events (the tid is recorded for `thread-id` either way).
     Thread {
@@ -176,7 +177,7 @@ pub fn recycled_batch() -> Option<Box<EventBatch>> {
 }
 
 pub fn submit_events(batch: Box<EventBatch>, hits: Option<ProbeBatch>) {
-    send(Message::Events(batch, hits));
+    send(Message::Events(batch, hits.map(Box::new)));
 }
 
 /// A guest thread started on `vcpu` with Linux thread id `tid`: submitted at vCPU init, on

@@ -59,6 +59,7 @@ impl ProbeCells {
         std::mem::replace(&mut self.hits, empty_hits())
     }
 
+    #[allow(clippy::too_many_arguments)] // one per column of a hit
     fn push(&mut self, probe: u32, exec: u64, event: ProbeEvent, call: u64, ra: u64, sp: u64, values: &[u64]) {
         let h = &mut self.hits;
         h.probe.push(probe);
