@@ -67,7 +67,11 @@ impl AppendTarget {
     pub fn drain(&self, right: impl DrainRight, f: impl FnOnce(&[u64])) {
         let element = self.element(right.vcpu());
         // SAFETY: `DrainRight`'s contract: nobody appends meanwhile. QEMU grows scoreboards
-        // only in an exclusive section, which cannot start while this vCPU is in a callback.
+        // in an exclusive section, which waits for vCPUs executing guest code but not for
+        // one in a system call or thread exit callback (drains happen there too): our QEMU
+        // reserves every scoreboard for 4096 vCPUs (patch 0015), so growing never moves the
+        // element; the index reset below once landed in the freed old array, and the same
+        // words were taken again at the next drain.
         unsafe {
             let n = *element.add(INDEX) as usize;
             let base = *element.add(BASE) as *const u64;
