@@ -27,7 +27,7 @@ struct Step {
 const IDENTITY: Step = Step { power: 1, digest: 0, insns: 0 };
 
 /// One PC folded into a hash.
-pub fn fold_pc(hash: u64, pc: u64) -> u64 {
+fn fold_pc(hash: u64, pc: u64) -> u64 {
     hash.wrapping_mul(BASE).wrapping_add(pc)
 }
 
@@ -103,16 +103,11 @@ impl TraceChecksum {
 
     /// The vCPUs' hashes combined in vCPU order (FNV-1a over each vCPU's number and hash).
     pub fn combined(&self) -> u64 {
-        combine(self.per_vcpu())
+        const FNV_PRIME: u64 = 0x100_0000_01b3;
+        self.per_vcpu().fold(0xcbf2_9ce4_8422_2325, |c, (vcpu, hash)| {
+            ((c ^ u64::from(vcpu)).wrapping_mul(FNV_PRIME) ^ hash).wrapping_mul(FNV_PRIME)
+        })
     }
-}
-
-/// FNV-1a over `(vcpu, hash)` pairs, in the order given.
-pub fn combine(per_vcpu: impl Iterator<Item = (u32, u64)>) -> u64 {
-    const FNV_PRIME: u64 = 0x100_0000_01b3;
-    per_vcpu.fold(0xcbf2_9ce4_8422_2325, |c, (vcpu, hash)| {
-        ((c ^ u64::from(vcpu)).wrapping_mul(FNV_PRIME) ^ hash).wrapping_mul(FNV_PRIME)
-    })
 }
 
 #[cfg(test)]

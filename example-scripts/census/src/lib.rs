@@ -11,10 +11,10 @@
 //!   instruction lies in this range (the tests compare filtered and unfiltered runs with it)
 //!
 //! With `trace`, it folds every executed instruction's address, in order, into its vCPU's
-//! checksum (a block execution at a time, `checksum.rs`); with `memory`, it counts accesses by direction and size; with
-//! `discontinuities`, interrupts, exceptions and host calls per vCPU (and lists the first
-//! ones); with `block-counts`, instructions per privilege level; with `memory-physical`,
-//! accesses per device.
+//! checksum (a block execution at a time, `checksum.rs`); with `memory`, it counts accesses
+//! by direction and size; with `discontinuities`, interrupts, exceptions and host calls per
+//! vCPU (and lists the first ones); with `block-counts`, instructions per privilege level;
+//! with `memory-physical`, accesses per device.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
